@@ -1,0 +1,17 @@
+"""Our Patch: Streamlit entry point. Page config, logging and the page router; nothing else."""
+
+import logging
+
+import streamlit as st
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/explore.py", title="Explore the map", icon=":material/map:", default=True),
+        st.Page("pages/about.py", title="About the data", icon=":material/info:"),
+    ]
+)
+navigation.run()

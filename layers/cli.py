@@ -1,0 +1,110 @@
+"""The command line: `python -m layers COMMAND ...`. See README's "Command line" section."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from shapely.geometry import Polygon, box
+
+from layers import areas, catalogue, categories, geojson, query, sources
+from layers.errors import BadInputError, OurPatchError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one sentence and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sentence = message[0].upper() + message[1:] if message else "Bad arguments"
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {sentence.rstrip('.')}. Try --help.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m layers", description="Our Patch: community asset layers.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p_within = sub.add_parser(
+        "within", help="print, as GeoJSON, every asset inside an area",
+        description="Print an RFC 7946 FeatureCollection of the assets inside AREA.",
+    )
+    p_within.add_argument(
+        "area", metavar="AREA",
+        help="GeoJSON file (Feature, FeatureCollection or geometry, WGS84); - reads stdin",
+    )
+    p_within.add_argument("--category", action="append", metavar="ID", help="only this category (repeatable)")
+
+    sub.add_parser("categories", help="list each category with its count")
+
+    p_load = sub.add_parser("load", help="load another area (replaces the current one)")
+    src = p_load.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pbf", metavar="PATH", help="an OpenStreetMap extract: .osm.pbf or .osm")
+    src.add_argument("--place", metavar="NAME", help='a place name fetched online, e.g. "York, UK"')
+    src.add_argument("--default", action="store_true", help="go back to the embedded central-Helsinki extract")
+    return parser
+
+
+def cmd_within(args: argparse.Namespace) -> int:
+    wanted = categories.check_category_ids(args.category)
+    if args.area == "-":
+        area = areas.parse_area_text(sys.stdin.read(), origin="The area on standard input")
+    else:
+        area = areas.read_area_file(args.area)
+    extract = sources.current()
+    index = query.AssetIndex(catalogue.all_assets(extract))
+    found = index.within(area, wanted)
+    if len(found) == 0 and not area.intersects(_bbox(extract)):
+        print(
+            f"Note: the area lies outside the loaded map ({extract.meta['name']}); "
+            "check that coordinates are longitude, latitude.",
+            file=sys.stderr,
+        )
+    sys.stdout.write(geojson.dumps(geojson.feature_collection(found)) + "\n")
+    return 0
+
+
+def _bbox(extract: sources.Extract) -> Polygon:
+    return box(*extract.bounds)
+
+
+def cmd_categories(_args: argparse.Namespace) -> int:
+    assets = catalogue.all_assets()
+    counts = assets["category"].value_counts()
+    width = max(len(c.id) for c in categories.load_categories())
+    for cat in categories.load_categories():
+        print(f"{cat.id:<{width}}  {int(counts.get(cat.id, 0)):>6}  {cat.label}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if args.default:
+        sources.reset_to_default()
+        extract = sources.current()
+    elif args.pbf:
+        extract = sources.load_file(args.pbf)
+        sources.save(extract)
+    else:
+        print(f"Fetching {args.place!r} from OpenStreetMap…", file=sys.stderr)
+        extract = sources.from_place(args.place)
+        sources.save(extract)
+    print(f"Loaded {extract.meta['name']}: {extract.meta['asset_count']} assets, "
+          f"{len(extract.basemap)} base-map features.")
+    return 0
+
+
+COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except OurPatchError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, UnicodeError) as exc:  # e.g. an unreadable file named on the command line
+        print(f"Error: {BadInputError(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,24 @@
+"""The few named errors the lower layers raise; only the UI and the CLI catch them.
+
+Each message is one plain sentence a resident or planner can act on.
+"""
+
+
+class OurPatchError(Exception):
+    """Base class: anything the user can fix or should be told about."""
+
+
+class BadInputError(OurPatchError, ValueError):
+    """An area, file, argument or form field that cannot be used as given."""
+
+
+class UnknownCategoryError(BadInputError):
+    """A category id that is not in data/categories.toml."""
+
+
+class SourceUnavailableError(OurPatchError, ConnectionError):
+    """Online data was asked for and could not be fetched."""
+
+
+class DataSourceError(OurPatchError, OSError):
+    """A map extract that cannot be read."""

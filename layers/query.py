@@ -1,0 +1,87 @@
+"""What is inside an area: a spatial index built once per layer set, queried many times.
+
+Rule: a point counts when it is inside the area or on its edge; a line or polygon (a park)
+counts when it intersects the area, and `share_inside` says how much of it is inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from layers import categories, geodesy
+from layers.areas import AreaGeometry
+
+
+class AssetIndex:
+    """Read-only STRtree over an asset layer. Build once (cache it); never mutate the frame."""
+
+    def __init__(self, assets: gpd.GeoDataFrame) -> None:
+        self.assets = assets
+        self._geoms = np.asarray(assets.geometry.values)
+        self._tree = shapely.STRtree(self._geoms)
+        self._categories = assets["category"].to_numpy()
+        self._is_point = shapely.get_type_id(self._geoms) == 0
+
+    def __len__(self) -> int:
+        return len(self.assets)
+
+    def positions_within(self, area: BaseGeometry, category_ids: list[str] | None = None) -> np.ndarray:
+        """Row positions of the assets that the area contains or touches, in row order."""
+        shapely.prepare(area)
+        hits = self._tree.query(area, predicate="intersects")
+        hits.sort()
+        if category_ids:
+            hits = hits[np.isin(self._categories[hits], category_ids)]
+        return hits
+
+    def within(self, area: BaseGeometry, category_ids: list[str] | None = None) -> gpd.GeoDataFrame:
+        return self.assets.iloc[self.positions_within(area, category_ids)]
+
+
+@dataclass(frozen=True)
+class AreaSummary:
+    """Everything the "my local" view shows for one area."""
+
+    items: pd.DataFrame  # one row per asset: the asset columns + distance_m, share_inside
+    area_m2: float
+    centre: tuple[float, float]
+
+    def counts(self) -> pd.DataFrame:
+        """Count per category, in the category table's order, zero rows included."""
+        labels = {c.id: c.label for c in categories.load_categories()}
+        counted = self.items["category"].value_counts()
+        rows = [(cid, labels[cid], int(counted.get(cid, 0))) for cid in labels]
+        return pd.DataFrame(rows, columns=["category", "label", "count"])
+
+
+def summarise(index: AssetIndex, area: AreaGeometry, category_ids: list[str] | None = None) -> AreaSummary:
+    found = index.within(area, category_ids)
+    centre_pt = area.centroid
+    lon0, lat0 = float(centre_pt.x), float(centre_pt.y)
+    geoms = np.asarray(found.geometry.values)
+    xs, ys = geodesy.representative_xy(geoms)
+    items = pd.DataFrame(found.drop(columns="geometry"))
+    items["distance_m"] = np.round(geodesy.distances_m(lon0, lat0, xs, ys), 0)
+    items["share_inside"] = _shares_inside(geoms, area)
+    items["lon"], items["lat"] = xs, ys
+    items = items.sort_values(["distance_m", "name"], na_position="last").reset_index(drop=True)
+    return AreaSummary(items=items, area_m2=geodesy.area_m2(area), centre=(lon0, lat0))
+
+
+def _shares_inside(geoms: np.ndarray, area: BaseGeometry) -> np.ndarray:
+    """1.0 for points; for areas the fraction of their (geodesic) size inside; NaN for lines."""
+    shares = np.ones(len(geoms))
+    for i, geom in enumerate(geoms):  # only the few polygons that matched, not the whole layer
+        kind = geom.geom_type
+        if kind in ("Polygon", "MultiPolygon"):
+            whole = geodesy.area_m2(geom)
+            shares[i] = geodesy.area_m2(geom.intersection(area)) / whole if whole else 1.0
+        elif kind in ("LineString", "MultiLineString"):
+            shares[i] = np.nan
+    return np.clip(shares, 0.0, 1.0)

@@ -1,0 +1,45 @@
+"""Typed settings, each read from the environment when asked for, so tests can override them.
+
+| variable              | meaning                                                  | default              |
+|-----------------------|----------------------------------------------------------|----------------------|
+| OURPATCH_DATA_DIR     | where loaded layers, caches and the database live        | data/local/          |
+| OURPATCH_TILE_URL     | background map tiles; "none" turns tiles off             | OSM standard tiles   |
+| OURPATCH_TILE_ATTRIBUTION | credit shown for those tiles                         | © OpenStreetMap contributors |
+| OURPATCH_OSMNX_CACHE  | osmnx's HTTP cache for `load --place`                    | <data dir>/osmnx-cache |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DATA_DIR = REPO_ROOT / "data"
+CATEGORIES_FILE = SHIPPED_DATA_DIR / "categories.toml"
+
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+OSM_LICENCE = "ODbL-1.0"
+
+
+def data_dir() -> Path:
+    """The folder for runtime data (git-ignored); created on first use."""
+    raw = os.environ.get("OURPATCH_DATA_DIR", "").strip()
+    path = Path(raw).expanduser() if raw else SHIPPED_DATA_DIR / "local"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tile_url() -> str | None:
+    """The tile URL template, or None when tiles are switched off."""
+    raw = os.environ.get("OURPATCH_TILE_URL", DEFAULT_TILE_URL).strip()
+    return None if raw.lower() in {"", "none", "off"} else raw
+
+
+def tile_attribution() -> str:
+    return os.environ.get("OURPATCH_TILE_ATTRIBUTION", OSM_ATTRIBUTION)
+
+
+def osmnx_cache_dir() -> Path:
+    raw = os.environ.get("OURPATCH_OSMNX_CACHE", "").strip()
+    return Path(raw) if raw else data_dir() / "osmnx-cache"

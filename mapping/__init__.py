@@ -1,0 +1,1 @@
+"""Turning layers into a Leaflet map (folium). No Streamlit here."""

@@ -1,0 +1,217 @@
+"""Build the resident's map from asset layers and the drawn base map.
+
+`prepare()` turns layers into compact, script-safe JSON once (cache its result);
+`build_map()` assembles a fresh folium map from that in a few milliseconds, so each rerun can
+build its own map without mutating a shared one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers import categories, geodesy, settings
+from mapping import elements, vendor
+from mapping.safe_json import script_json
+
+COORD_DECIMALS = 5  # about 1 m: plenty for a map, and it keeps the page small
+BASEMAP_STYLES = {
+    "water": {"color": "#6fa8dc", "weight": 1, "fillColor": "#a9cfef", "fillOpacity": 1},
+    "green": {"color": "#93c47d", "weight": 0.5, "fillColor": "#cfe8c4", "fillOpacity": 1},
+    "major_street": {"color": "#8c8c8c", "weight": 4},
+    "street": {"color": "#a6a6a6", "weight": 2.5},
+    "path": {"color": "#c2c2c2", "weight": 1, "dashArray": "3 3"},
+    "rail": {"color": "#7a6a8a", "weight": 1.5, "dashArray": "6 3"},
+}
+DETAIL_COLUMNS = ["address", "website", "phone", "opening_hours"]
+
+
+@dataclass(frozen=True)
+class CategoryPayload:
+    id: str
+    label_html: str
+    category_json: str
+    rows_json: str
+    shapes_json: str
+    count: int
+
+
+@dataclass(frozen=True)
+class MapData:
+    """Everything the map needs, already serialised."""
+
+    categories: tuple[CategoryPayload, ...]
+    basemap_json: str
+    bounds: tuple[float, float, float, float]  # west, south, east, north
+
+    @property
+    def payload_bytes(self) -> int:
+        return len(self.basemap_json) + sum(
+            len(c.rows_json) + len(c.shapes_json) + len(c.category_json) for c in self.categories
+        )
+
+
+def _clean(value: object) -> object:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    return str(value)
+
+
+def _rows(frame: gpd.GeoDataFrame) -> list[list[object]]:
+    xs, ys = geodesy.representative_xy(np.asarray(frame.geometry.values))
+    xs = np.round(xs, COORD_DECIMALS)
+    ys = np.round(ys, COORD_DECIMALS)
+    names = [_clean(v) for v in frame["name"].tolist()]
+    ids = frame["id"].astype(str).tolist()
+    details = [[_clean(v) for v in frame[col].tolist()] for col in DETAIL_COLUMNS if col in frame]
+    rows: list[list[object]] = []
+    for i in range(len(frame)):
+        row: list[object] = [float(ys[i]), float(xs[i]), names[i], ids[i]]
+        extra = [col[i] for col in details]
+        while extra and not extra[-1]:
+            extra.pop()
+        rows.append(row + extra)
+    return rows
+
+
+def _shapes(frame: gpd.GeoDataFrame) -> dict[str, object]:
+    geoms = np.asarray(frame.geometry.values)
+    is_area = np.isin(shapely.get_type_id(geoms), [3, 6])
+    features = []
+    for i in np.flatnonzero(is_area):
+        geom = shapely.set_precision(geoms[i], 10**-COORD_DECIMALS)
+        if geom.is_empty:
+            continue
+        features.append({"type": "Feature", "properties": {"i": int(i)},
+                         "geometry": shapely.geometry.mapping(geom)})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _basemap_json(basemap: gpd.GeoDataFrame) -> str:
+    features = []
+    if len(basemap):
+        for kind, part in basemap.groupby("kind"):
+            geoms = shapely.set_precision(shapely.make_valid(part.geometry.values), 10**-COORD_DECIMALS)
+            merged = shapely.GeometryCollection([g for g in geoms if not g.is_empty])
+            features.append({"type": "Feature", "properties": {"k": kind},
+                             "geometry": shapely.geometry.mapping(merged)})
+    return script_json({"type": "FeatureCollection", "features": features})
+
+
+def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
+            bounds: tuple[float, float, float, float] | None = None) -> MapData:
+    payloads = []
+    by_cat = dict(tuple(assets.groupby("category", sort=False))) if len(assets) else {}
+    for cat in categories.load_categories():
+        frame = by_cat.get(cat.id, assets.iloc[0:0])
+        payloads.append(
+            CategoryPayload(
+                id=cat.id,
+                label_html=elements.legend_label(cat.symbol, cat.colour, cat.label, len(frame)),
+                category_json=script_json({"id": cat.id, "label": cat.label, "symbol": cat.symbol,
+                                           "colour": cat.colour}),
+                rows_json=script_json(_rows(frame)),
+                shapes_json=script_json(_shapes(frame)),
+                count=len(frame),
+            )
+        )
+    if bounds is None:
+        bounds = tuple(float(v) for v in assets.total_bounds) if len(assets) else (-180.0, -85.0, 180.0, 85.0)  # type: ignore[assignment]
+    assert bounds is not None
+    return MapData(categories=tuple(payloads), basemap_json=_basemap_json(basemap), bounds=bounds)
+
+
+def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 900, height_px: int = 560) -> int:
+    """The largest web-map zoom at which the bounds fit the given pixel size.
+
+    Worked out here rather than by Leaflet's fitBounds, which runs while the map's frame can
+    still be 0 px high and then zooms out to the whole world.
+    """
+    west, south, east, north = bounds
+    lon_span = max(east - west, 1e-6)
+    y0, y1 = (math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) for lat in (south, north))
+    merc_span = max(y1 - y0, 1e-9)
+    zoom_x = math.log2(width_px * 360 / (256 * lon_span))
+    zoom_y = math.log2(height_px * 2 * math.pi / (256 * merc_span))
+    return int(max(2, min(18, math.floor(min(zoom_x, zoom_y)))))
+
+
+def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True) -> folium.Map:
+    west, south, east, north = data.bounds
+    fmap = vendor.OfflineMap(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=zoom_to_fit(data.bounds),
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    url = settings.tile_url()
+    if url:
+        folium.TileLayer(tiles=url, attr=settings.tile_attribution(), name="Background map",
+                         max_zoom=19, control=False).add_to(fmap)
+    elements.BasemapLayer(
+        data_json=data.basemap_json,
+        styles_json=script_json(BASEMAP_STYLES),
+        attribution_json=script_json(settings.OSM_ATTRIBUTION),
+    ).add_to(fmap)
+    elements.MapHelpers().add_to(fmap)
+    for payload in data.categories:
+        elements.CategoryLayer(
+            label_html=payload.label_html,
+            category_json=payload.category_json,
+            rows_json=payload.rows_json,
+            shapes_json=payload.shapes_json,
+            show=payload.id not in hidden,
+        ).add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    if draw:
+        vendor.OfflineDraw(
+            export=False,
+            show_geometry_on_click=False,
+            position="topleft",
+            draw_options={
+                "polyline": False,
+                "marker": False,
+                "circlemarker": False,
+                "polygon": {"allowIntersection": False, "showArea": True,
+                            "shapeOptions": {"color": "#1d70b8", "weight": 3}},
+                "rectangle": {"shapeOptions": {"color": "#1d70b8", "weight": 3}},
+                "circle": {"shapeOptions": {"color": "#1d70b8", "weight": 3}},
+            },
+            edit_options={"edit": False, "remove": True},
+        ).add_to(fmap)
+    return fmap
+
+
+def highlight_group(items: pd.DataFrame, assets: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    """A feature group ringing the assets found (streamlit-folium adds it without a reload)."""
+    group = folium.FeatureGroup(name="Found in your area", control=False)
+    points = np.round(items[["lat", "lon"]].to_numpy(dtype=float), COORD_DECIMALS).tolist()
+    wanted = assets[assets["id"].isin(items["id"])]
+    elements.HighlightLayer(points_json=script_json(points),
+                            shapes_json=script_json(_shapes(wanted))).add_to(group)
+    return group
+
+
+def script_urls(fmap: folium.Map) -> list[str]:
+    """Every script and stylesheet URL the map will load (for the no-CDN check)."""
+    from branca.element import Element
+
+    urls: list[str] = []
+
+    def walk(el: Element) -> None:
+        urls.extend(u for _, u in getattr(el, "default_js", []))
+        urls.extend(u for _, u in getattr(el, "default_css", []))
+        for child in getattr(el, "_children", {}).values():
+            walk(child)
+
+    walk(fmap)
+    return list(dict.fromkeys(urls))

@@ -1,0 +1,228 @@
+"""Our folium elements: one layer per category, the drawn base map, highlights, shared helpers.
+
+Never one folium Marker per asset: each category is one element that carries its rows as a
+compact JSON array, and the browser makes the markers (clustered) from it.
+"""
+
+from __future__ import annotations
+
+import html
+
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from jinja2 import Template
+
+from mapping import vendor
+
+HELPERS_JS = """
+window.ourPatch = window.ourPatch || (function () {
+  var css = document.createElement('style');
+  css.textContent = [
+    '.op-marker{display:block;width:18px;height:18px;border-radius:50%;border:2px solid #fff;',
+    'box-shadow:0 0 0 1px #0b0c0c;color:#fff;font:bold 12px/18px Arial,sans-serif;text-align:center;}',
+    '.op-cluster{border-radius:6px;border:2px solid #fff;box-shadow:0 0 0 1px #0b0c0c;',
+    'color:#fff;font:bold 12px/14px Arial,sans-serif;text-align:center;padding-top:2px;}',
+    '.leaflet-container{background:#f2efe9}',
+    '.op-popup{font:14px/1.4 Arial,sans-serif;max-width:260px}',
+    '.op-popup strong{display:block;font-size:16px}',
+    '.op-popup .op-cat{color:#505a5f;margin-bottom:4px}',
+    '.op-popup .op-credit{color:#505a5f;font-size:12px;margin-top:4px}',
+    '.op-key{display:inline-block;width:18px;height:18px;border-radius:50%;color:#fff;',
+    'font:bold 11px/18px Arial,sans-serif;text-align:center;margin-right:4px;border:1px solid #0b0c0c}'
+  ].join('');
+  document.head.appendChild(css);
+  function line(parent, label, value) {
+    var d = document.createElement('div');
+    d.textContent = label + ': ' + value;
+    parent.appendChild(d);
+  }
+  function safeLink(parent, url) {
+    var d = document.createElement('div');
+    if (/^https?:\\/\\//i.test(url)) {
+      var a = document.createElement('a');
+      a.href = url; a.textContent = url; a.target = '_blank'; a.rel = 'noopener noreferrer';
+      d.appendChild(a);
+    } else {
+      d.textContent = 'Website: ' + url;
+    }
+    parent.appendChild(d);
+  }
+  return {
+    // row: [lat, lon, name, id, address, website, phone, opening_hours, note]
+    popup: function (cat, row) {
+      var div = document.createElement('div');
+      div.className = 'op-popup';
+      var h = document.createElement('strong');
+      h.textContent = row[2] || ('Unnamed: ' + cat.label.toLowerCase());
+      div.appendChild(h);
+      var c = document.createElement('div');
+      c.className = 'op-cat'; c.textContent = cat.label;
+      div.appendChild(c);
+      if (row[4]) line(div, 'Address', row[4]);
+      if (row[5]) safeLink(div, row[5]);
+      if (row[6]) line(div, 'Phone', row[6]);
+      if (row[7]) line(div, 'Opening hours', row[7]);
+      if (row[8]) line(div, 'Note', row[8]);
+      var credit = document.createElement('div');
+      credit.className = 'op-credit';
+      credit.textContent = String(row[3]).indexOf('osm:') === 0 ?
+        'Source: © OpenStreetMap contributors (' + String(row[3]).slice(4) + ')' : 'Source: community';
+      div.appendChild(credit);
+      return div;
+    },
+    label: function (cat, row) {
+      var s = document.createElement('span');
+      s.textContent = row[2] || cat.label;
+      return s;
+    },
+    icon: function (cat) {
+      return L.divIcon({className: 'op-icon op-' + cat.id, iconSize: [22, 22],
+        html: '<span class="op-marker" aria-hidden="true" style="background:' + cat.colour + '">' +
+              cat.symbol + '</span>'});
+    },
+    layer: function (map, cat, rows, shapes) {
+      var colour = cat.colour;
+      // Clustering only pays off for big layers; small ones stay plain markers.
+      var cluster = rows.length < 200 ? L.featureGroup() : L.markerClusterGroup({
+        chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 45,
+        disableClusteringAtZoom: 17, spiderfyOnMaxZoom: true,
+        iconCreateFunction: function (c) {
+          return L.divIcon({className: 'op-cluster', iconSize: [30, 30],
+            html: '<div style="background:' + colour + ';border-radius:4px">' + cat.symbol +
+                  '<br>' + c.getChildCount() + '</div>'});
+        }
+      });
+      var icon = this.icon(cat);
+      var markers = new Array(rows.length);
+      for (var i = 0; i < rows.length; i++) {
+        var row = rows[i];
+        var m = L.marker([row[0], row[1]], {icon: icon, title: row[2] || cat.label,
+                                            alt: row[2] || cat.label, keyboard: true});
+        m.bindPopup(this.popup.bind(this, cat, row));
+        markers[i] = m;
+      }
+      if (cluster.addLayers) { cluster.addLayers(markers); }
+      else { for (var j = 0; j < markers.length; j++) { cluster.addLayer(markers[j]); } }
+      var group = L.featureGroup();
+      if (shapes && shapes.features.length) {
+        var self = this;
+        L.geoJSON(shapes, {
+          style: {color: colour, weight: 2, fillColor: colour, fillOpacity: 0.25},
+          onEachFeature: function (f, lyr) { lyr.bindPopup(self.popup.bind(self, cat, rows[f.properties.i])); }
+        }).addTo(group);
+      }
+      cluster.addTo(group);
+      return group;
+    }
+  };
+})();
+"""
+
+
+class MapHelpers(JSCSSMixin, MacroElement):
+    """Shared JS (popups built with textContent, marker icons, styles). Add before the layers."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}" + HELPERS_JS + "{% endmacro %}"
+    )
+    default_js = [vendor.CLUSTER_JS]
+    default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "OurPatchHelpers"
+
+
+class CategoryLayer(JSCSSMixin, Layer):
+    """One category: clustered markers from a JSON array, and its polygons (e.g. parks)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = window.ourPatch.layer(
+            {{ this._parent.get_name() }}, {{ this.category_json }},
+            {{ this.rows_json }}, {{ this.shapes_json }});
+        {% endmacro %}
+        """
+    )
+    default_js = [vendor.CLUSTER_JS]
+    default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
+
+    def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,
+                 show: bool = True) -> None:
+        super().__init__(name=label_html, overlay=True, control=True, show=show)
+        self._name = "CategoryLayer"
+        self.category_json = category_json
+        self.rows_json = rows_json
+        self.shapes_json = shapes_json
+
+
+class BasemapLayer(Layer):
+    """Streets, water and green space drawn from the extract, beneath the tiles.
+
+    Tiles sit above it, so when tiles load they cover it; when they cannot be fetched (no
+    internet, tiles switched off) this is the map a resident sees.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function (map) {
+          if (!map.getPane('op-base')) {
+            map.createPane('op-base');
+            map.getPane('op-base').style.zIndex = 150;
+            map.getPane('op-base').style.pointerEvents = 'none';
+          }
+          var styles = {{ this.styles_json }};
+          return L.geoJSON({{ this.data_json }}, {
+            pane: 'op-base', interactive: false,
+            renderer: L.canvas({pane: 'op-base'}),
+            attribution: {{ this.attribution_json }},
+            style: function (f) { return styles[f.properties.k]; }
+          });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, data_json: str, styles_json: str, attribution_json: str) -> None:
+        super().__init__(name="Base map drawn from OpenStreetMap", overlay=True, control=False, show=True)
+        self._name = "BasemapLayer"
+        self.data_json = data_json
+        self.styles_json = styles_json
+        self.attribution_json = attribution_json
+
+
+class HighlightLayer(MacroElement):
+    """Rings around the assets found in the current area (not clickable: the assets are)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (parent) {
+          var pts = {{ this.points_json }};
+          for (var i = 0; i < pts.length; i++) {
+            L.circleMarker(pts[i], {radius: 15, color: '#0b0c0c', weight: 3, dashArray: '4 3',
+              fill: false, interactive: false}).addTo(parent);
+          }
+          L.geoJSON({{ this.shapes_json }}, {interactive: false,
+            style: {color: '#0b0c0c', weight: 3, dashArray: '6 4', fill: false}}).addTo(parent);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, points_json: str, shapes_json: str) -> None:
+        super().__init__()
+        self._name = "HighlightLayer"
+        self.points_json = points_json
+        self.shapes_json = shapes_json
+
+
+def legend_label(symbol: str, colour: str, label: str, count: int) -> str:
+    """Layer-control text: the marker's letter on its colour, then the words (trusted table)."""
+    return (
+        f'<span class="op-key" style="background:{html.escape(colour)}" aria-hidden="true">'
+        f"{html.escape(symbol)}</span>{html.escape(label)} ({count})"
+    )

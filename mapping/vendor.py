@@ -1,0 +1,77 @@
+"""Leaflet and its plugins, served by the app itself from static/vendor (no CDN at run time).
+
+The files come from the npm registry at set-up (`make assets`, pinned in package.json) and are
+never committed. Every folium element we put on a map declares its scripts here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import folium.plugins
+
+from layers.settings import REPO_ROOT
+
+STATIC_DIR = REPO_ROOT / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+# Streamlit serves ./static at /app/static when server.enableStaticServing is on.
+VENDOR_URL = "/app/static/vendor"
+
+LEAFLET_JS = ("leaflet", f"{VENDOR_URL}/leaflet/leaflet.js")
+LEAFLET_CSS = ("leaflet_css", f"{VENDOR_URL}/leaflet/leaflet.css")
+JQUERY_JS = ("jquery", f"{VENDOR_URL}/jquery/jquery.min.js")
+DRAW_JS = ("leaflet_draw_js", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.js")
+DRAW_CSS = ("leaflet_draw_css", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.css")
+CLUSTER_JS = ("markercluster_js", f"{VENDOR_URL}/leaflet.markercluster/leaflet.markercluster.js")
+CLUSTER_CSS = ("markercluster_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.css")
+CLUSTER_DEFAULT_CSS = ("markercluster_default_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.Default.css")
+
+# (npm package, file inside it) -> path under static/vendor
+VENDOR_FILES: dict[tuple[str, str], str] = {
+    ("leaflet", "dist/leaflet.js"): "leaflet/leaflet.js",
+    ("leaflet", "dist/leaflet.css"): "leaflet/leaflet.css",
+    ("leaflet", "dist/images"): "leaflet/images",
+    ("jquery", "dist/jquery.min.js"): "jquery/jquery.min.js",
+    ("leaflet-draw", "dist/leaflet.draw.js"): "leaflet-draw/leaflet.draw.js",
+    ("leaflet-draw", "dist/leaflet.draw.css"): "leaflet-draw/leaflet.draw.css",
+    ("leaflet-draw", "dist/images"): "leaflet-draw/images",
+    ("leaflet.markercluster", "dist/leaflet.markercluster.js"): "leaflet.markercluster/leaflet.markercluster.js",
+    ("leaflet.markercluster", "dist/MarkerCluster.css"): "leaflet.markercluster/MarkerCluster.css",
+    ("leaflet.markercluster", "dist/MarkerCluster.Default.css"): "leaflet.markercluster/MarkerCluster.Default.css",
+}
+
+
+class OfflineMap(folium.Map):
+    """folium.Map that loads only Leaflet (and jQuery, which folium's popups call) from the app."""
+
+    default_js = [LEAFLET_JS, JQUERY_JS]
+    default_css = [LEAFLET_CSS]
+
+
+class OfflineDraw(folium.plugins.Draw):
+    default_js = [DRAW_JS]
+    default_css = [DRAW_CSS]
+
+
+def missing_vendor_files(vendor_dir: Path = VENDOR_DIR) -> list[str]:
+    return [rel for rel in VENDOR_FILES.values() if not (vendor_dir / rel).exists()]
+
+
+def install(node_modules: Path, vendor_dir: Path = VENDOR_DIR) -> None:
+    """Copy the pinned npm files into static/vendor (run by `make assets`)."""
+    import shutil
+
+    for (package, inner), rel in VENDOR_FILES.items():
+        src = node_modules / package / inner
+        dst = vendor_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+
+
+if __name__ == "__main__":
+    install(REPO_ROOT / "node_modules")
+    print(f"Installed front-end assets into {VENDOR_DIR}")

@@ -1,0 +1,51 @@
+"""Shared, cached resources for every page: the layers, their index and their map payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import streamlit as st
+
+from layers import catalogue, categories, query, sources
+from mapping import build, vendor
+
+
+@dataclass(frozen=True)
+class Layers:
+    extract: sources.Extract
+    assets: gpd.GeoDataFrame
+    index: query.AssetIndex
+    map_data: build.MapData
+
+
+@st.cache_resource(show_spinner="Loading the map layers…")
+def _load_layers(version: str) -> Layers:
+    extract = sources.current()
+    assets = catalogue.all_assets(extract)
+    return Layers(
+        extract=extract,
+        assets=assets,
+        index=query.AssetIndex(assets),
+        map_data=build.prepare(assets, extract.basemap, extract.bounds),
+    )
+
+
+def layers() -> Layers:
+    """The current layers; rebuilt only when the extract or the community store changes."""
+    return _load_layers(catalogue.version())
+
+
+def category_labels() -> dict[str, str]:
+    return {c.id: c.label for c in categories.load_categories()}
+
+
+def check_front_end_assets() -> None:
+    missing = vendor.missing_vendor_files()
+    if missing:
+        st.error(
+            "The map's scripts are not installed (missing: "
+            + ", ".join(missing[:3])
+            + "). Run `make assets` (or `make run`, which does it for you)."
+        )
+        st.stop()
