@@ -6,6 +6,8 @@
 | OURPATCH_TILE_URL     | background map tiles; "none" turns tiles off             | OSM standard tiles   |
 | OURPATCH_TILE_ATTRIBUTION | credit shown for those tiles                         | © OpenStreetMap contributors |
 | OURPATCH_OSMNX_CACHE  | osmnx's HTTP cache for `load --place`                    | <data dir>/osmnx-cache |
+| OURPATCH_NOMINATIM_URL | geocoder used by `load --place`                         | osmnx's default      |
+| OURPATCH_OVERPASS_URL | Overpass API used by `load --place`                      | osmnx's default      |
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ def tile_url() -> str | None:
 
 def tile_attribution() -> str:
     return os.environ.get("OURPATCH_TILE_ATTRIBUTION", OSM_ATTRIBUTION)
+
+
+def nominatim_url() -> str | None:
+    """Geocoder for `load --place` (osmnx's default, the public Nominatim, when unset)."""
+    return os.environ.get("OURPATCH_NOMINATIM_URL") or None
+
+
+def overpass_url() -> str | None:
+    """Overpass API for `load --place` (osmnx's default when unset)."""
+    return os.environ.get("OURPATCH_OVERPASS_URL") or None
 
 
 def osmnx_cache_dir() -> Path:

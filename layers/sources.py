@@ -146,6 +146,10 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
     import osmnx as ox
 
     ox.settings.use_cache = True
+    if settings.nominatim_url():
+        ox.settings.nominatim_url = settings.nominatim_url()
+    if settings.overpass_url():
+        ox.settings.overpass_url = settings.overpass_url()
     ox.settings.cache_folder = str(settings.osmnx_cache_dir())
     ox.settings.requests_timeout = 60
     try:
@@ -167,7 +171,7 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
 
 def load_file(path: Path | str) -> Extract:
     """An extract from a .osm.pbf or .osm file, chosen by its name."""
-    p = Path(path)
+    p = _existing_file(path)
     lower = p.name.lower()
     if lower.endswith(".pbf"):
         return from_pbf(p)

@@ -65,12 +65,23 @@ def _clean(value: object) -> object:
     return str(value)
 
 
+_ID_PREFIXES = {"osm:node/": "n", "osm:way/": "w", "osm:relation/": "r", "community:": "c"}
+
+
+def compact_id(asset_id: str) -> str:
+    """"osm:way/123" -> "w123": a few bytes less per marker, which adds up at 10,000 markers."""
+    for prefix, short in _ID_PREFIXES.items():
+        if asset_id.startswith(prefix):
+            return short + asset_id[len(prefix):]
+    return asset_id
+
+
 def _rows(frame: gpd.GeoDataFrame) -> list[list[object]]:
     xs, ys = geodesy.representative_xy(np.asarray(frame.geometry.values))
     xs = np.round(xs, COORD_DECIMALS)
     ys = np.round(ys, COORD_DECIMALS)
     names = [_clean(v) for v in frame["name"].tolist()]
-    ids = frame["id"].astype(str).tolist()
+    ids = [compact_id(v) for v in frame["id"].astype(str).tolist()]
     details = [[_clean(v) for v in frame[col].tolist()] for col in DETAIL_COLUMNS if col in frame]
     rows: list[list[object]] = []
     for i in range(len(frame)):

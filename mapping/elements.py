@@ -49,7 +49,8 @@ window.ourPatch = window.ourPatch || (function () {
     parent.appendChild(d);
   }
   return {
-    // row: [lat, lon, name, id, address, website, phone, opening_hours, note]
+    // row: [lat, lon, name, id ("n123" node, "w" way, "r" relation, "c" community),
+    //       address, website, phone, opening_hours, note]
     popup: function (cat, row) {
       var div = document.createElement('div');
       div.className = 'op-popup';
@@ -66,8 +67,10 @@ window.ourPatch = window.ourPatch || (function () {
       if (row[8]) line(div, 'Note', row[8]);
       var credit = document.createElement('div');
       credit.className = 'op-credit';
-      credit.textContent = String(row[3]).indexOf('osm:') === 0 ?
-        'Source: © OpenStreetMap contributors (' + String(row[3]).slice(4) + ')' : 'Source: community';
+      var kinds = {n: 'node', w: 'way', r: 'relation'};
+      var ref = String(row[3]);
+      credit.textContent = kinds[ref[0]] ?
+        'Source: © OpenStreetMap contributors (' + kinds[ref[0]] + ' ' + ref.slice(1) + ')' : 'Source: community';
       div.appendChild(credit);
       return div;
     },

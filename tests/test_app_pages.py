@@ -1,0 +1,57 @@
+"""AppTest smoke tests: every page renders without an exception and says what a user expects."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from layers import areas
+from layers.settings import REPO_ROOT
+
+APP = str(REPO_ROOT / "app.py")
+
+
+def _run(page: str | None = None, **state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def test_explore_page_renders_the_map_and_invites_drawing() -> None:
+    at = _run()
+    assert not at.exception
+    assert at.title[0].value == "Explore your patch"
+    assert any("No local yet" in i.value for i in at.info)
+    assert any("OpenStreetMap contributors" in c.value for c in at.caption)
+
+
+def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
+    senate = areas.circle(24.9522, 60.1693, 350)
+    at = _run(chosen_area=senate)
+    assert not at.exception
+    table = at.table[0].value
+    assert "Helsingin tuomiokirkko" in set(table["Name"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Places inside"]) == len(table)
+    assert any("Places of worship:" in c.value for c in at.caption)
+
+
+def test_no_map_chooser_builds_a_local_from_a_place_and_distance() -> None:
+    at = _run()
+    form_select = at.selectbox[0]
+    cathedral_id = next(o for o in form_select.options if "Helsingin tuomiokirkko" in o)
+    form_select.select(cathedral_id)
+    at.number_input[0].set_value(300)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert "Helsingin tuomiokirkko" in set(at.table[0].value["Name"])
+
+
+def test_about_page() -> None:
+    at = _run("pages/about.py")
+    assert not at.exception
+    assert at.title[0].value == "About the data"
+    assert any("Open Database Licence" in m.value for m in at.markdown)
