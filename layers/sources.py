@@ -146,10 +146,11 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
     import osmnx as ox
 
     ox.settings.use_cache = True
-    if settings.nominatim_url():
-        ox.settings.nominatim_url = settings.nominatim_url()
-    if settings.overpass_url():
-        ox.settings.overpass_url = settings.overpass_url()
+    nominatim, overpass = settings.nominatim_url(), settings.overpass_url()
+    if nominatim:
+        ox.settings.nominatim_url = nominatim
+    if overpass:
+        ox.settings.overpass_url = overpass
     ox.settings.cache_folder = str(settings.osmnx_cache_dir())
     ox.settings.requests_timeout = 60
     try:
