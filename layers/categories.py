@@ -23,6 +23,7 @@ class Category:
     label: str
     symbol: str
     colour: str
+    item: str
     source: str = "osm"
     match: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -40,6 +41,7 @@ def load_categories(path: Path = CATEGORIES_FILE) -> tuple[Category, ...]:
                 label=raw["label"],
                 symbol=raw["symbol"],
                 colour=raw["colour"],
+                item=raw["item"],
                 source=raw.get("source", "osm"),
                 match=match,
             )

@@ -55,7 +55,7 @@ window.ourPatch = window.ourPatch || (function () {
       var div = document.createElement('div');
       div.className = 'op-popup';
       var h = document.createElement('strong');
-      h.textContent = row[2] || ('Unnamed: ' + cat.label.toLowerCase());
+      h.textContent = row[2] || ('Unnamed ' + cat.item);
       div.appendChild(h);
       var c = document.createElement('div');
       c.className = 'op-cat'; c.textContent = cat.label;

@@ -43,7 +43,8 @@ def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
     labels = common.category_labels()
     items = summary.items
     names = items["name"].where(items["name"].notna() & (items["name"].astype(str) != ""), None)
-    unnamed = "Unnamed " + items["category"].map(labels).str.lower()
+    item_names = {c.id: c.item for c in categories.load_categories()}
+    unnamed = "Unnamed " + items["category"].map(item_names)
     share = items["share_inside"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
     return pd.DataFrame(
         {
@@ -65,11 +66,12 @@ def _chart(counts: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("count:Q", title="Number of places", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("label:N", title=None, sort=list(data["label"])),
+            y=alt.Y("label:N", title=None, sort=list(data["label"]),
+                    axis=alt.Axis(labelLimit=260, labelOverlap=False)),
             color=alt.Color("colour:N", scale=None, legend=None),
             tooltip=[alt.Tooltip("label:N", title="Category"), alt.Tooltip("count:Q", title="Places")],
         )
-        .properties(height=28 * len(data))
+        .properties(height=alt.Step(24))
     )
 
 

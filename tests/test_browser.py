@@ -1,0 +1,126 @@
+"""Browser journeys: the real app in Debian's Chromium, driven with Playwright."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from shapely.geometry import Point
+
+from layers.settings import REPO_ROOT
+from tests import browser
+from tests.handmade import HOSTILE_NAME, add_published_handmade_asset
+
+pytestmark = pytest.mark.browser
+
+SENATE_SQUARE_AND_ESPLANADI = [(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705), (24.9440, 60.1705)]
+SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "explore-local.png"
+TILE_HOSTS = {"tile.openstreetmap.org"}
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    if not browser.chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {browser.CHROMIUM}; CI must install it (apt-get install chromium).")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with browser.running_app(tmp_path_factory.mktemp("browser-data")) as url:
+        yield url
+
+
+def test_resident_draws_a_local_and_sees_what_is_inside(playwright: Any, app_url: str) -> None:
+    chromium = browser.launch(playwright)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url)
+    browser.wait_for_map(page)
+
+    browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
+    page.wait_for_selector("text=What is inside your local", timeout=30_000)
+    table = page.locator("[data-testid='stTable']").first
+    table.wait_for()
+    text = table.inner_text()
+    assert "Helsingin tuomiokirkko" in text
+    assert "Esplanadinpuisto" in text
+    assert page.locator("[data-testid='stVegaLiteChart']").count() == 1
+    assert page.get_by_text("Places of worship:", exact=False).count() >= 1
+    # the drawn area's finds are ringed on the map
+    frame = page.wait_for_selector(browser.MAP_FRAME).content_frame()
+    frame.wait_for_function("() => document.querySelectorAll('path[stroke-dasharray=\"4 3\"]').length > 0")
+
+    page.wait_for_timeout(500)
+    if os.environ.get("OURPATCH_SCREENSHOTS"):
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+    hosts = {urlparse(u).hostname for u in requests if u.startswith("http")}
+    assert hosts - TILE_HOSTS <= {"127.0.0.1", "localhost"}, hosts
+    assert not errors, errors
+    chromium.close()
+
+
+def test_panning_and_zooming_do_not_rerun_the_script(playwright: Any, app_url: str) -> None:
+    chromium = browser.launch(playwright)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    sent: list[Any] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(app_url)
+    frame = browser.wait_for_map(page)
+    page.wait_for_timeout(2000)
+    before = len(sent)
+    frame.click(".leaflet-control-zoom-in")
+    page.wait_for_timeout(600)
+    box = page.wait_for_selector(browser.MAP_FRAME).bounding_box()
+    page.mouse.move(box["x"] + 500, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 350, box["y"] + 200, steps=8)
+    page.mouse.up()
+    frame.click(".leaflet-control-zoom-out")
+    page.wait_for_timeout(2500)
+    assert len(sent) == before, "a pan or zoom sent a message to the server (a rerun)"
+    chromium.close()
+
+
+def test_hostile_text_shows_as_text_and_runs_nothing(playwright: Any, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
+    try:
+        add_published_handmade_asset(HOSTILE_NAME, Point(24.9500, 60.1677), website="javascript:alert(1)")
+    finally:
+        os.environ["OURPATCH_DATA_DIR"] = old
+    with browser.running_app(data) as url:
+        chromium = browser.launch(playwright)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        frame = browser.wait_for_map(page)
+        frame.evaluate(
+            """(name) => { for (const el of document.querySelectorAll('.leaflet-marker-icon'))
+                   if (el.title === name) { el.click(); return; } throw new Error('no marker'); }""",
+            HOSTILE_NAME,
+        )
+        popup = frame.wait_for_selector(".op-popup")
+        assert HOSTILE_NAME in popup.inner_text()
+        assert popup.query_selector("img") is None
+        assert popup.query_selector("a") is None  # a javascript: website is shown as text, not a link
+        page.wait_for_timeout(500)
+        assert frame.evaluate("() => window.__xss") is None
+        assert not dialogs
+        chromium.close()
+
