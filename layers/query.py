@@ -19,14 +19,27 @@ from layers.areas import AreaGeometry
 
 
 class AssetIndex:
-    """Read-only STRtree over an asset layer. Build once (cache it); never mutate the frame."""
+    """Read-only spatial index over an asset layer. Build once (cache it); never mutate the frame.
+
+    Points (nearly all assets) are kept as coordinate arrays sorted by longitude: a query cuts the
+    area's bounding box out with two binary searches and tests the candidates in one vectorised
+    `intersects_xy` call against the prepared area. That stays fast when a large share of the
+    layer is inside, where an STRtree has to return and test every hit one by one. Lines and
+    polygons (parks) go through an STRtree.
+    """
 
     def __init__(self, assets: gpd.GeoDataFrame) -> None:
         self.assets = assets
-        self._geoms = np.asarray(assets.geometry.values)
-        self._tree = shapely.STRtree(self._geoms)
+        geoms = np.asarray(assets.geometry.values)
         self._categories = assets["category"].to_numpy()
-        self._is_point = shapely.get_type_id(self._geoms) == 0
+        is_point = shapely.get_type_id(geoms) == 0
+        point_rows = np.flatnonzero(is_point)
+        xs, ys = shapely.get_x(geoms[point_rows]), shapely.get_y(geoms[point_rows])
+        order = np.argsort(xs, kind="stable")
+        self._point_rows = point_rows[order]
+        self._xs, self._ys = xs[order], ys[order]
+        self._shape_rows = np.flatnonzero(~is_point)
+        self._tree = shapely.STRtree(geoms[self._shape_rows])
 
     def __len__(self) -> int:
         return len(self.assets)
@@ -34,8 +47,15 @@ class AssetIndex:
     def positions_within(self, area: BaseGeometry, category_ids: list[str] | None = None) -> np.ndarray:
         """Row positions of the assets that the area contains or touches, in row order."""
         shapely.prepare(area)
-        hits = self._tree.query(area, predicate="intersects")
-        hits.sort()
+        minx, miny, maxx, maxy = area.bounds
+        lo = np.searchsorted(self._xs, minx, side="left")
+        hi = np.searchsorted(self._xs, maxx, side="right")
+        cand_ys = self._ys[lo:hi]
+        in_box = np.flatnonzero((cand_ys >= miny) & (cand_ys <= maxy)) + lo
+        inside = shapely.intersects_xy(area, self._xs[in_box], self._ys[in_box])
+        point_hits = self._point_rows[in_box[inside]]
+        shape_hits = self._shape_rows[self._tree.query(area, predicate="intersects")]
+        hits = np.sort(np.concatenate([point_hits, shape_hits]))
         if category_ids:
             hits = hits[np.isin(self._categories[hits], category_ids)]
         return hits

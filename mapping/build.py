@@ -29,6 +29,7 @@ BASEMAP_STYLES = {
     "path": {"color": "#c2c2c2", "weight": 1, "dashArray": "3 3"},
     "rail": {"color": "#7a6a8a", "weight": 1.5, "dashArray": "6 3"},
 }
+CLUSTER_FROM = 300  # markers; below this every marker is shown on its own
 DETAIL_COLUMNS = ["address", "website", "phone", "opening_hours"]
 
 
@@ -162,8 +163,10 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
         zoom_start=zoom_to_fit(data.bounds),
         tiles=None,
         control_scale=True,
+        max_zoom=19,
         prefer_canvas=False,
     )
+    fmap.options["maxZoom"] = 19  # marker clustering needs it on the map, also when there are no tiles
     url = settings.tile_url()
     if url:
         folium.TileLayer(tiles=url, attr=settings.tile_attribution(), name="Background map",
@@ -174,12 +177,14 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
         attribution_json=script_json(settings.OSM_ATTRIBUTION),
     ).add_to(fmap)
     elements.MapHelpers().add_to(fmap)
+    clustered = sum(p.count for p in data.categories) >= CLUSTER_FROM
     for payload in data.categories:
         elements.CategoryLayer(
             label_html=payload.label_html,
             category_json=payload.category_json,
             rows_json=payload.rows_json,
             shapes_json=payload.shapes_json,
+            clustered=clustered,
             show=payload.id not in hidden,
         ).add_to(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)

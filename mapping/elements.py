@@ -21,8 +21,9 @@ window.ourPatch = window.ourPatch || (function () {
   css.textContent = [
     '.op-marker{display:block;width:18px;height:18px;border-radius:50%;border:2px solid #fff;',
     'box-shadow:0 0 0 1px #0b0c0c;color:#fff;font:bold 12px/18px Arial,sans-serif;text-align:center;}',
-    '.op-cluster{border-radius:6px;border:2px solid #fff;box-shadow:0 0 0 1px #0b0c0c;',
-    'color:#fff;font:bold 12px/14px Arial,sans-serif;text-align:center;padding-top:2px;}',
+    '.op-cluster{border-radius:50%;border:3px solid #fff;box-shadow:0 0 0 2px #0b0c0c;',
+    'background:#505a5f;color:#fff;font:bold 13px Arial,sans-serif;display:flex;',
+    'align-items:center;justify-content:center;}',
     '.leaflet-container{background:#f2efe9}',
     '.op-popup{font:14px/1.4 Arial,sans-serif;max-width:260px}',
     '.op-popup strong{display:block;font-size:16px}',
@@ -84,18 +85,27 @@ window.ourPatch = window.ourPatch || (function () {
         html: '<span class="op-marker" aria-hidden="true" style="background:' + cat.colour + '">' +
               cat.symbol + '</span>'});
     },
-    layer: function (map, cat, rows, shapes) {
-      var colour = cat.colour;
-      // Clustering only pays off for big layers; small ones stay plain markers.
-      var cluster = rows.length < 200 ? L.featureGroup() : L.markerClusterGroup({
-        chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 45,
-        disableClusteringAtZoom: 17, spiderfyOnMaxZoom: true,
-        iconCreateFunction: function (c) {
-          return L.divIcon({className: 'op-cluster', iconSize: [30, 30],
-            html: '<div style="background:' + colour + ';border-radius:4px">' + cat.symbol +
-                  '<br>' + c.getChildCount() + '</div>'});
-        }
-      });
+    sharedCluster: function (map) {
+      // One cluster group for every category, so clusters of different layers never pile up.
+      if (!map._opCluster) {
+        map._opCluster = L.markerClusterGroup({
+          chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 60,
+          disableClusteringAtZoom: 17, spiderfyOnMaxZoom: true,
+          iconCreateFunction: function (c) {
+            var n = c.getChildCount();
+            var size = n < 100 ? 34 : (n < 1000 ? 40 : 46);
+            return L.divIcon({className: 'op-cluster', iconSize: [size, size],
+              html: '<span aria-hidden="true">' + n + '</span>'});
+          }
+        });
+        map.addLayer(map._opCluster);
+      }
+      return map._opCluster;
+    },
+    // One category's layer: its markers (clustered with the others when `clustered`) and its
+    // polygons. Adding or removing it in the layer control adds or removes both.
+    layer: function (map, cat, rows, shapes, clustered) {
+      var self = this;
       var icon = this.icon(cat);
       var markers = new Array(rows.length);
       for (var i = 0; i < rows.length; i++) {
@@ -105,18 +115,22 @@ window.ourPatch = window.ourPatch || (function () {
         m.bindPopup(this.popup.bind(this, cat, row));
         markers[i] = m;
       }
-      if (cluster.addLayers) { cluster.addLayers(markers); }
-      else { for (var j = 0; j < markers.length; j++) { cluster.addLayer(markers[j]); } }
-      var group = L.featureGroup();
-      if (shapes && shapes.features.length) {
-        var self = this;
-        L.geoJSON(shapes, {
-          style: {color: colour, weight: 2, fillColor: colour, fillOpacity: 0.25},
-          onEachFeature: function (f, lyr) { lyr.bindPopup(self.popup.bind(self, cat, rows[f.properties.i])); }
-        }).addTo(group);
-      }
-      cluster.addTo(group);
-      return group;
+      var polygons = L.geoJSON(shapes, {
+        style: {color: cat.colour, weight: 2, fillColor: cat.colour, fillOpacity: 0.25},
+        onEachFeature: function (f, lyr) { lyr.bindPopup(self.popup.bind(self, cat, rows[f.properties.i])); }
+      });
+      var plain = L.featureGroup(markers);
+      var Layer = L.Layer.extend({
+        onAdd: function (m) {
+          polygons.addTo(m);
+          if (clustered) { self.sharedCluster(m).addLayers(markers); } else { plain.addTo(m); }
+        },
+        onRemove: function (m) {
+          m.removeLayer(polygons);
+          if (clustered) { self.sharedCluster(m).removeLayers(markers); } else { m.removeLayer(plain); }
+        }
+      });
+      return new Layer();
     }
   };
 })();
@@ -145,7 +159,7 @@ class CategoryLayer(JSCSSMixin, Layer):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = window.ourPatch.layer(
             {{ this._parent.get_name() }}, {{ this.category_json }},
-            {{ this.rows_json }}, {{ this.shapes_json }});
+            {{ this.rows_json }}, {{ this.shapes_json }}, {{ this.clustered|tojson }});
         {% endmacro %}
         """
     )
@@ -153,12 +167,13 @@ class CategoryLayer(JSCSSMixin, Layer):
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
 
     def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,
-                 show: bool = True) -> None:
+                 clustered: bool, show: bool = True) -> None:
         super().__init__(name=label_html, overlay=True, control=True, show=show)
         self._name = "CategoryLayer"
         self.category_json = category_json
         self.rows_json = rows_json
         self.shapes_json = shapes_json
+        self.clustered = clustered
 
 
 class BasemapLayer(Layer):

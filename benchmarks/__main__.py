@@ -1,0 +1,49 @@
+"""`make bench`: every figure beside a naive baseline measured in the same run.
+
+Prints a table and writes benchmarks/results/latest.json. Assets here are generated
+(benchmarks/synthetic.py), not real: the real Helsinki extract has under 100 assets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+from benchmarks import area_query, map_build
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--skip-browser", action="store_true", help="leave out the Chromium figures")
+    parser.add_argument("--assets", type=int, default=1_000_000, help="assets in the area-query layer")
+    args = parser.parse_args(argv)
+
+    rows = []
+    rows += area_query.run(args.assets)
+    rows += map_build.run(10_000)
+    if not args.skip_browser:
+        from benchmarks import browser_bench
+
+        rows += browser_bench.run(10_000)
+
+    width = max(len(r["figure"]) for r in rows)
+    print(f"{'figure':<{width}}  {'ours':>12}  {'naive':>12}  {'ratio':>7}  {'target':<22} ok")
+    for r in rows:
+        ratio = f"{r['naive'] / r['ours']:.0f}x" if r.get("naive") and r["ours"] else "-"
+        naive = f"{r['naive']:.1f} {r['unit']}" if r.get("naive") is not None else "-"
+        print(f"{r['figure']:<{width}}  {r['ours']:>9.1f} {r['unit']:<2}  {naive:>12}  {ratio:>7}  "
+              f"{r['target']:<22} {'yes' if r['ok'] else 'NO'}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": platform.platform(), "python": sys.version.split()[0],
+                                   "rows": rows}, indent=2))
+    print(f"\nWritten to {RESULTS}")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
