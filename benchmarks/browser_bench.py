@@ -61,6 +61,11 @@ def _time_ours(pw: Any, url: str) -> tuple[float, float]:
     return interactive_ms, list_ms
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def _time_naive(pw: Any, n: int, folder: Path) -> float:
     fmap = naive_map(synthetic_assets(n, seed=5))
     fmap.default_js = vendor.OfflineMap.default_js
@@ -70,7 +75,7 @@ def _time_naive(pw: Any, n: int, folder: Path) -> float:
     html = fmap.get_root().render().replace(vendor.VENDOR_URL, "vendor")
     shutil.copytree(vendor.VENDOR_DIR, folder / "vendor")
     (folder / "naive.html").write_text(html)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -36,7 +36,10 @@ def free_port() -> int:
 def running_app(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `streamlit run app.py` on a free port; yield its URL; stop it afterwards."""
     port = free_port()
-    full_env = {**os.environ, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
+    # Real tile settings unless a caller says otherwise: offline, tile requests fail and the map
+    # must still be readable from the base map drawn from the extract.
+    inherited = {k: v for k, v in os.environ.items() if k != "OURPATCH_TILE_URL"}
+    full_env = {**inherited, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
     log = open(data_dir / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

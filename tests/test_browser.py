@@ -59,8 +59,9 @@ def test_resident_draws_a_local_and_sees_what_is_inside(playwright: Any, app_url
     assert "Esplanadinpuisto" in text
     assert page.locator("[data-testid='stVegaLiteChart']").count() == 1
     assert page.get_by_text("Places of worship:", exact=False).count() >= 1
-    # the drawn area's finds are ringed on the map
+    # the drawn area's finds are ringed on the map, over the base map drawn from the extract
     frame = page.wait_for_selector(browser.MAP_FRAME).content_frame()
+    assert frame.query_selector(".leaflet-op-base-pane canvas") is not None
     frame.wait_for_function("() => document.querySelectorAll('path[stroke-dasharray=\"4 3\"]').length > 0")
 
     page.wait_for_timeout(500)
