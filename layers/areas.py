@@ -55,10 +55,18 @@ def parse_area_text(text: str, *, origin: str = "The area") -> AreaGeometry:
 
 
 def parse_area(obj: Any, *, origin: str = "The area") -> AreaGeometry:
-    """One checked polygon or multipolygon from a GeoJSON-like object."""
+    """One checked polygon or multipolygon from a GeoJSON-like object.
+
+    RFC 7946 GeoJSON is WGS84 longitude/latitude. Older files may name another CRS in a `crs`
+    member (GeoJSON 2008, e.g. EPSG:27700 from a UK GIS): those are transformed to WGS84.
+    """
     if not isinstance(obj, dict) or "type" not in obj:
         raise BadInputError(f"{origin} is not GeoJSON (no 'type' member).")
-    polygons = [_as_area(geom, origin) for geom in _geometries(obj, origin)]
+    to_wgs84 = _declared_crs_transform(obj, origin)
+    geometries = _geometries(obj, origin)
+    if to_wgs84 is not None:
+        geometries = [_transformed(g, to_wgs84, origin) for g in geometries]
+    polygons = [_as_area(geom, origin) for geom in geometries]
     polygons = [p for p in polygons if p is not None]
     if not polygons:
         raise BadInputError(f"{origin} holds no polygon; draw or give an area, not just points or lines.")
@@ -66,6 +74,33 @@ def parse_area(obj: Any, *, origin: str = "The area") -> AreaGeometry:
     if isinstance(area, Polygon | MultiPolygon):
         return area
     raise BadInputError(f"{origin} does not make a single area.")
+
+
+def _declared_crs_transform(obj: dict[str, Any], origin: str) -> Transformer | None:
+    declared = obj.get("crs")
+    if declared is None:
+        return None
+    name = (declared.get("properties") or {}).get("name") if isinstance(declared, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise BadInputError(f"{origin} has a 'crs' member without a CRS name.")
+    try:
+        crs = CRS.from_user_input(name.strip())
+    except Exception as exc:  # pyproj raises CRSError, a plain exception subclass
+        raise BadInputError(f"{origin} names a CRS that is not known: {name[:80]!r}.") from exc
+    if crs.is_geographic and crs.ellipsoid is not None and "WGS 84" in crs.ellipsoid.name:
+        return None  # WGS84 degrees: GeoJSON practice is longitude first, whatever the CRS's axis order
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def _transformed(geom_obj: dict[str, Any], transformer: Transformer, origin: str) -> dict[str, Any]:
+    if geom_obj.get("type") not in {"Polygon", "MultiPolygon"}:
+        return geom_obj
+    try:
+        geom = shape(geom_obj)
+    except Exception as exc:  # shapely raises several types on malformed coordinates
+        raise BadInputError(f"{origin} has coordinates that are malformed ({exc}).") from exc
+    moved = transform(transformer.transform, geom)
+    return dict(shapely.geometry.mapping(moved))
 
 
 def circle(lon: float, lat: float, radius_m: float) -> Polygon:
@@ -152,9 +187,11 @@ def _as_area(geom_obj: dict[str, Any], origin: str) -> AreaGeometry | None:
     lat_ok = (coords[:, 1] >= -90) & (coords[:, 1] <= 90)
     if not (lon_ok.all() and lat_ok.all()):
         bad = coords[~(lon_ok & lat_ok)][0]
+        hint = (" These look like projected coordinates in metres; say which CRS in a 'crs' member or "
+                "convert the file to WGS84.") if abs(bad).max() > 1000 else ""
         raise BadInputError(
             f"{origin} has a point out of range ({bad[0]:g}, {bad[1]:g}): GeoJSON is longitude "
-            "-180..180 then latitude -90..90, in WGS84 degrees."
+            f"-180..180 then latitude -90..90, in WGS84 degrees.{hint}"
         )
     if not geom.is_valid:
         reason = explain_validity(geom)

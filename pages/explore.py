@@ -81,8 +81,7 @@ def _format_area(m2: float) -> str:
     return f"{m2 / 10_000:,.1f} hectares"
 
 
-def _show_results(area: AreaGeometry, lay: common.Layers) -> None:
-    summary = query.summarise(lay.index, area)
+def _show_results(summary: query.AreaSummary, lay: common.Layers) -> None:
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -105,14 +104,13 @@ def _show_results(area: AreaGeometry, lay: common.Layers) -> None:
             st.table(shown)
             if len(table) > len(shown):
                 st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
-        found = lay.index.within(area)
+        found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
         st.download_button(
             "Download this list (GeoJSON)",
             data=geojson.dumps(geojson.feature_collection(found)),
             file_name="my-local.geojson",
             mime="application/geo+json",
         )
-    return None
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
@@ -144,11 +142,8 @@ def render() -> None:
         "(a polygon, a rectangle or a circle) to see what is inside it."
     )
     area, problem = _current_area()
-    highlight = None
-    summary_items = None
-    if area is not None:
-        summary_items = query.summarise(lay.index, area).items
-        highlight = build.highlight_group(summary_items, lay.assets)
+    summary = query.summarise(lay.index, area) if area is not None else None
+    highlight = build.highlight_group(summary.items, lay.assets) if summary is not None else None
     fmap = build.build_map(lay.map_data)
     st_folium(
         fmap,
@@ -162,11 +157,11 @@ def render() -> None:
     if problem:
         st.error(problem)
     _no_map_chooser(lay)
-    if area is None:
+    if summary is None:
         st.info("No local yet: draw one on the map, or choose one from the list above.")
         return
     st.button("Clear my local and start again", on_click=_clear_area)
-    _show_results(area, lay)
+    _show_results(summary, lay)
 
 
 render()

@@ -119,3 +119,24 @@ def test_utf8_bom_file_is_fine(tmp_path: Path) -> None:
     path = tmp_path / "bom.geojson"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(SQUARE).encode())
     assert areas.read_area_file(path).equals(areas.parse_area(SQUARE))
+
+
+def test_a_named_projected_crs_is_transformed_to_wgs84() -> None:
+    from pyproj import Transformer
+
+    to_tm35 = Transformer.from_crs("EPSG:4326", "EPSG:3067", always_xy=True)  # Finland's ETRS-TM35FIN
+    ring = [list(to_tm35.transform(x, y)) for x, y in SQUARE["coordinates"][0]]
+    obj = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3067"}},
+           "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    area = areas.parse_area(obj)
+    assert area.symmetric_difference(areas.parse_area(SQUARE)).area < 1e-10
+
+
+def test_metres_without_a_crs_get_a_hint() -> None:
+    with pytest.raises(BadInputError, match="projected coordinates"):
+        areas.parse_area({"type": "Polygon", "coordinates": [[[385000, 6672000], [386000, 6672000], [386000, 6673000], [385000, 6672000]]]})
+
+
+def test_unknown_crs_name() -> None:
+    with pytest.raises(BadInputError, match="not known"):
+        areas.parse_area({**SQUARE, "crs": {"type": "name", "properties": {"name": "EPSG:999999"}}})
