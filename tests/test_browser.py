@@ -57,7 +57,9 @@ def test_resident_draws_a_local_and_sees_what_is_inside(playwright: Any, app_url
     text = table.inner_text()
     assert "Helsingin tuomiokirkko" in text
     assert "Esplanadinpuisto" in text
-    assert page.locator("[data-testid='stVegaLiteChart']").count() == 1
+    chart = page.locator("[data-testid='stVegaLiteChart']")
+    chart.first.wait_for(timeout=30_000)
+    assert chart.count() == 1
     assert page.get_by_text("Places of worship:", exact=False).count() >= 1
     # the drawn area's finds are ringed on the map, over the base map drawn from the extract
     frame = page.wait_for_selector(browser.MAP_FRAME).content_frame()
