@@ -209,11 +209,17 @@ def read_saved(folder: Path) -> Extract | None:
     meta_path = folder / META_FILE
     if not meta_path.exists():
         return None
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        return None
-    assets = gpd.read_parquet(folder / ASSETS_FILE)
-    basemap = gpd.read_parquet(folder / BASEMAP_FILE)
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            return None
+        assets = gpd.read_parquet(folder / ASSETS_FILE)
+        basemap = gpd.read_parquet(folder / BASEMAP_FILE)
+    except (OSError, ValueError, ImportError) as exc:  # pyarrow's errors subclass these
+        raise DataSourceError(
+            f"The saved map data in {folder} is damaged ({type(exc).__name__}); "
+            "load the area again with `python -m layers load`."
+        ) from exc
     return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta)
 
 
@@ -236,7 +242,10 @@ def current() -> Extract:
             save(loaded, loaded_dir)
         return loaded
     default_dir = settings.data_dir() / "default"
-    cached = read_saved(default_dir)
+    try:
+        cached = read_saved(default_dir)
+    except DataSourceError:
+        cached = None  # a damaged cache of the embedded default is simply rebuilt
     if cached is not None and _is_current(cached):
         return cached
     extract = from_pbf(embedded_default_path(), name="Central Helsinki (embedded default)")

@@ -8,6 +8,7 @@ import geopandas as gpd
 import streamlit as st
 
 from layers import catalogue, categories, query, sources
+from layers.errors import OurPatchError
 from mapping import build, vendor
 
 
@@ -33,7 +34,11 @@ def _load_layers(version: str) -> Layers:
 
 def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
-    return _load_layers(catalogue.version())
+    try:
+        return _load_layers(catalogue.version())
+    except OurPatchError as exc:
+        st.error(f"The map data could not be loaded: {exc}")
+        st.stop()
 
 
 def category_labels() -> dict[str, str]:

@@ -55,3 +55,13 @@ def test_about_page() -> None:
     assert not at.exception
     assert at.title[0].value == "About the data"
     assert any("Open Database Licence" in m.value for m in at.markdown)
+
+
+def test_damaged_data_shows_a_clear_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    (tmp_path / "extract").mkdir()
+    (tmp_path / "extract" / "meta.json").write_text('{"format_version": 1}')
+    (tmp_path / "extract" / "assets.parquet").write_bytes(b"garbage")
+    at = _run()
+    assert not at.exception
+    assert any("could not be loaded" in e.value and "damaged" in e.value for e in at.error)

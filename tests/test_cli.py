@@ -197,3 +197,16 @@ HANDMADE_OSM_XML = """<?xml version="1.0" encoding="UTF-8"?>
   <way id="11" version="1"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/></way>
 </osm>
 """
+
+
+def test_damaged_saved_data_is_reported_and_a_damaged_default_rebuilt(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run("categories", data_dir=data).returncode == 0
+    (data / "default" / "assets.parquet").write_bytes(b"garbage")
+    assert run("categories", data_dir=data).returncode == 0  # the embedded default is rebuilt
+    (data / "extract").mkdir()
+    (data / "extract" / "meta.json").write_text('{"format_version": 1}')
+    (data / "extract" / "assets.parquet").write_bytes(b"garbage")
+    result = run("categories", data_dir=data)
+    assert result.returncode == 2
+    assert "damaged" in result.stderr and "python -m layers load" in result.stderr
