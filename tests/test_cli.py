@@ -210,3 +210,16 @@ def test_damaged_saved_data_is_reported_and_a_damaged_default_rebuilt(tmp_path: 
     result = run("categories", data_dir=data)
     assert result.returncode == 2
     assert "damaged" in result.stderr and "python -m layers load" in result.stderr
+
+
+def test_gdal_reads_the_within_output(tmp_path: Path, cli_data_dir: Path) -> None:
+    import pyogrio
+
+    result = run("within", str(write(tmp_path, SENATE_AREA)), data_dir=cli_data_dir)
+    out = tmp_path / "inside.geojson"
+    out.write_text(result.stdout)
+    frame = pyogrio.read_dataframe(out)
+    assert len(frame) == len(json.loads(result.stdout)["features"])
+    assert frame.crs.to_epsg() == 4326
+    assert "Helsingin tuomiokirkko" in set(frame["name"])
+    assert frame["osm_id"].dtype.kind == "i"
