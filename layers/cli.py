@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from shapely.geometry import Polygon, box
 
-from layers import areas, catalogue, categories, geojson, query, sources
+from layers import access, areas, catalogue, categories, geojson, query, sources
 from layers.errors import BadInputError, OurPatchError
 
 EXIT_BAD_INPUT = 2
@@ -38,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_within.add_argument("--category", action="append", metavar="ID", help="only this category (repeatable)")
 
     sub.add_parser("categories", help="list each category with its count")
+
+    p_iso = sub.add_parser(
+        "isochrone", help="print the area reachable in so many minutes, as a GeoJSON Feature",
+        description="Print a GeoJSON Feature (Polygon or MultiPolygon, WGS84) of the area reachable "
+                    "along the streets of the loaded map, with properties minutes and mode.",
+    )
+    p_iso.add_argument("--lon", type=float, required=True, help="start longitude (WGS84)")
+    p_iso.add_argument("--lat", type=float, required=True, help="start latitude (WGS84)")
+    p_iso.add_argument("--minutes", type=float, required=True, help="travel time, 1 to 60")
+    p_iso.add_argument("--mode", default="walk", choices=["walk", "wheelchair", "cycle"],
+                       help="way of travelling (default: walk)")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -70,6 +81,16 @@ def _bbox(extract: sources.Extract) -> Polygon:
     return box(*extract.bounds)
 
 
+def cmd_isochrone(args: argparse.Namespace) -> int:
+    access.check_minutes(args.minutes)
+    mode = access.mode_by_id(args.mode)
+    extract = sources.current()
+    network = access.StreetNetwork(extract.network, mode)
+    result = access.isochrone(network, args.lon, args.lat, args.minutes)
+    sys.stdout.write(geojson.dumps(result.feature()) + "\n")
+    return 0
+
+
 def cmd_categories(_args: argparse.Namespace) -> int:
     assets = catalogue.all_assets()
     counts = assets["category"].value_counts()
@@ -95,7 +116,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load}
+COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,14 +21,15 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from layers import categories, schema, settings
+from layers import access, categories, schema, settings
 from layers.errors import BadInputError, DataSourceError, SourceUnavailableError
 
 EXTRACT_DIRNAME = "extract"
 ASSETS_FILE = "assets.parquet"
 BASEMAP_FILE = "basemap.parquet"
 META_FILE = "meta.json"
-FORMAT_VERSION = 1
+NETWORK_FILE = "network.parquet"
+FORMAT_VERSION = 2
 
 EXTRA_TAGS = [
     "addr:street",
@@ -54,6 +55,14 @@ GREEN_LEISURE = {"park", "garden", "nature_reserve", "common", "pitch", "playgro
 GREEN_NATURAL = {"wood", "scrub", "grassland", "heath"}
 
 
+class OutdatedExtractError(DataSourceError):
+    """A saved extract in an older format: reload it from its source."""
+
+    def __init__(self, message: str, meta: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.meta = meta
+
+
 @dataclass
 class Extract:
     """The OSM-derived layers of one area."""
@@ -61,6 +70,7 @@ class Extract:
     assets: gpd.GeoDataFrame
     basemap: gpd.GeoDataFrame
     meta: dict[str, Any]
+    network: gpd.GeoDataFrame  # street edges with walk/cycle flags (layers.access)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -110,6 +120,8 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
                 custom_filter={"railway": ["rail", "tram", "light_rail", "subway"]},
                 keep_nodes=False,
             )
+            walking = osm.get_network(network_type="walking", nodes=True)
+            cycling = osm.get_network(network_type="cycling", nodes=True)
     except Exception as exc:  # pyrosm raises bare errors on corrupt input
         raise DataSourceError(f"Could not read {path.name} as an OpenStreetMap PBF file ({exc}).") from exc
     if raw is None or len(raw) == 0:
@@ -119,7 +131,8 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
         streets=streets, natural=natural, landuse=landuse, leisure=leisure,
         waterways=waterways, railways=railways,
     )
-    return _extract_from_frames(raw, basemap, source=str(path), name=name or path.name)
+    network = access.network_table(walking[1] if walking else None, cycling[1] if cycling else None)
+    return _extract_from_frames(raw, basemap, network, source=str(path), name=name or path.name)
 
 
 def from_osm_xml(path: Path | str, *, name: str | None = None) -> Extract:
@@ -131,11 +144,12 @@ def from_osm_xml(path: Path | str, *, name: str | None = None) -> Extract:
             warnings.simplefilter("ignore")
             raw = ox.features_from_xml(path, tags=categories.osm_tag_filter())
             base = ox.features_from_xml(path, tags=_basemap_tags())
+            graph = _graph_or_none(lambda: ox.graph_from_xml(path, simplify=False, retain_all=True))
     except ox._errors.InsufficientResponseError as exc:
         raise DataSourceError(f"{path.name} holds no parks, places of worship or services.") from exc
     except Exception as exc:  # XML errors come from several libraries
         raise DataSourceError(f"Could not read {path.name} as an OpenStreetMap XML file ({exc}).") from exc
-    return _from_osmnx_frames(raw, base, source=str(path), name=name or path.name)
+    return _from_osmnx_frames(raw, base, graph, source=str(path), name=name or path.name)
 
 
 def from_place(place: str, *, name: str | None = None) -> Extract:
@@ -158,6 +172,8 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
             warnings.simplefilter("ignore")
             raw = ox.features_from_place(place, tags=categories.osm_tag_filter())
             base = ox.features_from_place(place, tags=_basemap_tags())
+            graph = _graph_or_none(lambda: ox.graph_from_place(place, network_type="all", simplify=False,
+                                                               retain_all=True))
     except ox._errors.InsufficientResponseError as exc:
         raise DataSourceError(f"OpenStreetMap has no parks or services for \"{place}\".") from exc
     except (ConnectionError, OSError) as exc:
@@ -167,7 +183,7 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
         ) from exc
     except ValueError as exc:  # osmnx: geocoder found nothing
         raise BadInputError(f"Could not find a place called \"{place}\" ({exc}).") from exc
-    return _from_osmnx_frames(raw, base, source=f"place:{place}", name=name or place)
+    return _from_osmnx_frames(raw, base, graph, source=f"place:{place}", name=name or place)
 
 
 def load_file(path: Path | str) -> Extract:
@@ -193,6 +209,7 @@ def save(extract: Extract, folder: Path | None = None) -> Path:
     staging.mkdir(parents=True)
     extract.assets.to_parquet(staging / ASSETS_FILE)
     extract.basemap.to_parquet(staging / BASEMAP_FILE)
+    extract.network.to_parquet(staging / NETWORK_FILE)
     (staging / META_FILE).write_text(json.dumps(extract.meta, ensure_ascii=False, indent=2))
     old = target.with_name(target.name + ".old")
     if old.exists():
@@ -211,16 +228,25 @@ def read_saved(folder: Path) -> Extract | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            return None
+    except (OSError, ValueError) as exc:
+        raise DataSourceError(f"The saved map data in {folder} is damaged; load the area again "
+                              "with `python -m layers load`.") from exc
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise OutdatedExtractError(
+            f"The map data in {folder} was saved by an older version of Our Patch; "
+            "load the area again with `python -m layers load`.",
+            meta if isinstance(meta, dict) else {},
+        )
+    try:
         assets = gpd.read_parquet(folder / ASSETS_FILE)
         basemap = gpd.read_parquet(folder / BASEMAP_FILE)
+        network = gpd.read_parquet(folder / NETWORK_FILE)
     except (OSError, ValueError, ImportError) as exc:  # pyarrow's errors subclass these
         raise DataSourceError(
             f"The saved map data in {folder} is damaged ({type(exc).__name__}); "
             "load the area again with `python -m layers load`."
         ) from exc
-    return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta)
+    return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta, network=network)
 
 
 def _is_current(extract: Extract) -> bool:
@@ -234,7 +260,14 @@ def current() -> Extract:
     there (a place fetched online is kept as it is until it is loaded again).
     """
     loaded_dir = settings.data_dir() / EXTRACT_DIRNAME
-    loaded = read_saved(loaded_dir)
+    try:
+        loaded = read_saved(loaded_dir)
+    except OutdatedExtractError as exc:
+        source = Path(str(exc.meta.get("source", "")))
+        if not source.is_file():
+            raise
+        loaded = load_file(source)
+        save(loaded, loaded_dir)
     if loaded is not None:
         source = Path(str(loaded.meta.get("source", "")))
         if not _is_current(loaded) and source.is_file():
@@ -296,7 +329,7 @@ def _address(frame: pd.DataFrame) -> pd.Series:
 
 
 def _extract_from_frames(
-    raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, *, source: str, name: str
+    raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, network: gpd.GeoDataFrame, *, source: str, name: str
 ) -> Extract:
     """raw has osm_type, osm_id, geometry and tag columns."""
     frame = raw.copy()
@@ -327,11 +360,38 @@ def _extract_from_frames(
         "asset_count": len(assets),
         "categories": categories.table_fingerprint(),
     }
-    return Extract(assets=assets, basemap=basemap, meta=meta)
+    return Extract(assets=assets, basemap=basemap, meta=meta, network=network)
+
+
+def _graph_or_none(make: Any) -> Any:
+    """osmnx's street graph, or None when the data holds no streets."""
+    import osmnx as ox
+
+    try:
+        return make()
+    except (ox._errors.InsufficientResponseError, ValueError):
+        return None
+
+
+def _network_from_osmnx(graph: Any) -> gpd.GeoDataFrame:
+    """Walk/cycle edges from an osmnx graph (all ways), judged by highway and access tags."""
+    if graph is None or graph.number_of_edges() == 0:
+        return access.network_table(None, None)
+    import osmnx as ox
+
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
+    hw = edges["highway"].astype(str)
+    no_walk = {"motorway", "motorway_link", "trunk", "trunk_link"}
+    no_cycle = no_walk | {"footway", "steps", "pedestrian", "corridor"}
+    foot = edges["foot"].astype(str) if "foot" in edges else pd.Series("", index=edges.index)
+    bike = edges["bicycle"].astype(str) if "bicycle" in edges else pd.Series("", index=edges.index)
+    walking = edges[~hw.isin(no_walk) & (foot != "no")]
+    cycling = edges[(~hw.isin(no_cycle) | bike.isin(["yes", "designated"])) & (bike != "no")]
+    return access.network_table(walking, cycling)
 
 
 def _from_osmnx_frames(
-    raw: gpd.GeoDataFrame, base: gpd.GeoDataFrame, *, source: str, name: str
+    raw: gpd.GeoDataFrame, base: gpd.GeoDataFrame, graph: Any, *, source: str, name: str
 ) -> Extract:
     raw = raw.reset_index().rename(columns={"element": "osm_type", "id": "osm_id"})
     base = base.reset_index()
@@ -344,7 +404,7 @@ def _from_osmnx_frames(
         waterways=base[base["waterway"].notna()] if "waterway" in base else None,
         railways=base[base["railway"].notna()] if "railway" in base else None,
     )
-    return _extract_from_frames(raw, basemap, source=source, name=name)
+    return _extract_from_frames(raw, basemap, _network_from_osmnx(graph), source=source, name=name)
 
 
 def _basemap_tags() -> dict[str, bool | str | list[str]]:

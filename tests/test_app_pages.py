@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
-from layers import areas
+from layers import areas, sources
 from layers.settings import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
@@ -60,7 +62,7 @@ def test_about_page() -> None:
 def test_damaged_data_shows_a_clear_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     (tmp_path / "extract").mkdir()
-    (tmp_path / "extract" / "meta.json").write_text('{"format_version": 1}')
+    (tmp_path / "extract" / "meta.json").write_text(json.dumps({"format_version": sources.FORMAT_VERSION}))
     (tmp_path / "extract" / "assets.parquet").write_bytes(b"garbage")
     at = _run()
     assert not at.exception

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from layers import sources
 from layers.settings import REPO_ROOT
 
 SENATE_AREA = {"type": "Feature", "properties": {"name": "Senate Square and Esplanadi"}, "geometry": {
@@ -205,7 +206,7 @@ def test_damaged_saved_data_is_reported_and_a_damaged_default_rebuilt(tmp_path: 
     (data / "default" / "assets.parquet").write_bytes(b"garbage")
     assert run("categories", data_dir=data).returncode == 0  # the embedded default is rebuilt
     (data / "extract").mkdir()
-    (data / "extract" / "meta.json").write_text('{"format_version": 1}')
+    (data / "extract" / "meta.json").write_text(json.dumps({"format_version": sources.FORMAT_VERSION}))
     (data / "extract" / "assets.parquet").write_bytes(b"garbage")
     result = run("categories", data_dir=data)
     assert result.returncode == 2
@@ -223,3 +224,51 @@ def test_gdal_reads_the_within_output(tmp_path: Path, cli_data_dir: Path) -> Non
     assert frame.crs.to_epsg() == 4326
     assert "Helsingin tuomiokirkko" in set(frame["name"])
     assert frame["osm_id"].dtype.kind == "i"
+
+
+def test_isochrone_prints_a_feature_that_within_accepts(tmp_path: Path, cli_data_dir: Path) -> None:
+    result = run("isochrone", "--lon", "24.9470", "--lat", "60.1735", "--minutes", "10", data_dir=cli_data_dir)
+    assert result.returncode == 0, result.stderr
+    feature = json.loads(result.stdout)
+    assert feature["type"] == "Feature"
+    assert feature["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    assert feature["properties"]["minutes"] == 10 and feature["properties"]["mode"] == "walk"
+    area_file = tmp_path / "walk.geojson"
+    area_file.write_text(result.stdout)
+    inside = run("within", str(area_file), data_dir=cli_data_dir)
+    assert inside.returncode == 0
+    names = {f["properties"]["name"] for f in json.loads(inside.stdout)["features"]}
+    assert "Kaisaniemen puisto" in names
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--lon", "25.6", "--lat", "60.17", "--minutes", "10"], "outside the loaded map"),
+        (["--lon", "24.947", "--lat", "60.1735", "--minutes", "90"], "Minutes must be"),
+        (["--lon", "24.947", "--lat", "60.1735", "--minutes", "10", "--mode", "car"], "invalid choice"),
+        (["--lon", "east", "--lat", "60.1735", "--minutes", "10"], "invalid float"),
+        (["--lat", "60.1735", "--minutes", "10"], "required"),
+    ],
+)
+def test_isochrone_bad_input(cli_data_dir: Path, args: list[str], words: str) -> None:
+    result = run("isochrone", *args, data_dir=cli_data_dir)
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_load_saved_by_an_older_version_is_reloaded_from_its_file(tmp_path: Path, helsinki_pbf: Path) -> None:
+    data = tmp_path / "data"
+    copy = tmp_path / "my-town.osm.pbf"
+    copy.write_bytes(helsinki_pbf.read_bytes())
+    assert run("load", "--pbf", str(copy), data_dir=data).returncode == 0
+    meta = json.loads((data / "extract" / "meta.json").read_text())
+    (data / "extract" / "meta.json").write_text(json.dumps({**meta, "format_version": 0}))
+    assert run("categories", data_dir=data).returncode == 0
+    assert json.loads((data / "extract" / "meta.json").read_text())["name"] == "my-town.osm.pbf"
+    copy.unlink()
+    meta = json.loads((data / "extract" / "meta.json").read_text())
+    (data / "extract" / "meta.json").write_text(json.dumps({**meta, "format_version": 0}))
+    result = run("categories", data_dir=data)
+    assert result.returncode == 2 and "older version" in result.stderr
