@@ -17,7 +17,7 @@ import geopandas as gpd
 
 from benchmarks.map_build import naive_map
 from benchmarks.synthetic import synthetic_assets
-from layers import access, categories, schema, settings, sources
+from layers import access, categories, schema, search, settings, sources
 from mapping import vendor
 from tests import browser
 
@@ -33,7 +33,8 @@ def _synthetic_extract(n: int, data_dir: Path) -> None:
             "attribution": settings.OSM_ATTRIBUTION, "asset_count": n,
             "categories": categories.table_fingerprint()}
     empty = gpd.GeoDataFrame({"kind": []}, geometry=gpd.GeoSeries([], crs=schema.WGS84), crs=schema.WGS84)
-    extract = sources.Extract(assets=assets, basemap=empty, meta=meta, network=access.network_table(None, None))
+    extract = sources.Extract(assets=assets, basemap=empty, meta=meta, network=access.network_table(None, None),
+                              gazetteer=search.empty_gazetteer())
     sources.save(extract, data_dir / sources.EXTRACT_DIRNAME)
 
 

@@ -21,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from layers import access, categories, schema, settings
+from layers import access, categories, schema, search, settings
 from layers.errors import BadInputError, DataSourceError, SourceUnavailableError
 
 EXTRACT_DIRNAME = "extract"
@@ -29,7 +29,8 @@ ASSETS_FILE = "assets.parquet"
 BASEMAP_FILE = "basemap.parquet"
 META_FILE = "meta.json"
 NETWORK_FILE = "network.parquet"
-FORMAT_VERSION = 2
+GAZETTEER_FILE = "gazetteer.parquet"
+FORMAT_VERSION = 3
 
 EXTRA_TAGS = [
     "addr:street",
@@ -71,6 +72,7 @@ class Extract:
     basemap: gpd.GeoDataFrame
     meta: dict[str, Any]
     network: gpd.GeoDataFrame  # street edges with walk/cycle flags (layers.access)
+    gazetteer: pd.DataFrame  # addresses, streets and place names (layers.search)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -122,6 +124,11 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
             )
             walking = osm.get_network(network_type="walking", nodes=True)
             cycling = osm.get_network(network_type="cycling", nodes=True)
+            addresses = osm.get_data_by_custom_criteria(
+                custom_filter={"addr:housenumber": True}, keep_relations=False,
+                extra_attributes=["addr:street", "addr:housenumber", "addr:postcode", "addr:city"],
+            )
+            places = osm.get_data_by_custom_criteria(custom_filter={"place": True}, extra_attributes=["name"])
     except Exception as exc:  # pyrosm raises bare errors on corrupt input
         raise DataSourceError(f"Could not read {path.name} as an OpenStreetMap PBF file ({exc}).") from exc
     if raw is None or len(raw) == 0:
@@ -132,7 +139,9 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
         waterways=waterways, railways=railways,
     )
     network = access.network_table(walking[1] if walking else None, cycling[1] if cycling else None)
-    return _extract_from_frames(raw, basemap, network, source=str(path), name=name or path.name)
+    named_places = places[places["name"].notna()] if places is not None and "name" in places else None
+    gazetteer = search.build_gazetteer(addresses, named_places, walking[1] if walking else None)
+    return _extract_from_frames(raw, basemap, network, gazetteer, source=str(path), name=name or path.name)
 
 
 def from_osm_xml(path: Path | str, *, name: str | None = None) -> Extract:
@@ -210,6 +219,7 @@ def save(extract: Extract, folder: Path | None = None) -> Path:
     extract.assets.to_parquet(staging / ASSETS_FILE)
     extract.basemap.to_parquet(staging / BASEMAP_FILE)
     extract.network.to_parquet(staging / NETWORK_FILE)
+    extract.gazetteer.to_parquet(staging / GAZETTEER_FILE)
     (staging / META_FILE).write_text(json.dumps(extract.meta, ensure_ascii=False, indent=2))
     old = target.with_name(target.name + ".old")
     if old.exists():
@@ -241,12 +251,14 @@ def read_saved(folder: Path) -> Extract | None:
         assets = gpd.read_parquet(folder / ASSETS_FILE)
         basemap = gpd.read_parquet(folder / BASEMAP_FILE)
         network = gpd.read_parquet(folder / NETWORK_FILE)
+        gazetteer = pd.read_parquet(folder / GAZETTEER_FILE)
     except (OSError, ValueError, ImportError) as exc:  # pyarrow's errors subclass these
         raise DataSourceError(
             f"The saved map data in {folder} is damaged ({type(exc).__name__}); "
             "load the area again with `python -m layers load`."
         ) from exc
-    return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta, network=network)
+    return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta, network=network,
+                   gazetteer=gazetteer)
 
 
 def _is_current(extract: Extract) -> bool:
@@ -329,7 +341,8 @@ def _address(frame: pd.DataFrame) -> pd.Series:
 
 
 def _extract_from_frames(
-    raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, network: gpd.GeoDataFrame, *, source: str, name: str
+    raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, network: gpd.GeoDataFrame, gazetteer: pd.DataFrame,
+    *, source: str, name: str,
 ) -> Extract:
     """raw has osm_type, osm_id, geometry and tag columns."""
     frame = raw.copy()
@@ -360,7 +373,7 @@ def _extract_from_frames(
         "asset_count": len(assets),
         "categories": categories.table_fingerprint(),
     }
-    return Extract(assets=assets, basemap=basemap, meta=meta, network=network)
+    return Extract(assets=assets, basemap=basemap, meta=meta, network=network, gazetteer=gazetteer)
 
 
 def _graph_or_none(make: Any) -> Any:
@@ -404,11 +417,30 @@ def _from_osmnx_frames(
         waterways=base[base["waterway"].notna()] if "waterway" in base else None,
         railways=base[base["railway"].notna()] if "railway" in base else None,
     )
-    return _extract_from_frames(raw, basemap, _network_from_osmnx(graph), source=source, name=name)
+    addresses = base[base["addr:housenumber"].notna()] if "addr:housenumber" in base else None
+    places = base[base["place"].notna() & base["name"].notna()] if {"place", "name"} <= set(base.columns) else None
+    network = _network_from_osmnx(graph)
+    gazetteer = search.build_gazetteer(addresses, places, _osmnx_street_names(graph))
+    return _extract_from_frames(raw, basemap, network, gazetteer, source=source, name=name)
+
+
+def _osmnx_street_names(graph: Any) -> gpd.GeoDataFrame | None:
+    if graph is None or graph.number_of_edges() == 0:
+        return None
+    import osmnx as ox
+
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
+    if "name" not in edges:
+        return None
+    edges = edges[edges["name"].map(lambda v: isinstance(v, str))]
+    return gpd.GeoDataFrame({"name": edges["name"]}, geometry=edges.geometry.values, crs=schema.WGS84)
 
 
 def _basemap_tags() -> dict[str, bool | str | list[str]]:
+    """The extra tags read beside the assets: the drawn base map, and addresses and place names."""
     return {
+        "addr:housenumber": True,
+        "place": True,
         "highway": True,
         "natural": sorted(WATER_NATURAL | GREEN_NATURAL),
         "landuse": sorted(GREEN_LANDUSE),

@@ -9,9 +9,13 @@ PRAGMA user_version, each applied in its own transaction; a second run is a no-o
 
 from __future__ import annotations
 
+import re
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,9 +23,11 @@ import shapely
 import sqlite_utils
 
 from layers import schema, settings
+from layers.errors import BadInputError
 
 DB_FILENAME = "ourpatch.db"
 BUSY_TIMEOUT_MS = 10_000
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 
 def _m001_community_assets(db: sqlite_utils.Database) -> None:
@@ -46,7 +52,17 @@ def _m001_community_assets(db: sqlite_utils.Database) -> None:
     db.table("community_assets").create_index(["status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_community_assets]
+def _m002_saved_locals(db: sqlite_utils.Database) -> None:
+    db.table("saved_locals").create(
+        {"token": str, "name": str, "spec_json": str, "area_wkt": str, "owner": str, "created_at": str},
+        pk="token",
+        not_null={"name", "spec_json", "area_wkt", "created_at"},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_community_assets, _m002_saved_locals]
+TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
+MAX_LOCAL_NAME = 120
 
 
 def db_path() -> Path:
@@ -119,3 +135,50 @@ def published_assets() -> gpd.GeoDataFrame:
         crs=schema.WGS84,
     )
     return schema.conform_assets(frame)
+
+
+@dataclass(frozen=True)
+class SavedLocal:
+    token: str
+    name: str
+    spec_json: str
+    area_wkt: str
+    created_at: str
+
+
+def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = None) -> str:
+    """Keep a resident's local; returns the secret token its private link carries."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise BadInputError("Give your local a name, for example \"Home and the park\".")
+    if len(clean) > MAX_LOCAL_NAME:
+        raise BadInputError(f"A local's name can be at most {MAX_LOCAL_NAME} characters.")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with connect() as db:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            db.table("saved_locals").insert({
+                "token": token, "name": clean, "spec_json": spec_json, "area_wkt": area_wkt,
+                "owner": owner, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            })
+            db.conn.execute("COMMIT")
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+    return token
+
+
+def get_local(token: str) -> SavedLocal | None:
+    """The saved local behind a private link, or None (also for anything not shaped like a token)."""
+    if not TOKEN_PATTERN.fullmatch(token or ""):
+        return None
+    with connect() as db:
+        rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
+                             "where token = ?", [token]))
+    return SavedLocal(**rows[0]) if rows else None
+
+
+def saved_local_areas() -> list[str]:
+    """Every saved local's area (WKT), for aggregate views; never who saved it or its name."""
+    with connect() as db:
+        return [r["area_wkt"] for r in db.query("select area_wkt from saved_locals")]

@@ -1,0 +1,86 @@
+"""What a local lacks, and how two locals differ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from layers import access, categories, geodesy, query
+from layers.areas import AreaGeometry
+
+CANDIDATES = 5  # nearest by straight line, then the quickest of these along the streets
+
+
+@dataclass(frozen=True)
+class NearestOutside:
+    category: str
+    label: str
+    asset_id: str | None
+    name: str | None
+    lon: float | None
+    lat: float | None
+    straight_m: float | None
+    minutes: float | None  # along the streets, in the network's mode; None without a network
+
+
+def missing_with_nearest(index: query.AssetIndex, summary: query.AreaSummary,
+                         origin: tuple[float, float], network: access.StreetNetwork | None) -> list[NearestOutside]:
+    """For each category with nothing inside: the nearest one outside, by travel time where a
+    street network is given (else by straight line)."""
+    counts = summary.counts()
+    missing = counts[counts["count"] == 0]
+    assets = index.assets
+    out = []
+    for cat_id, label in zip(missing["category"].astype(str), missing["label"].astype(str), strict=True):
+        pool = assets[assets["category"] == cat_id]
+        if len(pool) == 0:
+            out.append(NearestOutside(cat_id, label, None, None, None, None, None, None))
+            continue
+        xs, ys = geodesy.representative_xy(np.asarray(pool.geometry.values))
+        straight = geodesy.distances_m(origin[0], origin[1], xs, ys)
+        best = np.argsort(straight)[:CANDIDATES]
+        minutes = None
+        pick = int(best[0])
+        if network is not None:
+            times = access.travel_minutes_to(network, origin[0], origin[1],
+                                             [(float(xs[i]), float(ys[i])) for i in best])
+            order = int(np.argmin(times))
+            pick = int(best[order])
+            minutes = float(times[order]) if np.isfinite(times[order]) else None
+        asset = pool.iloc[pick]
+        name = asset["name"] if isinstance(asset["name"], str) else None
+        out.append(NearestOutside(cat_id, label, str(asset["id"]), name, float(xs[pick]),
+                                  float(ys[pick]), float(straight[pick]), minutes))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    counts: pd.DataFrame  # category label, count in A, count in B
+    only_a: pd.DataFrame  # assets in A and not in B
+    only_b: pd.DataFrame
+    shared: int
+    area_a_m2: float
+    area_b_m2: float
+    overlap_m2: float
+
+
+def compare(index: query.AssetIndex, area_a: AreaGeometry, area_b: AreaGeometry) -> Comparison:
+    a = query.summarise(index, area_a)
+    b = query.summarise(index, area_b)
+    labels = {c.id: c.label for c in categories.load_categories()}
+    ca, cb = a.counts().set_index("category")["count"], b.counts().set_index("category")["count"]
+    counts = pd.DataFrame({"Category": [labels[c] for c in ca.index], "A": ca.to_numpy(), "B": cb.to_numpy()})
+    ids_a, ids_b = set(a.items["id"]), set(b.items["id"])
+    overlap = area_a.intersection(area_b)
+    return Comparison(
+        counts=counts,
+        only_a=a.items[~a.items["id"].isin(ids_b)],
+        only_b=b.items[~b.items["id"].isin(ids_a)],
+        shared=len(ids_a & ids_b),
+        area_a_m2=a.area_m2,
+        area_b_m2=b.area_m2,
+        overlap_m2=geodesy.area_m2(overlap) if not overlap.is_empty else 0.0,
+    )
