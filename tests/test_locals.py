@@ -34,7 +34,7 @@ def test_combining_a_walk_and_a_drawing(networks: dict[str, access.StreetNetwork
 
 
 def test_spec_round_trips_through_json_and_refuses_junk() -> None:
-    spec = locals.LocalSpec(drawn=DRAWN, walk=locals.WalkSpec(*NEAR_KAISANIEMI, 15, "wheelchair"),
+    spec = locals.LocalSpec(drawn=DRAWN, walk=locals.WalkSpec(*NEAR_KAISANIEMI, 15.0, "wheelchair"),
                             combine="intersection", hidden=("toilets",))
     assert locals.LocalSpec.from_json(spec.to_json()).to_json() == spec.to_json()
     for junk in ['[]', '{"walk": {"lon": 1}}', '{"combine": "xor"}', '{"hidden": ["pubs"]}',
