@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import streamlit as st
 
-from layers import catalogue, categories, query, sources
+from layers import access, catalogue, categories, query, sources
 from layers.errors import OurPatchError
 from mapping import build, vendor
 
@@ -39,6 +39,16 @@ def layers() -> Layers:
     except OurPatchError as exc:
         st.error(f"The map data could not be loaded: {exc}")
         st.stop()
+
+
+@st.cache_resource(show_spinner="Preparing the street network…")
+def _network(version: str, mode_id: str) -> access.StreetNetwork:
+    return access.StreetNetwork(layers().extract.network, access.mode_by_id(mode_id))
+
+
+def network_for(mode_id: str) -> access.StreetNetwork:
+    """The street network for a way of travelling (built once per extract, then cached)."""
+    return _network(catalogue.version(), mode_id)
 
 
 def category_labels() -> dict[str, str]:

@@ -1,42 +1,77 @@
-"""Explore: the map of the area, draw your local, see what is inside it."""
+"""Explore: the map of the area; draw your local or ask for a walk-time one; see what is inside,
+what is missing, and keep or share it."""
 
 from __future__ import annotations
 
 import altair as alt
+import folium
 import pandas as pd
+import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import areas, categories, geojson, query
-from layers.areas import AreaGeometry
+from layers import access, categories, gaps, geojson, locals, query, search, store
 from layers.errors import BadInputError
-from mapping import build, drawing
-from pages import common
+from mapping import build
+from pages import common, local_state
 
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
-RETURNED = ["all_drawings", "last_active_drawing"]
+MINUTE_CHOICES = (5, 30)
 
 
-def _map_key() -> str:
-    return f"explore-map-{st.session_state.setdefault('map_version', 0)}"
+# ---------------------------------------------------------------- the controls
 
 
-def _clear_area() -> None:
-    st.session_state.pop("chosen_area", None)
-    st.session_state.pop(_map_key(), None)
-    st.session_state["map_version"] = st.session_state.get("map_version", 0) + 1
+def _layer_choice() -> None:
+    cats = categories.load_categories()
+    labels = {c.id: c.label for c in cats}
+    if "shown_categories" not in st.session_state:
+        hidden = set(st.session_state.get("hidden", []))
+        st.session_state["shown_categories"] = [c.id for c in cats if c.id not in hidden]
+    shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
+                           format_func=lambda cid: labels.get(cid, cid))
+    st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
-def _current_area() -> tuple[AreaGeometry | None, str | None]:
-    """The area from the map drawing (if any), else from the no-map chooser. Errors as text."""
-    try:
-        drawn = drawing.area_from_map_output(st.session_state.get(_map_key()))
-    except BadInputError as exc:
-        return None, str(exc)
-    if drawn is not None:
-        return drawn, None
-    return st.session_state.get("chosen_area"), None
+def _walk_controls(lay: common.Layers) -> bool:
+    """The walk-time local's controls. Returns whether map clicks set the start."""
+    modes = access.load_modes()
+    with st.container(border=True):
+        st.markdown("**Walk-time local**: what can you reach from home in a few minutes?")
+        c1, c2, c3 = st.columns([3, 2, 2])
+        with c1:
+            query_text = st.text_input("Start from an address, street or place",
+                                       placeholder="for example Unioninkatu 29", key="start_query")
+            matches = search.search_places(lay.extract.gazetteer, query_text) if query_text else None
+            if matches is not None and len(matches) == 0:
+                st.warning(f"No address, street or place on this map matches “{query_text[:80]}”.")
+            elif matches is not None:
+                labels = [f"{r.label} ({r.kind})" for r in matches.itertuples()]
+                pick = st.selectbox("Matches", range(len(labels)), format_func=lambda i: labels[i], key="start_pick")
+                if st.button("Start from here", key="start_here"):
+                    row = matches.iloc[int(pick)]
+                    st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
+                    st.session_state["start_label"] = str(row["label"])
+            pick_start = st.toggle("Or click the map to choose the start", key="pick_start")
+        with c2:
+            st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], local_state.DEFAULT_MINUTES, step=1,
+                      key="walk_minutes")
+        with c3:
+            st.radio("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="walk_mode")
+        if st.session_state.get("walk_start") is not None:
+            st.caption(f"Starting from {st.session_state.get('start_label', 'the chosen point')}.")
+    return bool(pick_start)
+
+
+def _combine_control(spec: locals.LocalSpec) -> None:
+    if spec.drawn is not None and spec.walk is not None:
+        st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
+                 list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
+                 key="combine", horizontal=False)
+
+
+# ---------------------------------------------------------------- the results
 
 
 def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
@@ -81,7 +116,24 @@ def _format_area(m2: float) -> str:
     return f"{m2 / 10_000:,.1f} hectares"
 
 
-def _show_results(summary: query.AreaSummary, lay: common.Layers) -> None:
+def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None) -> pd.DataFrame:
+    how = mode.label.lower() if mode else "walking"
+    rows = []
+    for m in missing:
+        if m.asset_id is None:
+            rows.append({"Category": m.label, "Nearest outside": "None on this map", "Time": "", "Distance": ""})
+            continue
+        rows.append({
+            "Category": m.label,
+            "Nearest outside": m.name or "Unnamed",
+            "Time": f"{m.minutes:.0f} min {how}" if m.minutes is not None else "not reachable on the streets",
+            "Distance": f"{m.straight_m:,.0f} m in a straight line",
+        })
+    return pd.DataFrame(rows)
+
+
+def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: locals.LocalSpec,
+                  lay: common.Layers) -> None:
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -92,25 +144,136 @@ def _show_results(summary: query.AreaSummary, lay: common.Layers) -> None:
     with right:
         st.altair_chart(_chart(counts), use_container_width=True)
         st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
-        missing = counts[counts["count"] == 0]["label"].tolist()
-        if missing:
-            st.markdown("**Not found in your local:** " + ", ".join(missing))
     with left:
         table = _display_table(summary)
         if table.empty:
-            st.info("Nothing on the map falls inside this area. Try drawing a larger one.")
+            st.info("Nothing on the map falls inside this area. Try a larger one.")
         else:
             shown = table.head(MAX_TABLE_ROWS)
             st.table(shown)
             if len(table) > len(shown):
                 st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
         found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
-        st.download_button(
-            "Download this list (GeoJSON)",
-            data=geojson.dumps(geojson.feature_collection(found)),
-            file_name="my-local.geojson",
-            mime="application/geo+json",
-        )
+        st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
+                           file_name="my-local.geojson", mime="application/geo+json")
+    if missing:
+        st.subheader("What is missing")
+        mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
+        origin = "your start" if spec.walk else "the middle of your local"
+        st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
+                    "(a dotted line on the map leads to it):")
+        st.table(_missing_table(missing, mode))
+
+
+def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
+    st.subheader("Keep or share this local")
+    with st.form("save-local", clear_on_submit=False):
+        name = st.text_input("Name your local", max_chars=store.MAX_LOCAL_NAME, placeholder="Home and the park")
+        if st.form_submit_button("Save and get a private link"):
+            try:
+                token = store.save_local(name, spec.to_json(), area_wkt)
+            except BadInputError as exc:
+                st.error(str(exc))
+            else:
+                local_state.remember_saved(token, " ".join(name.split()))
+                st.session_state["loaded_token"] = token
+                st.query_params["local"] = token
+    link_token = st.session_state.get("loaded_token")
+    if link_token and store.get_local(link_token) is not None:
+        host = st.context.headers.get("host") or "localhost:8501"
+        st.success("Saved. Anyone with this link sees this local; it is not listed anywhere.")
+        st.code(f"http://{host}/?local={link_token}", language=None)
+
+
+# ---------------------------------------------------------------- the map
+
+
+def _highlights(summary: query.AreaSummary | None, resolved: locals.ResolvedLocal | None,
+                missing: list[gaps.NearestOutside], origin: tuple[float, float] | None,
+                lay: common.Layers) -> folium.FeatureGroup | None:
+    if summary is None or resolved is None:
+        return None
+    group = build.highlight_group(summary.items, lay.assets)
+    folium.GeoJson(
+        {"type": "Feature", "properties": {},
+         "geometry": shapely.geometry.mapping(shapely.set_precision(resolved.area, 1e-6))},
+        style_function=lambda _f: {"color": "#1d70b8", "weight": 3, "fill": True, "fillOpacity": 0.08},
+        interactive=False,
+    ).add_to(group)
+    if origin is not None:
+        folium.CircleMarker([origin[1], origin[0]], radius=8, color="#0b0c0c", weight=3, fill=True,
+                            fill_color="#ffdd00", fill_opacity=1, interactive=False).add_to(group)
+        for m in missing:
+            if m.lat is not None and m.lon is not None:
+                folium.PolyLine([[origin[1], origin[0]], [m.lat, m.lon]], color="#d4351c", weight=3,
+                                dash_array="2 6", interactive=False).add_to(group)
+    return group
+
+
+# ---------------------------------------------------------------- the page
+
+
+def render() -> None:
+    common.check_front_end_assets()
+    lay = common.layers()
+    shared = st.query_params.get("local")
+    if shared and shared != st.session_state.get("loaded_token"):
+        try:
+            name = local_state.open_shared(shared)
+            st.toast(f"Opened the saved local “{name}”.")
+        except BadInputError as exc:
+            st.error(str(exc))
+            st.session_state["loaded_token"] = shared  # do not try again on every rerun
+
+    st.title("Explore your patch")
+    st.markdown(
+        "Parks, places of worship, community services and groups near you. **Draw your local** with "
+        "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or ask "
+        "for a **walk-time local** below, to see what is inside it."
+    )
+    pick_start = _walk_controls(lay)
+    local_state.take_map_output(pick_start)
+    spec = local_state.current_spec()
+    _combine_control(spec)
+    spec = local_state.current_spec()
+
+    resolved = summary = None
+    missing: list[gaps.NearestOutside] = []
+    origin = None
+    problem = None
+    try:
+        resolved = locals.resolve(spec, common.network_for)
+    except BadInputError as exc:
+        problem = str(exc)
+    if resolved is not None:
+        summary = query.summarise(lay.index, resolved.area)
+        origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
+        network = common.network_for(spec.walk.mode if spec.walk else "walk")
+        try:
+            missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
+        except BadInputError:
+            missing = gaps.missing_with_nearest(lay.index, summary, origin, None)
+
+    _layer_choice()
+    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])))
+    st_folium(
+        fmap,
+        key=local_state.map_key(),
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
+        feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
+    )
+    st.caption(f"Map data: {lay.extract.meta['name']} — © OpenStreetMap contributors (ODbL).")
+    if problem:
+        st.error(problem)
+    _no_map_chooser(lay)
+    if summary is None or resolved is None:
+        st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
+        return
+    st.button("Clear my local and start again", on_click=local_state.clear)
+    _show_results(summary, missing, spec, lay)
+    _save_and_share(spec, resolved.area.wkt)
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
@@ -126,42 +289,13 @@ def _no_map_chooser(lay: common.Layers) -> None:
             if st.form_submit_button("Show what is within this distance"):
                 row = named[named["id"] == place].iloc[0]
                 point = row.geometry.representative_point()
-                st.session_state["chosen_area"] = areas.circle(point.x, point.y, float(radius))
-                st.session_state.pop(_map_key(), None)
-                st.session_state["map_version"] = st.session_state.get("map_version", 0) + 1
+                st.session_state["drawn"] = {"type": "FeatureCollection", "features": [{
+                    "type": "Feature", "properties": {"radius": float(radius)},
+                    "geometry": {"type": "Point", "coordinates": [point.x, point.y]}}]}
+                st.session_state["drawn_signature"] = None
+                st.session_state.pop("walk_start", None)
+                local_state.remount_map()
                 st.rerun()
-
-
-def render() -> None:
-    common.check_front_end_assets()
-    lay = common.layers()
-    st.title("Explore your patch")
-    st.markdown(
-        "Parks, places of worship, community services and groups near you. "
-        "**Draw your local** with the shape tools at the top left of the map "
-        "(a polygon, a rectangle or a circle) to see what is inside it."
-    )
-    area, problem = _current_area()
-    summary = query.summarise(lay.index, area) if area is not None else None
-    highlight = build.highlight_group(summary.items, lay.assets) if summary is not None else None
-    fmap = build.build_map(lay.map_data)
-    st_folium(
-        fmap,
-        key=_map_key(),
-        height=MAP_HEIGHT,
-        use_container_width=True,
-        returned_objects=RETURNED,
-        feature_group_to_add=highlight,
-    )
-    st.caption(f"Map data: {lay.extract.meta['name']} — © OpenStreetMap contributors (ODbL).")
-    if problem:
-        st.error(problem)
-    _no_map_chooser(lay)
-    if summary is None:
-        st.info("No local yet: draw one on the map, or choose one from the list above.")
-        return
-    st.button("Clear my local and start again", on_click=_clear_area)
-    _show_results(summary, lay)
 
 
 render()

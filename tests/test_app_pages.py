@@ -6,7 +6,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from layers import areas, sources
+from layers import sources
 from layers.settings import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
@@ -30,8 +30,9 @@ def test_explore_page_renders_the_map_and_invites_drawing() -> None:
 
 
 def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
-    senate = areas.circle(24.9522, 60.1693, 350)
-    at = _run(chosen_area=senate)
+    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 350},
+              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    at = _run(drawn=senate)
     assert not at.exception
     table = at.table[0].value
     assert "Helsingin tuomiokirkko" in set(table["Name"])
@@ -67,3 +68,36 @@ def test_damaged_data_shows_a_clear_error(tmp_path, monkeypatch) -> None:  # typ
     at = _run()
     assert not at.exception
     assert any("could not be loaded" in e.value and "damaged" in e.value for e in at.error)
+
+
+def test_walk_time_local_from_an_address_with_what_is_missing_then_saved_and_reopened() -> None:
+    at = _run()
+    at.text_input(key="start_query").input("Unioninkatu 29").run()
+    at.button(key="start_here").click().run()
+    at.slider(key="walk_minutes").set_value(10).run()
+    assert not at.exception
+    names = set(at.table[0].value["Name"])
+    assert "Helsingin tuomiokirkko" in names
+    assert any(s.value == "What is missing" for s in at.subheader)
+    missing = at.table[1].value
+    assert "Category" in missing.columns and len(missing) >= 1
+    name_box = next(t for t in at.text_input if t.label == "Name your local")
+    name_box.input("Near the cathedral")
+    next(b for b in at.button if b.label == "Save and get a private link").click().run()
+    assert not at.exception
+    link = at.code[0].value
+    token = link.split("local=")[1]
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["local"] = token
+    again.run()
+    assert not again.exception
+    assert set(again.table[0].value["Name"]) == names
+    assert again.slider(key="walk_minutes").value == 10
+
+
+def test_a_bad_share_link_says_so() -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["local"] = "not-a-real-token-at-all-xyz"
+    at.run()
+    assert not at.exception
+    assert any("does not open a saved local" in e.value for e in at.error)

@@ -1,0 +1,86 @@
+"""The resident's current local, kept in Streamlit's session state, and its share link."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from layers import locals, store
+from layers.errors import BadInputError
+from mapping import drawing
+
+DEFAULT_MINUTES = 15
+
+
+def map_key() -> str:
+    hidden = ",".join(sorted(st.session_state.get("hidden", [])))
+    return f"explore-map-{st.session_state.setdefault('map_version', 0)}-{abs(hash(hidden)) % 10**8}"
+
+
+def remount_map() -> None:
+    st.session_state["map_version"] = st.session_state.get("map_version", 0) + 1
+
+
+def current_spec() -> locals.LocalSpec:
+    walk = None
+    start = st.session_state.get("walk_start")
+    if start is not None:
+        walk = locals.WalkSpec(start[0], start[1], float(st.session_state.get("walk_minutes", DEFAULT_MINUTES)),
+                               st.session_state.get("walk_mode", "walk"))
+    return locals.LocalSpec(drawn=st.session_state.get("drawn"), walk=walk,
+                            combine=st.session_state.get("combine", "union"),
+                            hidden=tuple(st.session_state.get("hidden", [])))
+
+
+def take_map_output(pick_start: bool) -> None:
+    """Fold what the map reported (drawings, a click) into the session's local."""
+    out: dict[str, Any] | None = st.session_state.get(map_key())
+    if not out:
+        return
+    features = drawing.drawn_features(out)
+    signature = json.dumps(features, sort_keys=True)
+    if signature != st.session_state.get("drawn_signature"):
+        st.session_state["drawn_signature"] = signature
+        st.session_state["drawn"] = {"type": "FeatureCollection", "features": features} if features else None
+    clicked = out.get("last_clicked")
+    if pick_start and clicked and clicked != st.session_state.get("click_seen"):
+        st.session_state["click_seen"] = clicked
+        st.session_state["walk_start"] = (float(clicked["lng"]), float(clicked["lat"]))
+        st.session_state["start_label"] = "the point you clicked"
+
+
+def clear() -> None:
+    for key in ("drawn", "drawn_signature", "walk_start", "start_label", "loaded_token"):
+        st.session_state.pop(key, None)
+    st.query_params.clear()
+    remount_map()
+
+
+def open_shared(token: str) -> str | None:
+    """Load a saved local from its private token into the session. Returns its name."""
+    saved = store.get_local(token)
+    if saved is None:
+        raise BadInputError("That link does not open a saved local: it may be mistyped.")
+    spec = locals.LocalSpec.from_json(saved.spec_json)
+    st.session_state["drawn"] = spec.drawn
+    st.session_state["drawn_signature"] = None
+    st.session_state["combine"] = spec.combine
+    st.session_state["hidden"] = list(spec.hidden)
+    if spec.walk is not None:
+        st.session_state["walk_start"] = (spec.walk.lon, spec.walk.lat)
+        st.session_state["walk_minutes"] = round(spec.walk.minutes)
+        st.session_state["walk_mode"] = spec.walk.mode
+        st.session_state["start_label"] = "the saved start"
+    else:
+        st.session_state.pop("walk_start", None)
+    st.session_state["loaded_token"] = token
+    st.session_state["loaded_name"] = saved.name
+    remount_map()
+    return saved.name
+
+
+def remember_saved(token: str, name: str) -> None:
+    mine = st.session_state.setdefault("my_locals", [])
+    mine.append({"token": token, "name": name})
