@@ -187,7 +187,7 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
             clustered=clustered,
             show=payload.id not in hidden,
         ).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    elements.Legend([p.label_html for p in data.categories if p.id not in hidden]).add_to(fmap)
     if draw:
         vendor.OfflineDraw(
             export=False,

@@ -244,3 +244,34 @@ def legend_label(symbol: str, colour: str, label: str, count: int) -> str:
         f'<span class="op-key" style="background:{html.escape(colour)}" aria-hidden="true">'
         f"{html.escape(symbol)}</span>{html.escape(label)} ({count})"
     )
+
+
+class Legend(MacroElement):
+    """The map's key: each category's symbol and name, and how many are on the map. Which
+    categories show is chosen outside the map (so it can be saved and shared)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          var legend = L.control({position: 'topright'});
+          legend.onAdd = function () {
+            var div = L.DomUtil.create('div', 'leaflet-control-layers leaflet-control-layers-expanded op-legend');
+            div.setAttribute('role', 'list');
+            div.setAttribute('aria-label', 'Map key');
+            div.innerHTML = {{ this.rows_html_json }};
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+          };
+          legend.addTo(map);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows_html: list[str]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        from mapping.safe_json import script_json
+
+        self.rows_html_json = script_json("".join(f'<div role="listitem">{row}</div>' for row in rows_html))

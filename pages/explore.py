@@ -34,8 +34,8 @@ def _layer_choice() -> None:
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
-def _walk_controls(lay: common.Layers) -> bool:
-    """The walk-time local's controls. Returns whether map clicks set the start."""
+def _walk_controls(lay: common.Layers) -> None:
+    """The walk-time local's controls (the toggle's value says whether map clicks set the start)."""
     modes = access.load_modes()
     with st.container(border=True):
         st.markdown("**Walk-time local**: what can you reach from home in a few minutes?")
@@ -53,7 +53,8 @@ def _walk_controls(lay: common.Layers) -> bool:
                     row = matches.iloc[int(pick)]
                     st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
                     st.session_state["start_label"] = str(row["label"])
-            pick_start = st.toggle("Or click the map to choose the start", key="pick_start")
+            st.toggle("Or click the map to choose the start", key="pick_start",
+                      help="Click a street or an empty spot; clicking a symbol opens its details instead.")
         with c2:
             st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], local_state.DEFAULT_MINUTES, step=1,
                       key="walk_minutes")
@@ -61,7 +62,6 @@ def _walk_controls(lay: common.Layers) -> bool:
             st.radio("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="walk_mode")
         if st.session_state.get("walk_start") is not None:
             st.caption(f"Starting from {st.session_state.get('start_label', 'the chosen point')}.")
-    return bool(pick_start)
 
 
 def _combine_control(spec: locals.LocalSpec) -> None:
@@ -231,8 +231,9 @@ def render() -> None:
         "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or ask "
         "for a **walk-time local** below, to see what is inside it."
     )
-    pick_start = _walk_controls(lay)
-    local_state.take_map_output(pick_start)
+    pick_start = bool(st.session_state.get("pick_start"))
+    local_state.take_map_output(pick_start)  # before the controls, so they show a clicked start
+    _walk_controls(lay)
     spec = local_state.current_spec()
     _combine_control(spec)
     spec = local_state.current_spec()

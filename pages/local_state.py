@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 import streamlit as st
@@ -15,8 +16,11 @@ DEFAULT_MINUTES = 15
 
 
 def map_key() -> str:
+    """Changes whenever the map must be rebuilt in the browser: cleared, other layers, or
+    clicks switched on or off (streamlit-folium reads what it reports only when it mounts)."""
     hidden = ",".join(sorted(st.session_state.get("hidden", [])))
-    return f"explore-map-{st.session_state.setdefault('map_version', 0)}-{abs(hash(hidden)) % 10**8}"
+    picking = "pick" if st.session_state.get("pick_start") else "view"
+    return f"explore-map-{st.session_state.setdefault('map_version', 0)}-{picking}-{zlib.crc32(hidden.encode())}"
 
 
 def remount_map() -> None:
