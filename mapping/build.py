@@ -156,7 +156,8 @@ def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 900, 
     return int(max(2, min(18, math.floor(min(zoom_x, zoom_y)))))
 
 
-def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True) -> folium.Map:
+def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True,
+              pick_start: bool = False) -> folium.Map:
     west, south, east, north = data.bounds
     fmap = vendor.OfflineMap(
         location=[(south + north) / 2, (west + east) / 2],
@@ -177,6 +178,8 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
         attribution_json=script_json(settings.OSM_ATTRIBUTION),
     ).add_to(fmap)
     elements.MapHelpers().add_to(fmap)
+    if pick_start:
+        elements.PickStart().add_to(fmap)
     clustered = sum(p.count for p in data.categories) >= CLUSTER_FROM
     for payload in data.categories:
         elements.CategoryLayer(

@@ -107,17 +107,24 @@ window.ourPatch = window.ourPatch || (function () {
     layer: function (map, cat, rows, shapes, clustered) {
       var self = this;
       var icon = this.icon(cat);
+      // When the resident is picking a walk's start, a click on a symbol or a park picks there
+      // too (a popup would otherwise swallow the map's click).
+      function forwardClick(e) { if (map._opPickStart) { map.fire('click', {latlng: e.latlng}); } }
       var markers = new Array(rows.length);
       for (var i = 0; i < rows.length; i++) {
         var row = rows[i];
         var m = L.marker([row[0], row[1]], {icon: icon, title: row[2] || cat.label,
                                             alt: row[2] || cat.label, keyboard: true});
         m.bindPopup(this.popup.bind(this, cat, row));
+        m.on('click', forwardClick);
         markers[i] = m;
       }
       var polygons = L.geoJSON(shapes, {
         style: {color: cat.colour, weight: 2, fillColor: cat.colour, fillOpacity: 0.25},
-        onEachFeature: function (f, lyr) { lyr.bindPopup(self.popup.bind(self, cat, rows[f.properties.i])); }
+        onEachFeature: function (f, lyr) {
+          lyr.bindPopup(self.popup.bind(self, cat, rows[f.properties.i]));
+          lyr.on('click', forwardClick);
+        }
       });
       var plain = L.featureGroup(markers);
       var Layer = L.Layer.extend({
@@ -275,3 +282,11 @@ class Legend(MacroElement):
         from mapping.safe_json import script_json
 
         self.rows_html_json = script_json("".join(f'<div role="listitem">{row}</div>' for row in rows_html))
+
+
+class PickStart(MacroElement):
+    """Marks the map as picking a walk's start: clicks on features count as map clicks."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}._opPickStart = true;{% endmacro %}"
+    )

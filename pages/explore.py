@@ -53,8 +53,7 @@ def _walk_controls(lay: common.Layers) -> None:
                     row = matches.iloc[int(pick)]
                     st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
                     st.session_state["start_label"] = str(row["label"])
-            st.toggle("Or click the map to choose the start", key="pick_start",
-                      help="Click a street or an empty spot; clicking a symbol opens its details instead.")
+            st.toggle("Or click the map to choose the start", key="pick_start")
         with c2:
             st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], local_state.DEFAULT_MINUTES, step=1,
                       key="walk_minutes")
@@ -256,7 +255,8 @@ def render() -> None:
             missing = gaps.missing_with_nearest(lay.index, summary, origin, None)
 
     _layer_choice()
-    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])))
+    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
+                           pick_start=pick_start)
     st_folium(
         fmap,
         key=local_state.map_key(),

@@ -127,3 +127,59 @@ def test_hostile_text_shows_as_text_and_runs_nothing(playwright: Any, tmp_path: 
         assert not dialogs
         chromium.close()
 
+
+
+def _names_in_first_table(page: Any) -> list[str]:
+    table = page.locator("[data-testid='stTable']").first
+    table.wait_for(timeout=30_000)
+    rows = table.locator("tbody tr")
+    return [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+
+
+def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, app_url: str) -> None:
+    from layers import sources
+
+    park = sources.current().assets.set_index("name").loc["Kaisaniemen puisto"].geometry
+    inside_park = park.buffer(-0.0006).centroid  # in the park, away from its symbol
+    chromium = browser.launch(playwright)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    browser.wait_for_map(page)
+    page.get_by_text("Or click the map to choose the start").click()
+    page.wait_for_timeout(1500)
+    frame = browser.wait_for_map(page)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(5):  # 15 -> 10 minutes
+        slider.press("ArrowLeft")
+    page.wait_for_timeout(800)
+    frame_el = page.wait_for_selector(browser.MAP_FRAME)
+    frame = frame_el.content_frame()
+    box = frame_el.bounding_box()
+    x, y = frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+                          [inside_park.y, inside_park.x])
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.get_by_text("What is missing").first.wait_for(timeout=30_000)
+    names = _names_in_first_table(page)
+    assert "Kaisaniemen puisto" in names
+    assert page.get_by_text("Starting from the point you clicked").count() == 1
+    missing = page.locator("[data-testid='stTable']").nth(1).inner_text()
+    assert "min walking" in missing or "None on this map" in missing
+
+    page.get_by_label("Name your local").fill("By Kaisaniemi park")
+    page.get_by_role("button", name="Save and get a private link").click()
+    code = page.locator("[data-testid='stCode']").first
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    assert "?local=" in link
+    token = link.split("?local=")[1]
+
+    fresh = chromium.new_context(viewport={"width": 1400, "height": 1800})
+    other = fresh.new_page()
+    other.goto(f"{app_url}?local={token}")
+    other.get_by_text("What is inside your local").wait_for(timeout=60_000)
+    assert _names_in_first_table(other) == names
+    assert other.get_by_text("Starting from the saved start").count() == 1
+    if os.environ.get("OURPATCH_SCREENSHOTS"):
+        other.screenshot(path=str(REPO_ROOT / "docs" / "screenshots" / "walk-time-local.png"))
+    chromium.close()
