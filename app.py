@@ -11,6 +11,8 @@ st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout=
 navigation = st.navigation(
     [
         st.Page("pages/explore.py", title="Explore the map", icon=":material/map:", default=True),
+        st.Page("pages/find.py", title="Find a place or service", icon=":material/search:"),
+        st.Page("pages/compare.py", title="Compare two locals", icon=":material/compare:"),
         st.Page("pages/about.py", title="About the data", icon=":material/info:"),
     ]
 )

@@ -103,6 +103,14 @@ def _transformed(geom_obj: dict[str, Any], transformer: Transformer, origin: str
     return dict(shapely.geometry.mapping(moved))
 
 
+def from_wkt(text: str) -> AreaGeometry:
+    """A stored area back from WKT (saved locals keep theirs so they reopen unchanged)."""
+    geom = shapely.from_wkt(text)
+    if not isinstance(geom, Polygon | MultiPolygon):
+        raise BadInputError("That saved area is not a polygon.")
+    return geom
+
+
 def circle(lon: float, lat: float, radius_m: float) -> Polygon:
     """A geodesically correct circle: buffered in a local azimuthal-equidistant projection."""
     _check_lon_lat(lon, lat, "The circle's centre")

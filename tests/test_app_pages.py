@@ -101,3 +101,35 @@ def test_a_bad_share_link_says_so() -> None:
     at.run()
     assert not at.exception
     assert any("does not open a saved local" in e.value for e in at.error)
+
+
+def test_find_page_searches_services_and_places_and_starts_a_walk() -> None:
+    at = _run("pages/find.py")
+    assert not at.exception
+    at.text_input(key="find_text").input("kirjasto").run()
+    assert not at.exception
+    assert "Kansalliskirjasto" in set(at.table[0].value["Name"])
+    at.text_input(key="find_text").input("Kaisaniemi").run()
+    assert "Kaisaniemi" in set(at.table[-1].value["Name"])
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["walk_start"] is not None
+
+
+def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
+    from layers import areas as area_mod
+    from layers import locals as local_mod
+    from layers import store
+
+    a = area_mod.circle(24.9470, 60.1735, 300)
+    b = area_mod.circle(24.9520, 60.1690, 300)
+    ta = store.save_local("Handmade A", local_mod.LocalSpec().to_json(), a.wkt)
+    tb = store.save_local("Handmade B", local_mod.LocalSpec().to_json(), b.wkt)
+    at = _run("pages/compare.py")
+    assert any("two are needed" in i.value for i in at.info)
+    at.text_input(key="compare_a").input(f"http://localhost:8501/?local={ta}")
+    at.text_input(key="compare_b").input(tb).run()
+    assert not at.exception
+    counts = at.table[0].value
+    assert list(counts.columns) == ["Category", "A: Handmade A", "B: Handmade B"]
+    assert any(m.label == "Places in both" for m in at.metric)
