@@ -10,10 +10,10 @@ st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout=
 
 navigation = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore the map", icon=":material/map:", default=True),
-        st.Page("pages/find.py", title="Find a place or service", icon=":material/search:"),
-        st.Page("pages/compare.py", title="Compare two locals", icon=":material/compare:"),
-        st.Page("pages/about.py", title="About the data", icon=":material/info:"),
+        st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
+        st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
+        st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
+        st.Page("views/about.py", title="About the data", icon=":material/info:"),
     ]
 )
 navigation.run()

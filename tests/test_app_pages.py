@@ -54,7 +54,7 @@ def test_no_map_chooser_builds_a_local_from_a_place_and_distance() -> None:
 
 
 def test_about_page() -> None:
-    at = _run("pages/about.py")
+    at = _run("views/about.py")
     assert not at.exception
     assert at.title[0].value == "About the data"
     assert any("Open Database Licence" in m.value for m in at.markdown)
@@ -104,7 +104,7 @@ def test_a_bad_share_link_says_so() -> None:
 
 
 def test_find_page_searches_services_and_places_and_starts_a_walk() -> None:
-    at = _run("pages/find.py")
+    at = _run("views/find.py")
     assert not at.exception
     at.text_input(key="find_text").input("kirjasto").run()
     assert not at.exception
@@ -125,7 +125,7 @@ def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
     b = area_mod.circle(24.9520, 60.1690, 300)
     ta = store.save_local("Handmade A", local_mod.LocalSpec().to_json(), a.wkt)
     tb = store.save_local("Handmade B", local_mod.LocalSpec().to_json(), b.wkt)
-    at = _run("pages/compare.py")
+    at = _run("views/compare.py")
     assert any("two are needed" in i.value for i in at.info)
     at.text_input(key="compare_a").input(f"http://localhost:8501/?local={ta}")
     at.text_input(key="compare_b").input(tb).run()

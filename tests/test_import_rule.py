@@ -22,7 +22,7 @@ RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.whi
         ("layers/_probe.py", "from streamlit_folium import st_folium\n", False),
         ("mapping/_probe.py", "import folium\n", True),
         ("mapping/_probe.py", "import streamlit\n", False),
-        ("pages/_probe.py", "import streamlit\nimport folium\n", True),
+        ("views/_probe.py", "import streamlit\nimport folium\n", True),
         ("app.py", "import streamlit\n", True),
     ],
 )

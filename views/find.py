@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from layers import categories, search
-from pages import common
+from views import common
 
 MAX_RESULTS = 50
 
@@ -49,7 +49,7 @@ def render() -> None:
         row = places.iloc[int(pick)]
         st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
         st.session_state["start_label"] = str(row["label"])
-        st.switch_page("pages/explore.py")
+        st.switch_page("views/explore.py")
 
 
 render()

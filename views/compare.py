@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from layers import areas, gaps, store
 from mapping import build
-from pages import common
+from views import common
 
 
 def _token(text: str) -> str:
@@ -70,13 +70,13 @@ def render() -> None:
             yOffset="Local:N", color=alt.Color("Local:N", scale=alt.Scale(range=["#1d70b8", "#d4351c"])),
         )
         st.altair_chart(chart, use_container_width=True)
-    o1, o2 = st.columns(2)
-    with o1:
-        st.markdown(f"**Only in A ({len(result.only_a)})**")
-        st.table(_names(result.only_a)) if len(result.only_a) else st.markdown("Nothing.")
-    with o2:
-        st.markdown(f"**Only in B ({len(result.only_b)})**")
-        st.table(_names(result.only_b)) if len(result.only_b) else st.markdown("Nothing.")
+    for column, label, items in zip(st.columns(2), ("A", "B"), (result.only_a, result.only_b), strict=True):
+        with column:
+            st.markdown(f"**Only in {label} ({len(items)})**")
+            if len(items):
+                st.table(_names(items).reset_index(drop=True))
+            else:
+                st.markdown("Nothing.")
     fmap = build.build_map(lay.map_data, draw=False)
     for geom, colour, name in ((area_a, "#1d70b8", "A"), (area_b, "#d4351c", "B")):
         folium.GeoJson(shapely.geometry.mapping(geom), name=name, interactive=False,

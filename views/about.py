@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import categories
-from pages import common
+from views import common
 
 
 def render() -> None:

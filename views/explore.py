@@ -13,7 +13,7 @@ from streamlit_folium import st_folium
 from layers import access, categories, gaps, geojson, locals, query, search, store
 from layers.errors import BadInputError
 from mapping import build
-from pages import common, local_state
+from views import common, local_state
 
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
