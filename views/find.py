@@ -32,7 +32,7 @@ def render() -> None:
             "Category": found["category"].map(labels),
             "Address": found["address"].fillna("").astype(str),
             "Source": found["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
-        }))
+        }).reset_index(drop=True))
     else:
         st.markdown("No place or service matches.")
     if not text:
@@ -42,7 +42,7 @@ def render() -> None:
     if len(places) == 0:
         st.markdown("No address, street or place matches.")
         return
-    st.table(pd.DataFrame({"Name": places["label"], "Kind": places["kind"]}))
+    st.table(pd.DataFrame({"Name": places["label"], "Kind": places["kind"]}).reset_index(drop=True))
     choices = [f"{label} ({kind})" for label, kind in zip(places["label"], places["kind"], strict=True)]
     pick = st.selectbox("Walk from one of these", list(range(len(choices))), format_func=lambda i: choices[i])
     if st.button("Show what I can reach from here"):
