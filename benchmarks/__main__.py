@@ -12,7 +12,7 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import area_query, map_build
+from benchmarks import area_query, isochrone, map_build
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     rows += area_query.run(args.assets)
     rows += map_build.run(10_000)
+    rows += isochrone.run()
     if not args.skip_browser:
         from benchmarks import browser_bench
 
