@@ -257,9 +257,15 @@ def render() -> None:
     _layer_choice()
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
                            pick_start=pick_start)
+    view = {}
+    if resolved is not None:  # show the whole local (moves the view without reloading the map)
+        west, south, east, north = resolved.area.bounds
+        view = {"center": ((south + north) / 2, (west + east) / 2),
+                "zoom": build.zoom_to_fit((west, south, east, north), width_px=800, height_px=MAP_HEIGHT - 60)}
     st_folium(
         fmap,
         key=local_state.map_key(),
+        **view,
         height=MAP_HEIGHT,
         use_container_width=True,
         returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
