@@ -133,3 +133,19 @@ def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
     counts = at.table[0].value
     assert list(counts.columns) == ["Category", "A: Handmade A", "B: Handmade B"]
     assert any(m.label == "Places in both" for m in at.metric)
+
+
+def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from layers import access, search
+
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    base = sources.current()
+    no_streets = sources.Extract(assets=base.assets, basemap=base.basemap, meta=base.meta,
+                                 network=access.network_table(None, None), gazetteer=search.empty_gazetteer())
+    sources.save(no_streets, tmp_path / sources.EXTRACT_DIRNAME)
+    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 300},
+              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    at = _run(drawn=senate)
+    assert not at.exception
+    assert "Helsingin tuomiokirkko" in set(at.table[0].value["Name"])
+    assert any(s.value == "What is missing" for s in at.subheader)

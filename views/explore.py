@@ -248,11 +248,11 @@ def render() -> None:
     if resolved is not None:
         summary = query.summarise(lay.index, resolved.area)
         origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
-        network = common.network_for(spec.walk.mode if spec.walk else "walk")
         try:
-            missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
-        except BadInputError:
-            missing = gaps.missing_with_nearest(lay.index, summary, origin, None)
+            network = common.network_for(spec.walk.mode if spec.walk else "walk")
+        except BadInputError:  # an extract without streets: straight-line distances only
+            network = None
+        missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
 
     _layer_choice()
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
