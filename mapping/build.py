@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from layers import categories, geodesy, settings
 from mapping import elements, vendor
@@ -210,13 +211,23 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     return fmap
 
 
-def highlight_group(items: pd.DataFrame, assets: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    """A feature group ringing the assets found (streamlit-folium adds it without a reload)."""
-    group = folium.FeatureGroup(name="Found in your area", control=False)
+def highlight_group(items: pd.DataFrame, assets: gpd.GeoDataFrame, *, area: BaseGeometry | None = None,
+                    origin: tuple[float, float] | None = None,
+                    targets: list[tuple[float, float]] | None = None) -> folium.FeatureGroup:
+    """A feature group showing the local (streamlit-folium adds it without reloading the map):
+    its outline, rings round the assets found, the start (lon, lat) and lines to `targets`."""
+    group = folium.FeatureGroup(name="Your local", control=False)
     points = np.round(items[["lat", "lon"]].to_numpy(dtype=float), COORD_DECIMALS).tolist()
     wanted = assets[assets["id"].isin(items["id"])]
-    elements.HighlightLayer(points_json=script_json(points),
-                            shapes_json=script_json(_shapes(wanted))).add_to(group)
+    area_geo = (shapely.geometry.mapping(shapely.set_precision(area, 10**-COORD_DECIMALS))
+                if area is not None else None)
+    elements.HighlightLayer(
+        points_json=script_json(points),
+        shapes_json=script_json(_shapes(wanted)),
+        area_json=script_json(area_geo),
+        origin_json=script_json([origin[1], origin[0]] if origin else None),
+        targets_json=script_json([[lat, lon] for lon, lat in (targets or [])]),
+    ).add_to(group)
     return group
 
 

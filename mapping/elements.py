@@ -220,7 +220,8 @@ class BasemapLayer(Layer):
 
 
 class HighlightLayer(MacroElement):
-    """Rings around the assets found in the current area (not clickable: the assets are)."""
+    """The current local drawn over the map: its outline, rings around the assets found, its
+    start, and dotted lines to the nearest of what is missing. None of it is clickable."""
 
     _template = Template(
         """
@@ -233,16 +234,35 @@ class HighlightLayer(MacroElement):
           }
           L.geoJSON({{ this.shapes_json }}, {interactive: false,
             style: {color: '#0b0c0c', weight: 3, dashArray: '6 4', fill: false}}).addTo(parent);
+          var area = {{ this.area_json }};
+          if (area) {
+            L.geoJSON(area, {interactive: false,
+              style: {color: '#1d70b8', weight: 3, fillColor: '#1d70b8', fillOpacity: 0.08}}).addTo(parent);
+          }
+          var origin = {{ this.origin_json }};
+          if (origin) {
+            var targets = {{ this.targets_json }};
+            for (var j = 0; j < targets.length; j++) {
+              L.polyline([origin, targets[j]], {color: '#d4351c', weight: 3, dashArray: '2 6',
+                                                interactive: false}).addTo(parent);
+            }
+            L.circleMarker(origin, {radius: 8, color: '#0b0c0c', weight: 3, fillColor: '#ffdd00',
+                                    fillOpacity: 1, interactive: false}).addTo(parent);
+          }
         })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, *, points_json: str, shapes_json: str) -> None:
+    def __init__(self, *, points_json: str, shapes_json: str, area_json: str = "null",
+                 origin_json: str = "null", targets_json: str = "[]") -> None:
         super().__init__()
         self._name = "HighlightLayer"
         self.points_json = points_json
         self.shapes_json = shapes_json
+        self.area_json = area_json
+        self.origin_json = origin_json
+        self.targets_json = targets_json
 
 
 def legend_label(symbol: str, colour: str, label: str, count: int) -> str:

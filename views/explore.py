@@ -6,7 +6,6 @@ from __future__ import annotations
 import altair as alt
 import folium
 import pandas as pd
-import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -50,6 +49,7 @@ def _walk_controls(lay: common.Layers) -> None:
                 labels = [f"{r.label} ({r.kind})" for r in matches.itertuples()]
                 pick = st.selectbox("Matches", range(len(labels)), format_func=lambda i: labels[i], key="start_pick")
                 if st.button("Start from here", key="start_here"):
+                    st.session_state["fit_view"] = True
                     row = matches.iloc[int(pick)]
                     st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
                     st.session_state["start_label"] = str(row["label"])
@@ -125,7 +125,7 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
         rows.append({
             "Category": m.label,
             "Nearest outside": m.name or "Unnamed",
-            "Time": f"{m.minutes:.0f} min {how}" if m.minutes is not None else "not reachable on the streets",
+            "Time": f"{m.minutes:.0f} min {how}" if m.minutes is not None else "no route on the mapped streets",
             "Distance": f"{m.straight_m:,.0f} m in a straight line",
         })
     return pd.DataFrame(rows)
@@ -192,21 +192,8 @@ def _highlights(summary: query.AreaSummary | None, resolved: locals.ResolvedLoca
                 lay: common.Layers) -> folium.FeatureGroup | None:
     if summary is None or resolved is None:
         return None
-    group = build.highlight_group(summary.items, lay.assets)
-    folium.GeoJson(
-        {"type": "Feature", "properties": {},
-         "geometry": shapely.geometry.mapping(shapely.set_precision(resolved.area, 1e-6))},
-        style_function=lambda _f: {"color": "#1d70b8", "weight": 3, "fill": True, "fillOpacity": 0.08},
-        interactive=False,
-    ).add_to(group)
-    if origin is not None:
-        folium.CircleMarker([origin[1], origin[0]], radius=8, color="#0b0c0c", weight=3, fill=True,
-                            fill_color="#ffdd00", fill_opacity=1, interactive=False).add_to(group)
-        for m in missing:
-            if m.lat is not None and m.lon is not None:
-                folium.PolyLine([[origin[1], origin[0]], [m.lat, m.lon]], color="#d4351c", weight=3,
-                                dash_array="2 6", interactive=False).add_to(group)
-    return group
+    targets = [(m.lon, m.lat) for m in missing if m.lon is not None and m.lat is not None]
+    return build.highlight_group(summary.items, lay.assets, area=resolved.area, origin=origin, targets=targets)
 
 
 # ---------------------------------------------------------------- the page
@@ -258,7 +245,9 @@ def render() -> None:
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
                            pick_start=pick_start)
     view = {}
-    if resolved is not None:  # show the whole local (moves the view without reloading the map)
+    if resolved is not None and st.session_state.get("fit_view"):
+        # A local made off the map (a link, an address, the list): bring it into view. Moving
+        # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
         west, south, east, north = resolved.area.bounds
         view = {"center": ((south + north) / 2, (west + east) / 2),
                 "zoom": build.zoom_to_fit((west, south, east, north), width_px=800, height_px=MAP_HEIGHT - 60)}
@@ -301,6 +290,7 @@ def _no_map_chooser(lay: common.Layers) -> None:
                     "geometry": {"type": "Point", "coordinates": [point.x, point.y]}}]}
                 st.session_state["drawn_signature"] = None
                 st.session_state.pop("walk_start", None)
+                st.session_state["fit_view"] = True
                 local_state.remount_map()
                 st.rerun()
 

@@ -49,6 +49,7 @@ def render() -> None:
         row = places.iloc[int(pick)]
         st.session_state["walk_start"] = (float(row["lon"]), float(row["lat"]))
         st.session_state["start_label"] = str(row["label"])
+        st.session_state["fit_view"] = True
         st.switch_page("views/explore.py")
 
 

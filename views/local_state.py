@@ -47,12 +47,14 @@ def take_map_output(pick_start: bool) -> None:
     signature = json.dumps(features, sort_keys=True)
     if signature != st.session_state.get("drawn_signature"):
         st.session_state["drawn_signature"] = signature
+        st.session_state["fit_view"] = False
         st.session_state["drawn"] = {"type": "FeatureCollection", "features": features} if features else None
     clicked = out.get("last_clicked")
     if pick_start and clicked and clicked != st.session_state.get("click_seen"):
         st.session_state["click_seen"] = clicked
         st.session_state["walk_start"] = (float(clicked["lng"]), float(clicked["lat"]))
         st.session_state["start_label"] = "the point you clicked"
+        st.session_state["fit_view"] = False
 
 
 def clear() -> None:
@@ -81,6 +83,7 @@ def open_shared(token: str) -> str | None:
         st.session_state.pop("walk_start", None)
     st.session_state["loaded_token"] = token
     st.session_state["loaded_name"] = saved.name
+    st.session_state["fit_view"] = True
     remount_map()
     return saved.name
 
