@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
         st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
         st.Page("views/about.py", title="About the data", icon=":material/info:"),
+        st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
     ]
 )
 navigation.run()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from shapely.geometry import Polygon, box
 
-from layers import access, areas, catalogue, categories, geojson, query, sources
+from layers import access, accounts, areas, catalogue, categories, geojson, query, sources
 from layers.errors import BadInputError, OurPatchError
 
 EXIT_BAD_INPUT = 2
@@ -49,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_iso.add_argument("--minutes", type=float, required=True, help="travel time, 1 to 60")
     p_iso.add_argument("--mode", default="walk", choices=["walk", "wheelchair", "cycle"],
                        help="way of travelling (default: walk)")
+
+    p_users = sub.add_parser("users", help="manage people (the password comes from $OURPATCH_PASSWORD or a prompt)")
+    users_sub = p_users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    p_add = users_sub.add_parser("add", help="add a person")
+    p_add.add_argument("name", metavar="NAME")
+    p_add.add_argument("--role", required=True, choices=list(accounts.ROLES))
+    p_add.add_argument("--group", metavar="GROUP", help="the community group an editor edits for")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -91,6 +100,24 @@ def cmd_isochrone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password() -> str:
+    from_env = os.environ.get("OURPATCH_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise BadInputError("Set OURPATCH_PASSWORD, or run this in a terminal to be asked for the password.")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        raise BadInputError("The two passwords differ.")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    user = accounts.add_user(args.name, args.role, _password(), group=args.group)
+    print(f"Added {user.name} ({user.role}{', ' + user.group if user.group else ''}).")
+    return 0
+
+
 def cmd_categories(_args: argparse.Namespace) -> int:
     assets = catalogue.all_assets()
     counts = assets["category"].value_counts()
@@ -116,7 +143,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone}
+COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone,
+            "users": cmd_users}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

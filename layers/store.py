@@ -60,7 +60,21 @@ def _m002_saved_locals(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_community_assets, _m002_saved_locals]
+def _m003_people(db: sqlite_utils.Database) -> None:
+    db.table("groups").create({"id": int, "name": str, "created_at": str}, pk="id", not_null={"name", "created_at"})
+    db.execute("CREATE UNIQUE INDEX groups_name ON groups (name COLLATE NOCASE)")
+    db.table("users").create(
+        {"id": int, "name": str, "role": str, "group_id": int, "password_hash": str, "created_at": str},
+        pk="id", not_null={"name", "role", "password_hash", "created_at"},
+        foreign_keys=[("group_id", "groups", "id")],
+    )
+    db.execute("CREATE UNIQUE INDEX users_name ON users (name COLLATE NOCASE)")
+    db.table("saved_locals").create_index(["owner"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_community_assets, _m002_saved_locals, _m003_people,
+]
 TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 MAX_LOCAL_NAME = 120
 
@@ -182,3 +196,83 @@ def saved_local_areas() -> list[str]:
     """Every saved local's area (WKT), for aggregate views; never who saved it or its name."""
     with connect() as db:
         return [r["area_wkt"] for r in db.query("select area_wkt from saved_locals")]
+
+
+# ---------------------------------------------------------------- people (see layers/accounts.py)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    name: str
+    role: str
+    group_id: int | None
+    group_name: str | None
+    password_hash: str
+
+
+def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = action()
+        db.conn.execute("COMMIT")
+        return result
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+
+
+def group_id(name: str, *, create: bool = False) -> int | None:
+    """The id of the group with this name (any case); created first when `create`."""
+    with connect() as db:
+        rows = list(db.query("select id from groups where name = ? collate nocase", [name]))
+        if rows:
+            return int(rows[0]["id"])
+        if not create:
+            return None
+
+        def insert() -> int:
+            table = db.table("groups")
+            table.insert({"name": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+        return int(_write(db, insert))  # type: ignore[call-overload]
+
+
+def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
+    with connect() as db:
+        if list(db.query("select 1 from users where name = ? collate nocase", [name])):
+            raise BadInputError(f"There is already a user called {name!r}.")
+
+        def insert() -> int:
+            table = db.table("users")
+            table.insert({"name": name, "role": role, "group_id": group, "password_hash": password_hash,
+                          "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+        return int(_write(db, insert))  # type: ignore[call-overload]
+
+
+_USER_SELECT = ("select users.id, users.name, users.role, users.group_id, groups.name as group_name, "
+                "users.password_hash from users left join groups on groups.id = users.group_id ")
+
+
+def find_user(*, name: str | None = None, user_id: int | None = None) -> UserRow | None:
+    with connect() as db:
+        if name is not None:
+            rows = list(db.query(_USER_SELECT + "where users.name = ? collate nocase", [name]))
+        else:
+            rows = list(db.query(_USER_SELECT + "where users.id = ?", [user_id]))
+    return UserRow(**rows[0]) if rows else None
+
+
+def set_password_hash(user_id: int, password_hash: str) -> None:
+    with connect() as db:
+        _write(db, lambda: db.execute("update users set password_hash = ? where id = ?", [password_hash, user_id]))
+
+
+def locals_owned_by(owner: str) -> list[SavedLocal]:
+    with connect() as db:
+        rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
+                             "where owner = ? order by created_at desc, name", [owner]))
+    return [SavedLocal(**r) for r in rows]

@@ -149,3 +149,28 @@ def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, mo
     assert not at.exception
     assert "Helsingin tuomiokirkko" in set(at.table[0].value["Name"])
     assert any(s.value == "What is missing" for s in at.subheader)
+
+
+def test_sign_in_then_saved_locals_are_listed_for_that_person(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from layers import accounts
+
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    accounts.add_user("Pia Planner", "planner", "a long enough password")
+    at = _run("views/signin.py")
+    at.text_input[0].input("Pia Planner")
+    at.text_input[1].input("wrong password here")
+    at.button[0].click().run()
+    assert any("do not match" in e.value for e in at.error)
+    at.text_input[1].input("a long enough password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Signed in as Pia Planner (planner)" in s.value for s in at.success)
+    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 300},
+              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    at.session_state["drawn"] = senate
+    at.switch_page("views/explore.py").run()
+    next(t for t in at.text_input if t.label == "Name your local").input("Pia's *office* [walk]")
+    next(b for b in at.button if b.label == "Save and get a private link").click().run()
+    assert not at.exception
+    listing = next(m.value for m in at.markdown if "?local=" in m.value)
+    assert "Pia" in listing and "\\*office\\*" in listing  # user text cannot become markdown

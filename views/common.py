@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import streamlit as st
 
-from layers import access, catalogue, categories, query, sources
+from layers import access, accounts, catalogue, categories, query, sources
 from layers.errors import OurPatchError
 from mapping import build, vendor
 
@@ -49,6 +49,12 @@ def _network(version: str, mode_id: str) -> access.StreetNetwork:
 def network_for(mode_id: str) -> access.StreetNetwork:
     """The street network for a way of travelling (built once per extract, then cached)."""
     return _network(catalogue.version(), mode_id)
+
+
+def signed_in_user() -> accounts.User | None:
+    """The person signed in to this session, looked up afresh (a removed account signs out)."""
+    user_id = st.session_state.get("user_id")
+    return accounts.get_user(int(user_id)) if user_id is not None else None
 
 
 def category_labels() -> dict[str, str]:

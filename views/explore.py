@@ -164,13 +164,20 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         st.table(_missing_table(missing, mode))
 
 
+def _md_text(text: str) -> str:
+    """User text made inert for markdown: no links, emphasis or HTML can come from it."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~" else ch for ch in text)
+
+
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
     st.subheader("Keep or share this local")
+    user = common.signed_in_user()
     with st.form("save-local", clear_on_submit=False):
         name = st.text_input("Name your local", max_chars=store.MAX_LOCAL_NAME, placeholder="Home and the park")
         if st.form_submit_button("Save and get a private link"):
             try:
-                token = store.save_local(name, spec.to_json(), area_wkt)
+                token = store.save_local(name, spec.to_json(), area_wkt,
+                                         owner=user.owner_key if user else None)
             except BadInputError as exc:
                 st.error(str(exc))
             else:
@@ -182,6 +189,19 @@ def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
         host = st.context.headers.get("host") or "localhost:8501"
         st.success("Saved. Anyone with this link sees this local; it is not listed anywhere.")
         st.code(f"http://{host}/?local={link_token}", language=None)
+
+
+
+def _my_locals() -> None:
+    """A signed-in person's saved locals (residents without an account keep their links)."""
+    user = common.signed_in_user()
+    if user is None:
+        return
+    mine = store.locals_owned_by(user.owner_key)
+    if mine:
+        st.markdown("**Your saved locals** (only you see this list):")
+        st.markdown("\n".join(f"- [{_md_text(m.name)}](?local={m.token}) — saved {m.created_at[:10]}"
+                               for m in mine))
 
 
 # ---------------------------------------------------------------- the map
@@ -266,10 +286,12 @@ def render() -> None:
     _no_map_chooser(lay)
     if summary is None or resolved is None:
         st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
+        _my_locals()
         return
     st.button("Clear my local and start again", on_click=local_state.clear)
     _show_results(summary, missing, spec, lay)
     _save_and_share(spec, resolved.area.wkt)
+    _my_locals()
 
 
 def _no_map_chooser(lay: common.Layers) -> None:

@@ -1,0 +1,80 @@
+"""People: who may do what. Passwords are hashed with Argon2id (argon2-cffi); never stored or
+logged in clear. Every permission check lives here, in layers/, not in the UI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from layers import store
+from layers.errors import BadInputError
+
+ROLES = ("admin", "moderator", "planner", "editor")
+MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+NAME_PATTERN = re.compile(r"[\w][\w .@'-]{1,63}")
+_HASHER = PasswordHasher()
+# Verifying against this keeps a wrong user name as slow as a wrong password.
+_DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    group: str | None
+
+    @property
+    def owner_key(self) -> str:
+        """What saved locals record as their owner."""
+        return f"user:{self.id}"
+
+
+def _check_name(name: str, what: str) -> str:
+    clean = " ".join(str(name).split())
+    if not NAME_PATTERN.fullmatch(clean):
+        raise BadInputError(f"A {what} name needs 2 to 64 letters, digits, spaces or . @ ' - _ characters.")
+    return clean
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise BadInputError(f"A password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+    return password
+
+
+def add_user(name: str, role: str, password: str, *, group: str | None = None) -> User:
+    clean = _check_name(name, "user")
+    if role not in ROLES:
+        raise BadInputError(f"Unknown role {role!r}; choose from: {', '.join(ROLES)}.")
+    if role == "editor" and not group:
+        raise BadInputError("An editor belongs to a group: give --group.")
+    group_name = _check_name(group, "group") if group else None
+    _check_password(password)
+    gid = store.group_id(group_name, create=True) if group_name else None
+    user_id = store.insert_user(clean, role, _HASHER.hash(password), gid)
+    return User(user_id, clean, role, group_name)
+
+
+def authenticate(name: str, password: str) -> User | None:
+    """The user when name and password match, else None (the same for either mistake)."""
+    row = store.find_user(name=" ".join(str(name).split())) if name else None
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        return None
+    try:
+        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _HASHER.check_needs_rehash(row.password_hash):
+        store.set_password_hash(row.id, _HASHER.hash(password))
+    return User(row.id, row.name, row.role, row.group_name)
+
+
+def get_user(user_id: int) -> User | None:
+    row = store.find_user(user_id=user_id)
+    return User(row.id, row.name, row.role, row.group_name) if row else None
