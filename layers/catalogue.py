@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from layers import schema, settings, sources, store
+from layers import community, schema, settings, sources, store
 
 
 def version() -> str:
@@ -19,9 +19,16 @@ def version() -> str:
 
 
 def all_assets(extract: sources.Extract | None = None) -> gpd.GeoDataFrame:
+    """OSM assets (with what published groups say about them) and published community assets."""
     extract = extract or sources.current()
-    community = store.published_assets()
-    if len(community) == 0:
-        return extract.assets
-    merged = pd.concat([extract.assets, community], ignore_index=True)
+    osm = extract.assets
+    back = community.back_links()
+    if back:
+        osm = osm.copy()
+        osm["note"] = osm["id"].map(back).where(osm["id"].isin(list(back)), osm["note"])
+    names = dict(zip(osm["id"], osm["name"].fillna(osm["category"]).astype(str), strict=True))
+    groups = community.published_layer(names)
+    if len(groups) == 0:
+        return osm
+    merged = pd.concat([osm, groups], ignore_index=True)
     return schema.conform_assets(gpd.GeoDataFrame(merged, geometry="geometry", crs=schema.WGS84))

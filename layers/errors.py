@@ -22,3 +22,7 @@ class SourceUnavailableError(OurPatchError, ConnectionError):
 
 class DataSourceError(OurPatchError, OSError):
     """A map extract that cannot be read."""
+
+
+class NotAllowedError(OurPatchError, PermissionError):
+    """The signed-in person's role or group does not allow this."""

@@ -19,6 +19,7 @@ ASSET_COLUMNS = [
     "website",
     "phone",
     "opening_hours",
+    "note",  # what community groups say about it: links, meeting times, freshness
 ]
 
 BASEMAP_KINDS = ("water", "green", "major_street", "street", "path", "rail")

@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import geopandas as gpd
-import shapely
 import sqlite_utils
 
-from layers import schema, settings
+from layers import settings
 from layers.errors import BadInputError
 
 DB_FILENAME = "ourpatch.db"
@@ -72,8 +71,31 @@ def _m003_people(db: sqlite_utils.Database) -> None:
     db.table("saved_locals").create_index(["owner"])
 
 
+def _m004_community_detail(db: sqlite_utils.Database) -> None:
+    """Open Referral UK-shaped detail on community assets, links, and every change kept."""
+    assets = db.table("community_assets")
+    for column, kind in [("group_id", int), ("kind", str), ("description", str), ("email", str),
+                         ("online_url", str), ("schedule", str), ("eligibility", str), ("last_verified", str),
+                         ("rejection_reason", str), ("version", int), ("updated_by", int)]:
+        assets.add_column(column, kind)
+    db.execute("UPDATE community_assets SET kind = 'place', version = 1 WHERE kind IS NULL")
+    db.table("asset_links").create(
+        {"id": int, "asset_id": int, "relation": str, "target_osm_type": str, "target_osm_id": int,
+         "target_asset_id": int},
+        pk="id", not_null={"asset_id", "relation"}, foreign_keys=[("asset_id", "community_assets", "id")],
+    )
+    db.table("asset_links").create_index(["asset_id"])
+    db.table("asset_links").create_index(["target_osm_type", "target_osm_id"])
+    db.table("asset_history").create(
+        {"id": int, "asset_id": int, "version": int, "action": str, "changed_by": int, "changed_at": str,
+         "snapshot_json": str},
+        pk="id", not_null={"asset_id", "version", "action", "changed_at", "snapshot_json"},
+    )
+    db.table("asset_history").create_index(["asset_id", "version"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_community_assets, _m002_saved_locals, _m003_people,
+    _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail,
 ]
 TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 MAX_LOCAL_NAME = 120
@@ -119,36 +141,6 @@ def migrate(db: sqlite_utils.Database) -> int:
             conn.execute("ROLLBACK")
             raise
     return schema_version(db)
-
-
-def published_assets() -> gpd.GeoDataFrame:
-    """Published community assets in the common asset shape (source "community")."""
-    with connect() as db:
-        rows = list(
-            db.query(
-                "select id, name, category, geometry_wkt, address, website, phone, opening_hours "
-                "from community_assets where status = 'published' order by id"
-            )
-        )
-    if not rows:
-        return schema.empty_assets()
-    frame = gpd.GeoDataFrame(
-        {
-            "id": [f"community:{r['id']}" for r in rows],
-            "source": "community",
-            "osm_type": None,
-            "osm_id": None,
-            "name": [r["name"] for r in rows],
-            "category": [r["category"] for r in rows],
-            "address": [r["address"] for r in rows],
-            "website": [r["website"] for r in rows],
-            "phone": [r["phone"] for r in rows],
-            "opening_hours": [r["opening_hours"] for r in rows],
-        },
-        geometry=shapely.from_wkt([r["geometry_wkt"] for r in rows]),
-        crs=schema.WGS84,
-    )
-    return schema.conform_assets(frame)
 
 
 @dataclass(frozen=True)
@@ -276,3 +268,129 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
         rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
                              "where owner = ? order by created_at desc, name", [owner]))
     return [SavedLocal(**r) for r in rows]
+
+
+# ---------------------------------------------------------------- community assets (see layers/community.py)
+
+ASSET_FIELDS = ["name", "category", "kind", "geometry_wkt", "description", "address", "website", "email",
+                "phone", "online_url", "schedule", "eligibility", "opening_hours"]
+
+
+# Column names come from the constant ASSET_FIELDS, never from input.
+_INSERT_ASSET = (
+    "INSERT INTO community_assets (" + ", ".join(ASSET_FIELDS)  # noqa: S608
+    + ", group_id, status, version, created_at, updated_at, last_verified, updated_by) VALUES ("
+    + ", ".join("?" for _ in ASSET_FIELDS) + ", ?, ?, 1, ?, ?, ?, ?)"
+)
+
+
+class ConflictError(BadInputError):
+    """Someone else changed the asset since it was opened."""
+
+
+def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
+                  history_snapshot: Callable[[dict[str, Any]], str]) -> list[int]:
+    """Insert assets with their links and a first history entry, all in one transaction:
+    either every one is written or none is (an import is all-or-nothing, even if killed)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    ids: list[int] = []
+    with connect() as db:
+        def write() -> None:
+            for item in items:
+                values = {k: item.get(k) for k in ASSET_FIELDS}
+                cursor = db.conn.execute(
+                    _INSERT_ASSET, [*values.values(), group, status, now, now, now[:10], user])
+                asset_id = int(cursor.lastrowid or 0)
+                ids.append(asset_id)
+                _replace_links(db, asset_id, item.get("links") or [])
+                _add_history(db, asset_id, 1, "created", user, now, history_snapshot({**item, "status": status}))
+        _write(db, write)
+    return ids
+
+
+def _replace_links(db: sqlite_utils.Database, asset_id: int, links: list[dict[str, Any]]) -> None:
+    db.conn.execute("DELETE FROM asset_links WHERE asset_id = ?", [asset_id])
+    for link in links:
+        db.conn.execute(
+            "INSERT INTO asset_links (asset_id, relation, target_osm_type, target_osm_id, target_asset_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [asset_id, link["relation"], link.get("target_osm_type"), link.get("target_osm_id"),
+             link.get("target_asset_id")],
+        )
+
+
+def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action: str, user: int | None,
+                 when: str, snapshot: str) -> None:
+    db.conn.execute(
+        "INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, snapshot_json) "
+        "VALUES (?, ?, ?, ?, ?, ?)", [asset_id, version, action, user, when, snapshot])
+
+
+def get_asset(asset_id: int) -> dict[str, Any] | None:
+    with connect() as db:
+        rows = list(db.query("select a.*, g.name as group_name from community_assets a "
+                             "left join groups g on g.id = a.group_id where a.id = ?", [asset_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["links"] = list(db.query("select relation, target_osm_type, target_osm_id, target_asset_id "
+                                     "from asset_links where asset_id = ? order by id", [asset_id]))
+    return row
+
+
+def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
+                 user: int | None, snapshot: Callable[[dict[str, Any]], str],
+                 links: list[dict[str, Any]] | None = None) -> int:
+    """Apply a change in one transaction, only if nobody changed the asset in between
+    (optimistic locking on `version`); record it in the history. Returns the new version."""
+    unknown = set(values) - set(ASSET_FIELDS) - {"status", "rejection_reason", "last_verified", "group_id"}
+    if unknown:
+        raise ValueError(f"not asset columns: {sorted(unknown)}")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with connect() as db:
+        def write() -> int:
+            current = db.conn.execute("SELECT version FROM community_assets WHERE id = ?", [asset_id]).fetchone()
+            if current is None:
+                raise BadInputError(f"There is no community asset {asset_id}.")
+            version = int(current[0])
+            if expected_version is not None and version != expected_version:
+                raise ConflictError("Someone else changed this asset while you were editing it; "
+                                    "open it again to see their change, then make yours.")
+            new_version = version + 1
+            sets = ", ".join(f"{k} = ?" for k in values)
+            db.conn.execute(f"UPDATE community_assets SET {sets}, version = ?, updated_at = ?, updated_by = ? "  # noqa: S608
+                            "WHERE id = ?", [*values.values(), new_version, now, user, asset_id])
+            if links is not None:
+                _replace_links(db, asset_id, links)
+            row = db.conn.execute("SELECT * FROM community_assets WHERE id = ?", [asset_id])
+            names = [d[0] for d in row.description]
+            record = dict(zip(names, row.fetchone(), strict=True))
+            record["links"] = links if links is not None else [
+                dict(zip(["relation", "target_osm_type", "target_osm_id", "target_asset_id"], r, strict=True))
+                for r in db.conn.execute("SELECT relation, target_osm_type, target_osm_id, target_asset_id "
+                                         "FROM asset_links WHERE asset_id = ? ORDER BY id", [asset_id])]
+            _add_history(db, asset_id, new_version, action, user, now, snapshot(record))
+            return new_version
+        return int(_write(db, write))  # type: ignore[call-overload]
+
+
+def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
+    sql = ("select a.*, g.name as group_name from community_assets a left join groups g on g.id = a.group_id "
+           "where (? is null or a.status = ?) and (? is null or a.group_id = ?) order by a.id")
+    with connect() as db:
+        rows = list(db.query(sql, [status, status, group, group]))
+        links = list(db.query("select asset_id, relation, target_osm_type, target_osm_id, target_asset_id "
+                              "from asset_links order by id"))
+    by_asset: dict[int, list[dict[str, Any]]] = {}
+    for link in links:
+        by_asset.setdefault(int(link.pop("asset_id")), []).append(link)
+    for row in rows:
+        row["links"] = by_asset.get(int(row["id"]), [])
+    return rows
+
+
+def asset_history(asset_id: int) -> list[dict[str, Any]]:
+    with connect() as db:
+        return list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
+                             "from asset_history h left join users u on u.id = h.changed_by "
+                             "where h.asset_id = ? order by h.version, h.id", [asset_id]))

@@ -31,7 +31,7 @@ BASEMAP_STYLES = {
     "rail": {"color": "#7a6a8a", "weight": 1.5, "dashArray": "6 3"},
 }
 CLUSTER_FROM = 300  # markers; below this every marker is shown on its own
-DETAIL_COLUMNS = ["address", "website", "phone", "opening_hours"]
+DETAIL_COLUMNS = ["address", "website", "phone", "opening_hours", "note"]
 
 
 @dataclass(frozen=True)

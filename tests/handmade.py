@@ -17,6 +17,7 @@ def add_published_handmade_asset(name: str, geometry: BaseGeometry, *, category:
     now = datetime.now(UTC).isoformat()
     with store.connect() as db:
         table = db.table("community_assets")
-        table.insert({"name": name, "category": category, "geometry_wkt": geometry.wkt,
-                      "status": "published", "website": website, "created_at": now, "updated_at": now})
+        table.insert({"name": name, "category": category, "geometry_wkt": geometry.wkt, "kind": "place",
+                      "status": "published", "website": website, "created_at": now, "updated_at": now,
+                      "version": 1, "last_verified": now[:10]})
         return int(table.last_pk)  # type: ignore[arg-type]

@@ -1,0 +1,355 @@
+"""Community assets: what groups put on the map, checked at the door, with who may do what.
+
+Shaped after Open Referral UK / HSDS 3: the group is the organisation; an asset is a place
+(point), an area it serves (polygon) or an online community (a link and the area it covers);
+contact, schedule, eligibility and description travel with it; links say it *cares for* a park,
+*meets at* a hall or *runs* a service at a place. New and edited assets wait for a moderator;
+every change is kept and any version can be restored. Permissions are checked here, not in the UI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from layers import areas, categories, geodesy, schema, store
+from layers.accounts import User
+from layers.errors import BadInputError, NotAllowedError
+
+KINDS = {"place": "A place (a point on the map)", "area": "An area it serves",
+         "online": "An online community (a link and the area it covers)"}
+RELATIONS = {"cares_for": "Cares for", "meets_at": "Meets at", "runs_at": "Runs a service at"}
+RELATION_BACK = {"cares_for": "Cared for by", "meets_at": "Meeting place of", "runs_at": "Service run here by"}
+STATUSES = ("pending", "published", "rejected")
+STALE_AFTER = timedelta(days=365)
+SIMILAR_WITHIN_M = 100.0
+LIMITS = {"name": 120, "description": 2000, "address": 200, "website": 500, "online_url": 500, "email": 254,
+          "phone": 40, "schedule": 500, "eligibility": 500, "opening_hours": 255}
+TARGET_PATTERN = re.compile(r"osm:(node|way|relation)/(\d{1,19})|community:(\d{1,19})")
+EMAIL_PATTERN = re.compile(r"[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}")
+PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{5,40}")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class FieldError(BadInputError):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field.replace('_', ' ').capitalize()}: {problem}")
+        self.field = field
+
+
+# ---------------------------------------------------------------- checking input
+
+
+def _text(data: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+    raw = data.get(field)
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        raw = ""
+    if not isinstance(raw, str | int | float):
+        raise FieldError(field, "must be text.")
+    text = str(raw).strip()
+    if CONTROL.search(text):
+        raise FieldError(field, "contains control characters.")
+    if field != "description":
+        text = " ".join(text.split())
+    if not text:
+        if required:
+            raise FieldError(field, "is required.")
+        return None
+    if len(text) > LIMITS[field]:
+        raise FieldError(field, f"can be at most {LIMITS[field]} characters (this has {len(text):,}).")
+    return text
+
+
+def _url(data: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+    text = _text(data, field, required=required)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in text:
+        raise FieldError(field, "must be a web address starting with http:// or https://.")
+    return text
+
+
+def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
+    geom = data.get("geometry")
+    if isinstance(geom, str):
+        try:
+            geom = shapely.from_wkt(geom)
+        except shapely.errors.GEOSException as exc:
+            raise FieldError("location", "is not readable.") from exc
+    if isinstance(geom, dict):
+        geom = areas.parse_area(geom, origin="The area") if kind != "place" else shapely.geometry.shape(geom)
+    if not isinstance(geom, BaseGeometry) or geom.is_empty:
+        raise FieldError("location", "is missing: click the map, draw an area or find an address.")
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all() or not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180)
+                                             & (coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all():
+        raise FieldError("location", "is outside longitude -180..180, latitude -90..90 (WGS84).")
+    if kind == "place":
+        if not isinstance(geom, Point):
+            raise FieldError("location", "of a place is one point.")
+        return geom
+    if not isinstance(geom, Polygon | MultiPolygon):
+        raise FieldError("location", "of an area or online community is the area it covers (a polygon).")
+    if not geom.is_valid:
+        raise FieldError("location", "is not a valid area (its edges cross); redraw it.")
+    return geom
+
+
+def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for raw in data.get("links") or []:
+        relation = str(raw.get("relation", ""))
+        if relation not in RELATIONS:
+            raise FieldError("links", f"unknown kind of link {relation[:30]!r}.")
+        target = str(raw.get("target", ""))
+        match = TARGET_PATTERN.fullmatch(target)
+        if not match:
+            raise FieldError("links", f"{target[:60]!r} is not a place on the map.")
+        if match.group(3):
+            out.append({"relation": relation, "target_asset_id": int(match.group(3))})
+        else:
+            out.append({"relation": relation, "target_osm_type": match.group(1), "target_osm_id": int(match.group(2))})
+    return out
+
+
+def clean_asset(data: dict[str, Any]) -> dict[str, Any]:
+    """One asset's fields checked and tidied; raises FieldError naming the field."""
+    kind = str(data.get("kind") or "place")
+    if kind not in KINDS:
+        raise FieldError("kind", f"must be one of: {', '.join(KINDS)}.")
+    name = _text(data, "name", required=True)
+    assert name is not None
+    if len(name) < 2:
+        raise FieldError("name", "needs at least 2 characters.")
+    category = str(data.get("category") or "community_groups")
+    if category not in categories.by_id():
+        raise FieldError("category", f"unknown category {category[:40]!r}.")
+    email = _text(data, "email")
+    if email and not EMAIL_PATTERN.fullmatch(email):
+        raise FieldError("email", "is not an email address.")
+    phone = _text(data, "phone")
+    if phone and not PHONE_PATTERN.fullmatch(phone):
+        raise FieldError("phone", "may hold only digits, spaces, + ( ) . / and -.")
+    geometry = _geometry(data, kind)
+    cleaned = {
+        "name": name, "category": category, "kind": kind,
+        "geometry_wkt": shapely.to_wkt(geometry, rounding_precision=7),
+        "description": _text(data, "description"), "address": _text(data, "address"),
+        "website": _url(data, "website"), "online_url": _url(data, "online_url", required=kind == "online"),
+        "email": email, "phone": phone, "schedule": _text(data, "schedule"),
+        "eligibility": _text(data, "eligibility"), "opening_hours": _text(data, "opening_hours"),
+        "links": _links(data),
+    }
+    return cleaned
+
+
+def snapshot(record: dict[str, Any]) -> str:
+    keep = [*store.ASSET_FIELDS, "status", "links", "rejection_reason"]
+    return json.dumps({k: record.get(k) for k in keep}, ensure_ascii=False, default=str)
+
+
+# ---------------------------------------------------------------- who may do what
+
+
+def _own_group_id(user: User) -> int | None:
+    return store.group_id(user.group) if user.group else None
+
+
+def _require(user: User | None, roles: tuple[str, ...], what: str) -> User:
+    if user is None:
+        raise NotAllowedError(f"Sign in to {what}.")
+    if user.role not in roles:
+        raise NotAllowedError(f"A {user.role} cannot {what}.")
+    return user
+
+
+def _may_edit(user: User, asset: dict[str, Any]) -> None:
+    if user.role in ("admin", "moderator"):
+        return
+    if user.role == "editor" and asset.get("group_id") is not None and asset["group_id"] == _own_group_id(user):
+        return
+    raise NotAllowedError("You can change only your own group's assets.")
+
+
+def create_asset(user: User | None, data: dict[str, Any], *, group: str | None = None,
+                 publish: bool = False) -> int:
+    return create_assets(user, [data], group=group, publish=publish)[0]
+
+
+def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str | None = None,
+                  publish: bool = False, row_offset: int = 1) -> list[int]:
+    """Check every row first; write all of them in one transaction, or none (with the first
+    problem, naming its row and field)."""
+    who = _require(user, ("admin", "moderator", "editor"), "add community assets")
+    if publish and who.role not in ("admin", "moderator"):
+        raise NotAllowedError("Only a moderator or an admin can publish.")
+    if who.role == "editor":
+        if group and group.casefold() != (who.group or "").casefold():
+            raise NotAllowedError(f"An editor adds assets only for their own group ({who.group}).")
+        group_id = _own_group_id(who)
+    else:
+        if not group:
+            raise BadInputError("Say which group these assets belong to.")
+        group_id = store.group_id(" ".join(group.split()), create=True)
+    if group_id is None:
+        raise BadInputError("That group does not exist.")
+    cleaned = []
+    for n, row in enumerate(rows, start=row_offset):
+        try:
+            cleaned.append(clean_asset(row))
+        except BadInputError as exc:
+            prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
+            raise BadInputError(f"{prefix}{exc}") from exc
+    return store.insert_assets(cleaned, group=group_id, user=who.id,
+                               status="published" if publish else "pending", history_snapshot=snapshot)
+
+
+def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
+    who = _require(user, ("admin", "moderator", "editor"), "change community assets")
+    asset = store.get_asset(asset_id)
+    if asset is None:
+        raise BadInputError(f"There is no community asset {asset_id}.")
+    _may_edit(who, asset)
+    cleaned = clean_asset(data)
+    links = cleaned.pop("links")
+    status = asset["status"] if who.role in ("admin", "moderator") else "pending"
+    return store.change_asset(asset_id, {**cleaned, "status": status, "rejection_reason": None},
+                              expected_version=expected_version, action="edited", user=who.id,
+                              snapshot=snapshot, links=links)
+
+
+def publish(user: User | None, asset_id: int) -> int:
+    who = _require(user, ("admin", "moderator"), "publish community assets")
+    return store.change_asset(asset_id, {"status": "published", "rejection_reason": None},
+                              expected_version=None, action="published", user=who.id, snapshot=snapshot)
+
+
+def reject(user: User | None, asset_id: int, reason: str) -> int:
+    who = _require(user, ("admin", "moderator"), "reject community assets")
+    text = _text({"schedule": reason}, "schedule", required=True)
+    return store.change_asset(asset_id, {"status": "rejected", "rejection_reason": text},
+                              expected_version=None, action="rejected", user=who.id, snapshot=snapshot)
+
+
+def verify(user: User | None, asset_id: int) -> int:
+    """"Still right": the group confirms the asset, which resets its freshness."""
+    who = _require(user, ("admin", "moderator", "editor"), "confirm community assets")
+    asset = store.get_asset(asset_id)
+    if asset is None:
+        raise BadInputError(f"There is no community asset {asset_id}.")
+    _may_edit(who, asset)
+    return store.change_asset(asset_id, {"last_verified": date.today().isoformat()}, expected_version=None,
+                              action="verified", user=who.id, snapshot=snapshot)
+
+
+def restore(user: User | None, asset_id: int, version: int) -> int:
+    who = _require(user, ("admin", "moderator"), "restore earlier versions")
+    past = next((h for h in store.asset_history(asset_id) if h["version"] == version), None)
+    if past is None:
+        raise BadInputError(f"Asset {asset_id} has no version {version}.")
+    record = json.loads(past["snapshot_json"])
+    values = {k: record.get(k) for k in store.ASSET_FIELDS}
+    values["status"] = record.get("status") or "pending"
+    values["rejection_reason"] = record.get("rejection_reason")
+    return store.change_asset(asset_id, values, expected_version=None, action=f"restored version {version}",
+                              user=who.id, snapshot=snapshot, links=record.get("links") or [])
+
+
+def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
+    """Assets this person may see: residents only published ones; editors also their group's."""
+    if status is not None and status not in STATUSES:
+        raise BadInputError(f"Unknown status {status!r}; choose from: {', '.join(STATUSES)}.")
+    group_id = store.group_id(group) if group else None
+    if group and group_id is None:
+        raise BadInputError(f"There is no group called {group!r}.")
+    rows = store.asset_rows(status=status, group=group_id)
+    if user is not None and user.role in ("admin", "moderator", "planner"):
+        return rows
+    own = _own_group_id(user) if user is not None and user.role == "editor" else None
+    return [r for r in rows if r["status"] == "published" or (own is not None and r["group_id"] == own)]
+
+
+def is_stale(row: dict[str, Any], today: date | None = None) -> bool:
+    checked = row.get("last_verified")
+    if not checked:
+        return True
+    return date.fromisoformat(str(checked)[:10]) < (today or date.today()) - STALE_AFTER
+
+
+# ---------------------------------------------------------------- on the map
+
+
+def _target_id(link: dict[str, Any]) -> str:
+    if link.get("target_asset_id") is not None:
+        return f"community:{link['target_asset_id']}"
+    return f"osm:{link['target_osm_type']}/{link['target_osm_id']}"
+
+
+def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """Published community assets in the common asset shape, with a note for their links and
+    freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01")."""
+    rows = [r for r in store.asset_rows(status="published")]
+    if not rows:
+        return schema.empty_assets()
+    names = names or {}
+    notes = []
+    for r in rows:
+        parts = [f"{RELATIONS[link['relation']]} {names.get(_target_id(link), _target_id(link))}"
+                 for link in r["links"]]
+        if r.get("schedule"):
+            parts.append(f"Meets: {r['schedule']}")
+        if r.get("online_url"):
+            parts.append(f"Online: {r['online_url']}")
+        parts.append(f"Group: {r['group_name']}")
+        if is_stale(r):
+            parts.append(f"Not checked since {str(r.get('last_verified') or r.get('created_at'))[:10]}")
+        notes.append(" · ".join(parts))
+    frame = gpd.GeoDataFrame(
+        {"id": [f"community:{r['id']}" for r in rows], "source": "community", "osm_type": None, "osm_id": None,
+         "name": [r["name"] for r in rows], "category": [r["category"] for r in rows],
+         "address": [r["address"] for r in rows], "website": [r["website"] or r["online_url"] for r in rows],
+         "phone": [r["phone"] for r in rows], "opening_hours": [r["opening_hours"] for r in rows],
+         "note": notes},
+        geometry=shapely.from_wkt([r["geometry_wkt"] for r in rows]), crs=schema.WGS84,
+    )
+    return schema.conform_assets(frame)
+
+
+def back_links() -> dict[str, str]:
+    """For each linked feature, what published groups say about it ("Cared for by …")."""
+    out: dict[str, list[str]] = {}
+    for r in store.asset_rows(status="published"):
+        for link in r["links"]:
+            out.setdefault(_target_id(link), []).append(f"{RELATION_BACK[link['relation']]} {r['name']}")
+    return {k: " · ".join(v) for k, v in out.items()}
+
+
+def similar_nearby(name: str, point: BaseGeometry, assets: pd.DataFrame) -> list[str]:
+    """Names like this one within 100 m (community or OSM): "is this already on the map?"."""
+    if len(assets) == 0 or point.is_empty:
+        return []
+    centre = point.centroid
+    xs, ys = geodesy.representative_xy(np.asarray(assets.geometry.values))
+    near = geodesy.distances_m(centre.x, centre.y, xs, ys) <= SIMILAR_WITHIN_M
+    wanted = " ".join(name.casefold().split())
+    found = []
+    for other in assets.loc[near, "name"].dropna().astype(str):
+        if difflib.SequenceMatcher(None, wanted, " ".join(other.casefold().split())).ratio() >= 0.8:
+            found.append(other)
+    return sorted(set(found))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
