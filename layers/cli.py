@@ -9,10 +9,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import shapely
 from shapely.geometry import Polygon, box
 
-from layers import access, accounts, areas, catalogue, categories, geojson, query, sources
-from layers.errors import BadInputError, OurPatchError
+from layers import access, accounts, areas, catalogue, categories, community, geojson, importer, query, sources
+from layers.errors import BadInputError, NotAllowedError, OurPatchError
 
 EXIT_BAD_INPUT = 2
 
@@ -58,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_add.add_argument("name", metavar="NAME")
     p_add.add_argument("--role", required=True, choices=list(accounts.ROLES))
     p_add.add_argument("--group", metavar="GROUP", help="the community group an editor edits for")
+
+    p_import = sub.add_parser("import", help="add community assets from a file, all or nothing")
+    p_import.add_argument("file", metavar="FILE", help="CSV, GeoJSON, GeoPackage, zipped Shapefile or KML")
+    p_import.add_argument("--group", required=True, metavar="GROUP")
+    p_import.add_argument("--user", required=True, metavar="NAME", help="who imports (password as for users add)")
+    p_import.add_argument("--publish", action="store_true", help="publish at once (moderators and admins only)")
+    p_import.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system of a CSV's easting/northing")
+
+    p_assets = sub.add_parser("assets", help="print community assets as GeoJSON")
+    p_assets.add_argument("--status", choices=["pending", "published", "rejected"])
+    p_assets.add_argument("--group", metavar="GROUP")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -118,6 +130,35 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    user = accounts.authenticate(args.user, _password())
+    if user is None:
+        raise NotAllowedError(f"That name and password do not match an account ({args.user!r}).")
+    result = importer.import_file(user, args.file, group=args.group, publish=args.publish, crs=args.crs)
+    status = "published" if args.publish else "pending"
+    for row, asset_id in zip(result.report, result.ids, strict=True):
+        print(f"row {row.row}: added {row.name!r} as community:{asset_id} ({status})")
+    print(f"Imported {len(result.ids)} assets into {args.group}.")
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    rows = community.visible_assets(None, status=args.status, group=args.group, everyone=True)
+    features = []
+    for r in rows:
+        links = [{"relation": link["relation"], "target": community.target_id(link)} for link in r["links"]]
+        features.append({
+            "type": "Feature", "id": f"community:{r['id']}",
+            "geometry": shapely.geometry.mapping(shapely.from_wkt(r["geometry_wkt"])),
+            "properties": {"id": f"community:{r['id']}", "name": r["name"], "group": r["group_name"],
+                           "status": r["status"], "kind": r["kind"], "category": r["category"],
+                           "links": links, "rejection_reason": r["rejection_reason"],
+                           "last_verified": r["last_verified"], "stale": community.is_stale(r)},
+        })
+    sys.stdout.write(geojson.dumps({"type": "FeatureCollection", "features": features}) + "\n")
+    return 0
+
+
 def cmd_categories(_args: argparse.Namespace) -> int:
     assets = catalogue.all_assets()
     counts = assets["category"].value_counts()
@@ -144,7 +185,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone,
-            "users": cmd_users}
+            "users": cmd_users, "import": cmd_import, "assets": cmd_assets}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -206,14 +207,47 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
     if group_id is None:
         raise BadInputError("That group does not exist.")
     cleaned = []
+    area = _served_area()
+    existing = store.asset_rows(group=group_id)
     for n, row in enumerate(rows, start=row_offset):
+        prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
-            cleaned.append(clean_asset(row))
+            item = clean_asset(row)
+            _check_near_the_map(item, area)
+            _check_not_already_there(item, existing)
         except BadInputError as exc:
-            prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
             raise BadInputError(f"{prefix}{exc}") from exc
+        cleaned.append(item)
     return store.insert_assets(cleaned, group=group_id, user=who.id,
                                status="published" if publish else "pending", history_snapshot=snapshot)
+
+
+MAX_DISTANCE_FROM_MAP_M = 50_000.0
+
+
+def _served_area() -> BaseGeometry:
+    from layers import sources  # the loaded map's extent: assets belong near it
+
+    return shapely.box(*sources.current().bounds)
+
+
+def _check_near_the_map(item: dict[str, Any], area: BaseGeometry) -> None:
+    geom = shapely.from_wkt(item["geometry_wkt"])
+    nearest = shapely.ops.nearest_points(area, geom.centroid)
+    gap = float(geodesy.distances_m(nearest[0].x, nearest[0].y, np.array([nearest[1].x]), np.array([nearest[1].y]))[0])
+    if gap > MAX_DISTANCE_FROM_MAP_M:
+        raise FieldError("location", f"is {gap / 1000:,.0f} km from the loaded map; are longitude and latitude "
+                                     "swapped, or is this another area?")
+
+
+def _check_not_already_there(item: dict[str, Any], existing: list[dict[str, Any]]) -> None:
+    """The same name at the same place in the same group: a duplicate submission."""
+    name = item["name"].casefold()
+    geom = shapely.from_wkt(item["geometry_wkt"])
+    for row in existing:
+        if row["name"].casefold() == name and row["status"] != "rejected" and \
+                shapely.from_wkt(row["geometry_wkt"]).centroid.distance(geom.centroid) < 1e-5:
+            raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
 
 
 def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
@@ -267,15 +301,17 @@ def restore(user: User | None, asset_id: int, version: int) -> int:
                               user=who.id, snapshot=snapshot, links=record.get("links") or [])
 
 
-def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
-    """Assets this person may see: residents only published ones; editors also their group's."""
+def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None,
+                   everyone: bool = False) -> list[dict[str, Any]]:
+    """Assets this person may see: residents only published ones; editors also their group's.
+    `everyone` is for the command line, run by whoever runs the server."""
     if status is not None and status not in STATUSES:
         raise BadInputError(f"Unknown status {status!r}; choose from: {', '.join(STATUSES)}.")
     group_id = store.group_id(group) if group else None
     if group and group_id is None:
         raise BadInputError(f"There is no group called {group!r}.")
     rows = store.asset_rows(status=status, group=group_id)
-    if user is not None and user.role in ("admin", "moderator", "planner"):
+    if everyone or (user is not None and user.role in ("admin", "moderator", "planner")):
         return rows
     own = _own_group_id(user) if user is not None and user.role == "editor" else None
     return [r for r in rows if r["status"] == "published" or (own is not None and r["group_id"] == own)]
@@ -291,7 +327,7 @@ def is_stale(row: dict[str, Any], today: date | None = None) -> bool:
 # ---------------------------------------------------------------- on the map
 
 
-def _target_id(link: dict[str, Any]) -> str:
+def target_id(link: dict[str, Any]) -> str:
     if link.get("target_asset_id") is not None:
         return f"community:{link['target_asset_id']}"
     return f"osm:{link['target_osm_type']}/{link['target_osm_id']}"
@@ -306,7 +342,7 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     names = names or {}
     notes = []
     for r in rows:
-        parts = [f"{RELATIONS[link['relation']]} {names.get(_target_id(link), _target_id(link))}"
+        parts = [f"{RELATIONS[link['relation']]} {names.get(target_id(link), target_id(link))}"
                  for link in r["links"]]
         if r.get("schedule"):
             parts.append(f"Meets: {r['schedule']}")
@@ -332,7 +368,7 @@ def back_links() -> dict[str, str]:
     out: dict[str, list[str]] = {}
     for r in store.asset_rows(status="published"):
         for link in r["links"]:
-            out.setdefault(_target_id(link), []).append(f"{RELATION_BACK[link['relation']]} {r['name']}")
+            out.setdefault(target_id(link), []).append(f"{RELATION_BACK[link['relation']]} {r['name']}")
     return {k: " · ".join(v) for k, v in out.items()}
 
 
