@@ -95,11 +95,11 @@ def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User)
 
 
 def _zip_bomb(path: Path) -> None:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("assets.shp", "w", force_zip64=True) as member:
-            chunk = b"\0" * (16 * 1024 * 1024)
-            for _ in range(33):  # 528 MB of zeros, a few hundred KB packed
-                member.write(chunk)
+    with (zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+          archive.open("assets.shp", "w", force_zip64=True) as member):
+        chunk = b"\0" * (16 * 1024 * 1024)
+        for _ in range(33):  # 528 MB of zeros, a few hundred KB packed
+            member.write(chunk)
 
 
 def _many_entries(path: Path) -> None:
