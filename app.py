@@ -13,6 +13,8 @@ navigation = st.navigation(
         st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
         st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
         st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
+        st.Page("views/group.py", title="Your group", icon=":material/groups:"),
+        st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
         st.Page("views/about.py", title="About the data", icon=":material/info:"),
         st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
     ]

@@ -174,3 +174,27 @@ def test_sign_in_then_saved_locals_are_listed_for_that_person(tmp_path, monkeypa
     assert not at.exception
     listing = next(m.value for m in at.markdown if "?local=" in m.value)
     assert "Pia" in listing and "\\*office\\*" in listing  # user text cannot become markdown
+
+
+def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from shapely.geometry import Point
+
+    from layers import accounts, community, store
+
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    for page in ("views/group.py", "views/moderate.py"):
+        at = _run(page)
+        assert not at.exception
+        assert any("sign in" in i.value.lower() for i in at.info)
+    editor = accounts.add_user("Eeva Editor", "editor", "a long enough password", group="Handmade Group")
+    moderator = accounts.add_user("Mika Moderator", "moderator", "a long enough password")
+    asset_id = community.create_asset(editor, {"name": "Handmade Toddlers", "geometry": Point(24.95, 60.17)})
+    at = _run("views/group.py", user_id=editor.id)
+    assert not at.exception
+    assert "Handmade Toddlers" in set(at.table[0].value["Name"])
+    assert any(b.label == "Send for checking" for b in at.button)
+    at = _run("views/moderate.py", user_id=moderator.id)
+    assert not at.exception
+    next(b for b in at.button if b.label == "Publish").click().run()
+    assert not at.exception
+    assert store.get_asset(asset_id)["status"] == "published"

@@ -183,3 +183,72 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     if os.environ.get("OURPATCH_SCREENSHOTS"):
         other.screenshot(path=str(REPO_ROOT / "docs" / "screenshots" / "walk-time-local.png"))
     chromium.close()
+
+
+def _sign_in(page: Any, url: str, name: str, password: str) -> None:
+    page.goto(url + "signin")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {name}").wait_for(timeout=30_000)
+
+
+def _choose(page: Any, label: str, option: str) -> None:
+    box = page.get_by_label(label)
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option).first.click()
+
+
+def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, tmp_path: Path) -> None:
+    from layers import accounts
+
+    data = tmp_path / "data"
+    data.mkdir()
+    password = "a long enough password"
+    os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
+    try:
+        accounts.add_user("Eeva Editor", "editor", password, group="Friends of Kaisaniemi Park")
+        accounts.add_user("Mika Moderator", "moderator", password)
+    finally:
+        os.environ["OURPATCH_DATA_DIR"] = old
+    with browser.running_app(data) as url:
+        chromium = browser.launch(playwright)
+        editor = chromium.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        _sign_in(editor, url, "Eeva Editor", password)
+        editor.get_by_role("link", name="Your group").click()  # a new page load would be a new session
+        frame_el = editor.wait_for_selector(browser.MAP_FRAME, timeout=60_000)
+        frame = frame_el.content_frame()
+        frame.wait_for_selector(".leaflet-marker-icon")
+        box = frame_el.bounding_box()
+        x, y = frame.evaluate("() => { const p = window.map.latLngToContainerPoint([60.1752, 24.9440]); return [p.x, p.y]; }")
+        editor.mouse.click(box["x"] + x, box["y"] + y)
+        editor.get_by_text("Location: 60.17").wait_for(timeout=30_000)
+        editor.get_by_label("Name", exact=True).fill("Friends of Kaisaniemi Park")
+        editor.get_by_label("When you meet or open (for example Saturdays 10:00-12:00)").fill("Saturdays 10:00")
+        _choose(editor, "Link to a place", "Cares for")
+        _choose(editor, "The place", "Kaisaniemen puisto (Parks and green spaces)")
+        editor.get_by_role("button", name="Send for checking").click()
+        editor.get_by_text("is waiting for a moderator").wait_for(timeout=30_000)
+
+        moderator = chromium.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        _sign_in(moderator, url, "Mika Moderator", password)
+        moderator.get_by_role("link", name="Moderate").click()
+        moderator.get_by_text("Friends of Kaisaniemi Park").first.wait_for(timeout=30_000)
+        moderator.get_by_role("button", name="Publish").click()
+        moderator.get_by_text("Published: residents now see Friends of Kaisaniemi Park").wait_for(timeout=30_000)
+
+        resident = chromium.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+        resident.goto(url)
+        frame = browser.wait_for_map(resident)
+        assert frame.evaluate("""() => [...document.querySelectorAll('.leaflet-marker-icon')]
+                                       .some(el => el.title === 'Friends of Kaisaniemi Park')""")
+        frame.evaluate("""() => { for (const el of document.querySelectorAll('.leaflet-marker-icon'))
+                                    if (el.title === 'Kaisaniemen puisto') { el.click(); return; } }""")
+        popup = frame.wait_for_selector(".op-popup")
+        assert "Cared for by Friends of Kaisaniemi Park" in popup.inner_text()
+        browser.draw_polygon(resident, [(24.9410, 60.1725), (24.9505, 60.1725), (24.9505, 60.1775), (24.9410, 60.1775)])
+        resident.get_by_text("What is inside your local").wait_for(timeout=30_000)
+        table = resident.locator("[data-testid='stTable']").first.inner_text()
+        assert "Friends of Kaisaniemi Park" in table and "Community" in table
+        chromium.close()

@@ -1,0 +1,68 @@
+"""Moderation: publish or reject what groups send, see every change, restore an earlier version."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from layers import community, store
+from layers.errors import OurPatchError
+from views import common
+
+
+def render() -> None:
+    st.title("Check what groups have sent")
+    user = common.signed_in_user()
+    if user is None or user.role not in ("moderator", "admin", "planner"):
+        st.info("Moderators and planners sign in to see assets waiting to be checked.")
+        return
+    status = st.radio("Show", list(community.STATUSES), horizontal=True, key="moderate_status",
+                      format_func=lambda s: {"pending": "Waiting", "published": "On the map",
+                                             "rejected": "Not accepted"}[s])
+    rows = community.visible_assets(user, status=status)
+    if not rows:
+        st.info("Nothing here.")
+        return
+    st.table(pd.DataFrame({"Name": [r["name"] for r in rows], "Group": [r["group_name"] or "" for r in rows],
+                           "Category": [common.category_labels().get(r["category"], r["category"]) for r in rows],
+                           "Changed": [r["updated_at"] for r in rows]}))
+    names = {r["id"]: f"{r['name']} — {r['group_name'] or ''}" for r in rows}
+    chosen = int(st.selectbox("Look at", list(names), format_func=lambda i: names[i], key="moderate_pick"))
+    asset = store.get_asset(chosen)
+    assert asset is not None
+    st.markdown("**Details**")
+    details = {k: asset.get(k) for k in ("kind", "description", "schedule", "eligibility", "website", "online_url",
+                                         "email", "phone", "last_verified", "rejection_reason")}
+    details["links"] = "; ".join(f"{community.RELATIONS[link['relation']]} {community.target_id(link)}"
+                                 for link in asset["links"])
+    st.table(pd.DataFrame({"Field": list(details), "Value": [str(v or "") for v in details.values()]}))
+    history = store.asset_history(chosen)
+    st.markdown("**Every change**")
+    st.table(pd.DataFrame({"Version": [h["version"] for h in history], "What": [h["action"] for h in history],
+                           "Who": [h["changed_by"] or "" for h in history], "When": [h["changed_at"] for h in history],
+                           "Name then": [json.loads(h["snapshot_json"]).get("name") for h in history]}))
+    if user.role == "planner":
+        st.caption("Planners can see pending assets; moderators publish them.")
+        return
+    c1, c2, c3 = st.columns(3)
+    try:
+        if c1.button("Publish", key="do_publish"):
+            community.publish(user, chosen)
+            st.success(f"Published: residents now see {asset['name']}.")
+        with c2:
+            reason = st.text_input("Reason the group will see", key="reject_reason", max_chars=500)
+            if st.button("Reject", key="do_reject"):
+                community.reject(user, chosen, reason)
+                st.success("Rejected; the group sees your reason.")
+        with c3:
+            version = st.selectbox("Version", [h["version"] for h in history], key="restore_version")
+            if st.button("Restore this version", key="do_restore"):
+                community.restore(user, chosen, int(version))
+                st.success(f"Restored version {version}; it waits to be checked again.")
+    except OurPatchError as exc:
+        st.error(str(exc))
+
+
+render()
