@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
         st.Page("views/group.py", title="Your group", icon=":material/groups:"),
         st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
+        st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
         st.Page("views/about.py", title="About the data", icon=":material/info:"),
         st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
     ]

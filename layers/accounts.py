@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from layers import store
-from layers.errors import BadInputError
+from layers.errors import BadInputError, NotAllowedError
 
 ROLES = ("admin", "moderator", "planner", "editor")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
@@ -73,6 +73,20 @@ def authenticate(name: str, password: str) -> User | None:
     if _HASHER.check_needs_rehash(row.password_hash):
         store.set_password_hash(row.id, _HASHER.hash(password))
     return User(row.id, row.name, row.role, row.group_name)
+
+
+def list_people(by: User | None) -> list[dict[str, object]]:
+    """Everyone with an account, for an admin (names, roles and groups; never password hashes)."""
+    if by is None or by.role != "admin":
+        raise NotAllowedError("Only an admin can see the list of people.")
+    return store.list_users()
+
+
+def add_user_as(by: User | None, name: str, role: str, password: str, *, group: str | None = None) -> User:
+    """An admin adds a person from the app (the command line's `users add` needs no sign-in)."""
+    if by is None or by.role != "admin":
+        raise NotAllowedError("Only an admin can add people.")
+    return add_user(name, role, password, group=group)
 
 
 def get_user(user_id: int) -> User | None:

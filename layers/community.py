@@ -301,6 +301,19 @@ def restore(user: User | None, asset_id: int, version: int) -> int:
                               user=who.id, snapshot=snapshot, links=record.get("links") or [])
 
 
+def history(asset_id: int) -> list[dict[str, Any]]:
+    """Every change to an asset: version, what was done, who, when, and which fields changed."""
+    out = []
+    previous: dict[str, Any] = {}
+    for entry in store.asset_history(asset_id):
+        snap = json.loads(entry["snapshot_json"])
+        changed = [k for k in snap if previous and snap.get(k) != previous.get(k)]
+        out.append({"version": entry["version"], "action": entry["action"], "who": entry["changed_by"],
+                    "when": entry["changed_at"], "changed": changed, "snapshot": snap})
+        previous = snap
+    return out
+
+
 def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None,
                    everyone: bool = False) -> list[dict[str, Any]]:
     """Assets this person may see: residents only published ones; editors also their group's.

@@ -394,3 +394,9 @@ def asset_history(asset_id: int) -> list[dict[str, Any]]:
         return list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
                              "from asset_history h left join users u on u.id = h.changed_by "
                              "where h.asset_id = ? order by h.version, h.id", [asset_id]))
+
+
+def list_users() -> list[dict[str, Any]]:
+    with connect() as db:
+        return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at "
+                             "from users left join groups on groups.id = users.group_id order by users.name"))

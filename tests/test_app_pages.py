@@ -198,3 +198,22 @@ def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignor
     next(b for b in at.button if b.label == "Publish").click().run()
     assert not at.exception
     assert store.get_asset(asset_id)["status"] == "published"
+
+
+def test_people_page_is_for_admins(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from layers import accounts
+
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    admin = accounts.add_user("Ada Admin", "admin", "a long enough password")
+    planner = accounts.add_user("Pia Planner", "planner", "a long enough password")
+    assert any("Admins sign in" in i.value for i in _run("views/people.py", user_id=planner.id).info)
+    at = _run("views/people.py", user_id=admin.id)
+    assert set(at.table[0].value["Name"]) == {"Ada Admin", "Pia Planner"}
+    at.text_input[0].input("Olli Other")
+    at.text_input[1].input("")
+    at.text_input[2].input("a long enough password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Added Olli Other (admin)" in s.value for s in at.success)
+    with __import__("pytest").raises(Exception, match="Only an admin"):
+        accounts.list_people(planner)

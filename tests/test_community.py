@@ -144,3 +144,11 @@ def test_similar_names_nearby(people: dict[str, accounts.User]) -> None:
     assets = catalogue.all_assets()
     assert "Kaisaniemen puisto" in community.similar_nearby("Kaisaniemen Puisto", Point(24.9461, 60.1750), assets)
     assert community.similar_nearby("Kaisaniemen puisto", Point(24.90, 60.10), assets) == []
+
+
+def test_history_says_what_changed(people: dict[str, accounts.User]) -> None:
+    asset_id = community.create_asset(people["editor"], friends())
+    community.update_asset(people["editor"], asset_id, friends(schedule="Sundays 12:00"), expected_version=1)
+    entries = community.history(asset_id)
+    assert entries[0]["changed"] == [] and entries[1]["changed"] == ["schedule"]
+    assert entries[1]["who"] == "Eeva Editor"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -38,11 +36,12 @@ def render() -> None:
     details["links"] = "; ".join(f"{community.RELATIONS[link['relation']]} {community.target_id(link)}"
                                  for link in asset["links"])
     st.table(pd.DataFrame({"Field": list(details), "Value": [str(v or "") for v in details.values()]}))
-    history = store.asset_history(chosen)
+    history = community.history(chosen)
     st.markdown("**Every change**")
     st.table(pd.DataFrame({"Version": [h["version"] for h in history], "What": [h["action"] for h in history],
-                           "Who": [h["changed_by"] or "" for h in history], "When": [h["changed_at"] for h in history],
-                           "Name then": [json.loads(h["snapshot_json"]).get("name") for h in history]}))
+                           "Who": [h["who"] or "" for h in history], "When": [h["when"] for h in history],
+                           "Fields changed": [", ".join(h["changed"]) for h in history],
+                           "Name then": [h["snapshot"].get("name") for h in history]}))
     if user.role == "planner":
         st.caption("Planners can see pending assets; moderators publish them.")
         return

@@ -1,0 +1,38 @@
+"""People (admins): who has an account, and adding someone."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from layers import accounts
+from layers.errors import OurPatchError
+from views import common
+
+
+def render() -> None:
+    st.title("People")
+    user = common.signed_in_user()
+    if user is None or user.role != "admin":
+        st.info("Admins sign in to manage people.")
+        return
+    people = accounts.list_people(user)
+    st.table(pd.DataFrame({"Name": [p["name"] for p in people], "Role": [p["role"] for p in people],
+                           "Group": [p["group_name"] or "" for p in people],
+                           "Since": [str(p["created_at"])[:10] for p in people]}))
+    with st.form("add-person", clear_on_submit=True):
+        st.subheader("Add a person")
+        name = st.text_input("Name", max_chars=64)
+        role = st.selectbox("Role", list(accounts.ROLES))
+        group = st.text_input("Group (for an editor)", max_chars=64)
+        password = st.text_input("First password (tell them to keep it safe)", type="password",
+                                 max_chars=accounts.MAX_PASSWORD)
+        if st.form_submit_button("Add"):
+            try:
+                added = accounts.add_user_as(user, name, role, password, group=group or None)
+                st.success(f"Added {added.name} ({added.role}).")
+            except OurPatchError as exc:
+                st.error(str(exc))
+
+
+render()
