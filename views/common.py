@@ -37,7 +37,7 @@ def layers() -> Layers:
     try:
         return _load_layers(catalogue.version())
     except OurPatchError as exc:
-        st.error(f"The map data could not be loaded: {exc}")
+        st.error(f"The map data could not be loaded: {md(exc)}")
         st.stop()
 
 
@@ -55,6 +55,12 @@ def signed_in_user() -> accounts.User | None:
     """The person signed in to this session, looked up afresh (a removed account signs out)."""
     user_id = st.session_state.get("user_id")
     return accounts.get_user(int(user_id)) if user_id is not None else None
+
+
+def md(text: object) -> str:
+    """Any text made inert for Streamlit's markdown (messages, headings, toasts): user and OSM
+    text can carry no links, emphasis or HTML. Every message that may hold such text goes through here."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in str(text))
 
 
 def category_labels() -> dict[str, str]:

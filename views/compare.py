@@ -53,7 +53,7 @@ def render() -> None:
         return
     area_a, area_b = areas.from_wkt(a.area_wkt), areas.from_wkt(b.area_wkt)
     result = gaps.compare(lay.index, area_a, area_b)
-    st.subheader(f"A: {a.name} — B: {b.name}")
+    st.subheader(f"A: {common.md(a.name)} — B: {common.md(b.name)}")
     m1, m2, m3 = st.columns(3)
     m1.metric("Places in both", result.shared)
     m2.metric("Overlap of the two areas", f"{result.overlap_m2 / 10_000:,.1f} ha")

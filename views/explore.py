@@ -44,7 +44,7 @@ def _walk_controls(lay: common.Layers) -> None:
                                        placeholder="for example Unioninkatu 29", key="start_query")
             matches = search.search_places(lay.extract.gazetteer, query_text) if query_text else None
             if matches is not None and len(matches) == 0:
-                st.warning(f"No address, street or place on this map matches “{query_text[:80]}”.")
+                st.warning(f"No address, street or place on this map matches “{common.md(query_text[:80])}”.")
             elif matches is not None:
                 labels = [f"{r.label} ({r.kind})" for r in matches.itertuples()]
                 pick = st.selectbox("Matches", range(len(labels)), format_func=lambda i: labels[i], key="start_pick")
@@ -60,7 +60,7 @@ def _walk_controls(lay: common.Layers) -> None:
         with c3:
             st.radio("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="walk_mode")
         if st.session_state.get("walk_start") is not None:
-            st.caption(f"Starting from {st.session_state.get('start_label', 'the chosen point')}.")
+            st.caption(f"Starting from {common.md(st.session_state.get('start_label', 'the chosen point'))}.")
 
 
 def _combine_control(spec: locals.LocalSpec) -> None:
@@ -164,11 +164,6 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         st.table(_missing_table(missing, mode))
 
 
-def _md_text(text: str) -> str:
-    """User text made inert for markdown: no links, emphasis or HTML can come from it."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~" else ch for ch in text)
-
-
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
     st.subheader("Keep or share this local")
     user = common.signed_in_user()
@@ -179,7 +174,7 @@ def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
                 token = store.save_local(name, spec.to_json(), area_wkt,
                                          owner=user.owner_key if user else None)
             except BadInputError as exc:
-                st.error(str(exc))
+                st.error(common.md(exc))
             else:
                 local_state.remember_saved(token, " ".join(name.split()))
                 st.session_state["loaded_token"] = token
@@ -200,7 +195,7 @@ def _my_locals() -> None:
     mine = store.locals_owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
-        st.markdown("\n".join(f"- [{_md_text(m.name)}](?local={m.token}) — saved {m.created_at[:10]}"
+        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {m.created_at[:10]}"
                                for m in mine))
 
 
@@ -226,9 +221,9 @@ def render() -> None:
     if shared and shared != st.session_state.get("loaded_token"):
         try:
             name = local_state.open_shared(shared)
-            st.toast(f"Opened the saved local “{name}”.")
+            st.toast(f"Opened the saved local “{common.md(name)}”.")
         except BadInputError as exc:
-            st.error(str(exc))
+            st.error(common.md(exc))
             st.session_state["loaded_token"] = shared  # do not try again on every rerun
 
     st.title("Explore your patch")
@@ -280,7 +275,7 @@ def render() -> None:
         returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
         feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
     )
-    st.caption(f"Map data: {lay.extract.meta['name']} — © OpenStreetMap contributors (ODbL).")
+    st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
     if problem:
         st.error(problem)
     _no_map_chooser(lay)

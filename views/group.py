@@ -47,7 +47,7 @@ def _asset_list(user: Any) -> None:
             community.verify(user, int(chosen))
             st.success("Marked as checked today.")
         except OurPatchError as exc:
-            st.error(str(exc))
+            st.error(common.md(exc))
     if c2.button("Change it", key="edit_asset"):
         st.session_state["editing"] = int(chosen)
         st.rerun()
@@ -89,7 +89,7 @@ def _location(lay: common.Layers, kind: str) -> Any:
     try:
         area = drawing.area_from_map_output(out)
     except BadInputError as exc:
-        st.error(str(exc))
+        st.error(common.md(exc))
         return None
     if area is not None:
         st.caption("Area drawn.")
@@ -99,7 +99,7 @@ def _location(lay: common.Layers, kind: str) -> Any:
 def _form(user: Any, lay: common.Layers) -> None:
     editing = st.session_state.get("editing")
     current = store.get_asset(int(editing)) if editing else None
-    st.subheader(f"Change {current['name']}" if current else "Add an asset")
+    st.subheader(f"Change {common.md(current['name'])}" if current else "Add an asset")
     cats = categories.load_categories()
     kind = st.radio("What is it?", list(community.KINDS), format_func=lambda k: community.KINDS[k],
                     index=list(community.KINDS).index(current["kind"]) if current else 0, key="asset_kind")
@@ -140,7 +140,7 @@ def _form(user: Any, lay: common.Layers) -> None:
         similar = community.similar_nearby(name, geometry, lay.assets)
         if similar and st.session_state.get("confirmed_similar") != name:
             st.session_state["confirmed_similar"] = name
-            st.warning(f"Something with a similar name is already within 100 m: {', '.join(similar)}. "
+            st.warning(f"Something with a similar name is already within 100 m: {common.md(', '.join(similar))}. "
                        "If yours is different, press the button again.")
             return
     try:
@@ -151,10 +151,10 @@ def _form(user: Any, lay: common.Layers) -> None:
                        if user.role == "editor" else "Saved.")
         else:
             community.create_asset(user, data, group=user.group)
-            st.success(f"Thank you: {name} is waiting for a moderator to check it.")
+            st.success(f"Thank you: {common.md(name)} is waiting for a moderator to check it.")
         st.session_state.pop("asset_point", None)
     except OurPatchError as exc:
-        st.error(str(exc))
+        st.error(common.md(exc))
 
 
 def _import(user: Any) -> None:
@@ -170,11 +170,11 @@ def _import(user: Any) -> None:
                     result = importer.import_file(user, path, group=user.group)
                     st.success(f"Added {len(result.ids)} assets; they wait for a moderator.")
                 except importer.ImportRefusedError as exc:
-                    st.error(str(exc))
+                    st.error(common.md(exc))
                     st.table(pd.DataFrame({"Row": [r.row for r in exc.report], "Name": [r.name for r in exc.report],
                                            "Problem": [r.problem or "fine" for r in exc.report]}))
                 except OurPatchError as exc:
-                    st.error(str(exc))
+                    st.error(common.md(exc))
 
 
 def render() -> None:

@@ -49,7 +49,7 @@ def render() -> None:
     try:
         if c1.button("Publish", key="do_publish"):
             community.publish(user, chosen)
-            st.success(f"Published: residents now see {asset['name']}.")
+            st.success(f"Published: residents now see {common.md(asset['name'])}.")
         with c2:
             reason = st.text_input("Reason the group will see", key="reject_reason", max_chars=500)
             if st.button("Reject", key="do_reject"):
@@ -61,7 +61,7 @@ def render() -> None:
                 community.restore(user, chosen, int(version))
                 st.success(f"Restored version {version}; it waits to be checked again.")
     except OurPatchError as exc:
-        st.error(str(exc))
+        st.error(common.md(exc))
 
 
 render()

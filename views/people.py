@@ -30,9 +30,9 @@ def render() -> None:
         if st.form_submit_button("Add"):
             try:
                 added = accounts.add_user_as(user, name, role, password, group=group or None)
-                st.success(f"Added {added.name} ({added.role}).")
+                st.success(f"Added {common.md(added.name)} ({added.role}).")
             except OurPatchError as exc:
-                st.error(str(exc))
+                st.error(common.md(exc))
 
 
 render()

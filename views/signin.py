@@ -12,8 +12,8 @@ def render() -> None:
     st.title("Sign in")
     user = common.signed_in_user()
     if user is not None:
-        group = f" for {user.group}" if user.group else ""
-        st.success(f"Signed in as {user.name} ({user.role}{group}).")
+        group = f" for {common.md(user.group)}" if user.group else ""
+        st.success(f"Signed in as {common.md(user.name)} ({user.role}{group}).")
         if st.button("Sign out"):
             st.session_state.pop("user_id", None)
             st.rerun()
