@@ -19,16 +19,20 @@ def version() -> str:
 
 
 def all_assets(extract: sources.Extract | None = None) -> gpd.GeoDataFrame:
-    """OSM assets (with what published groups say about them) and published community assets."""
+    """OSM assets and published community assets, each with what published groups say about it
+    ("Cared for by …", "Meeting place of …")."""
     extract = extract or sources.current()
     osm = extract.assets
-    back = community.back_links()
-    if back:
-        osm = osm.copy()
-        osm["note"] = osm["id"].map(back).where(osm["id"].isin(list(back)), osm["note"])
     names = dict(zip(osm["id"], osm["name"].fillna(osm["category"]).astype(str), strict=True))
     groups = community.published_layer(names)
-    if len(groups) == 0:
-        return osm
-    merged = pd.concat([osm, groups], ignore_index=True)
-    return schema.conform_assets(gpd.GeoDataFrame(merged, geometry="geometry", crs=schema.WGS84))
+    merged = osm if len(groups) == 0 else schema.conform_assets(
+        gpd.GeoDataFrame(pd.concat([osm, groups], ignore_index=True), geometry="geometry", crs=schema.WGS84))
+    back = community.back_links()
+    if not back:
+        return merged
+    merged = merged.copy()
+    said = merged["id"].map(back)
+    has_note = merged["note"].notna() & (merged["note"].astype(str) != "")
+    combined = said.where(~has_note, merged["note"].astype(str) + " · " + said)
+    merged["note"] = combined.where(said.notna(), merged["note"])
+    return merged

@@ -352,7 +352,7 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     rows = [r for r in store.asset_rows(status="published")]
     if not rows:
         return schema.empty_assets()
-    names = names or {}
+    names = {**(names or {}), **{f"community:{r['id']}": r["name"] for r in rows}}
     notes = []
     for r in rows:
         parts = [f"{RELATIONS[link['relation']]} {names.get(target_id(link), target_id(link))}"

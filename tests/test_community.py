@@ -152,3 +152,13 @@ def test_history_says_what_changed(people: dict[str, accounts.User]) -> None:
     entries = community.history(asset_id)
     assert entries[0]["changed"] == [] and entries[1]["changed"] == ["schedule"]
     assert entries[1]["who"] == "Eeva Editor"
+
+
+def test_links_between_community_assets_show_at_both_ends(people: dict[str, accounts.User]) -> None:
+    hall = community.create_asset(people["moderator"], friends(name="Handmade Hall", links=[]), group="Handmade Group",
+                                  publish=True)
+    club = community.create_asset(people["moderator"], friends(name="Handmade Club", links=[
+        {"relation": "meets_at", "target": f"community:{hall}"}]), group="Handmade Group", publish=True)
+    notes = catalogue.all_assets().set_index("id")["note"]
+    assert "Meets at Handmade Hall" in notes[f"community:{club}"]
+    assert "Meeting place of Handmade Club" in notes[f"community:{hall}"]
