@@ -12,7 +12,7 @@ from typing import NoReturn
 import shapely
 from shapely.geometry import Polygon, box
 
-from layers import access, accounts, areas, catalogue, categories, community, geojson, importer, query, sources
+from layers import access, accounts, areas, catalogue, categories, community, export, geojson, importer, query, sources
 from layers.errors import BadInputError, NotAllowedError, OurPatchError
 
 EXIT_BAD_INPUT = 2
@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_assets = sub.add_parser("assets", help="print community assets as GeoJSON")
     p_assets.add_argument("--status", choices=["pending", "published", "rejected"])
     p_assets.add_argument("--group", metavar="GROUP")
+
+    p_export = sub.add_parser("export", help="write layers to a file for a GIS")
+    which = p_export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--layer", action="append", metavar="ID", help="a category to export (repeatable)")
+    which.add_argument("--all", action="store_true", help="every category")
+    p_export.add_argument("--format", required=True, choices=list(export.FORMATS))
+    p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
+    p_export.add_argument("--area", metavar="AREA", help="only what lies in this area (GeoJSON, GPKG, zipped SHP)")
+    p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
+    p_export.add_argument("--area-value", metavar="VALUE", help="...and the value (for example a ward's name)")
+    p_export.add_argument("--include-pending", action="store_true", help="add unchecked community assets (flagged)")
+    p_export.add_argument("-o", "--output", required=True, metavar="OUT")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -159,6 +171,16 @@ def cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    export.parse_crs(args.crs)
+    layer_ids = None if args.all else categories.check_category_ids(args.layer)
+    area = export.read_boundary(args.area, field=args.area_field, value=args.area_value) if args.area else None
+    files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
+                             include_pending=args.include_pending)
+    print("Wrote " + ", ".join(str(f) for f in files))
+    return 0
+
+
 def cmd_categories(_args: argparse.Namespace) -> int:
     assets = catalogue.all_assets()
     counts = assets["category"].value_counts()
@@ -185,7 +207,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone,
-            "users": cmd_users, "import": cmd_import, "assets": cmd_assets}
+            "users": cmd_users, "import": cmd_import, "assets": cmd_assets, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,7 +85,7 @@ def _plausibly_wgs84(frame: gpd.GeoDataFrame) -> bool:
                 and -90 <= miny <= maxy <= 90)
 
 
-def _read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
+def read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
     source = _check_zip(path) if kind == "zipped Shapefile" else str(path)
     try:
         with warnings.catch_warnings():
@@ -151,7 +151,7 @@ def read_rows(path: Path | str, *, crs: str | None = None) -> list[dict[str, Any
     """The file's features as asset dicts (geometry in WGS84), before any checking of fields."""
     p = Path(path)
     kind = _check_file(p)
-    frame = _read_csv(p, crs) if kind == "CSV" else _read_spatial(p, kind)
+    frame = _read_csv(p, crs) if kind == "CSV" else read_spatial(p, kind)
     if len(frame) == 0:
         raise BadInputError(f"{p.name} holds no features.")
     if len(frame) > MAX_ROWS:

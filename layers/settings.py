@@ -8,6 +8,7 @@
 | OURPATCH_OSMNX_CACHE  | osmnx's HTTP cache for `load --place`                    | <data dir>/osmnx-cache |
 | OURPATCH_NOMINATIM_URL | geocoder used by `load --place`                         | osmnx's default      |
 | OURPATCH_OVERPASS_URL | Overpass API used by `load --place`                      | osmnx's default      |
+| OURPATCH_COMMUNITY_LICENCE | licence of exported community data (layers.export)  | OGL-UK-3.0           |
 """
 
 from __future__ import annotations

@@ -1,0 +1,143 @@
+"""Exports read back with GDAL (pyogrio): counts equal `within`, attributes and non-ASCII names
+equal, CRS as asked, coordinates within 1 cm of a pyproj transform of the source geometry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import box, mapping
+
+from layers import export, query, sources
+from layers.errors import BadInputError
+from layers.settings import REPO_ROOT
+
+AREA = box(24.9400, 60.1660, 24.9560, 60.1720)  # takes in Pyhän Kolminaisuuden kirkko and the Esplanadi
+
+
+@pytest.fixture(scope="module")
+def expected(helsinki: sources.Extract) -> gpd.GeoDataFrame:
+    return query.AssetIndex(helsinki.assets).within(AREA)
+
+
+def _points_close(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame, crs: str) -> None:
+    """Every exported geometry within 1 cm of pyproj's own transform of the source geometry."""
+    to = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    want = want.set_index("id")
+    for row in got.itertuples():
+        expect = shapely.transform(want.loc[row.id].geometry,
+                                   lambda xy: np.column_stack(to.transform(xy[:, 0], xy[:, 1])))
+        assert shapely.hausdorff_distance(row.geometry, expect) < 0.01, row.id
+
+
+def test_gpkg_in_british_national_grid(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
+    out = tmp_path / "assets.gpkg"
+    export.export_to(out, "gpkg", layer_ids=None, area=AREA, crs="EPSG:27700")
+    layers = [name for name, _ in pyogrio.list_layers(out)]
+    assert set(layers) == set(expected["category"])
+    frames = [pyogrio.read_dataframe(out, layer=name) for name in layers]
+    assert all(f.crs.to_epsg() == 27700 for f in frames)
+    got = gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs="EPSG:27700")
+    assert len(got) == len(expected)
+    assert set(got["name"].dropna()) == set(expected["name"].dropna())
+    assert "Pyhän Kolminaisuuden kirkko" in set(got["name"])
+    assert set(got["licence"]) == {"ODbL-1.0"}
+    _points_close(got, expected, "EPSG:27700")
+    description = pyogrio.read_info(out, layer=layers[0])["layer_metadata"]["DESCRIPTION"]
+    assert "© OpenStreetMap contributors" in description and "OGL-UK-3.0" in description
+
+
+def test_shapefile_zip(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
+    out = tmp_path / "assets.zip"
+    export.export_to(out, "shp", layer_ids=None, area=AREA, crs="EPSG:27700")
+    names = zipfile.ZipFile(out).namelist()
+    assert {"LICENSE.txt", "FIELDS.txt", "assets_points.prj", "assets_polygons.prj"} <= set(names)
+    fields = zipfile.ZipFile(out).read("FIELDS.txt").decode()
+    assert "opening_ho\topening_hours" in fields
+    parts = [pyogrio.read_dataframe(f"/vsizip/{out}/{n}") for n in names if n.endswith(".shp")]
+    assert all(p.crs.to_epsg() == 27700 for p in parts)
+    got = gpd.GeoDataFrame(gpd.pd.concat(parts, ignore_index=True), crs="EPSG:27700")
+    assert len(got) == len(expected)
+    assert "Pyhän Kolminaisuuden kirkko" in set(got["name"])
+    assert all(len(c) <= 10 for c in got.columns)
+
+
+def test_csv_has_wkt_and_easting_northing(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
+    out = tmp_path / "assets.csv"
+    files = export.export_to(out, "csv", layer_ids=["worship", "parks"], area=AREA, crs="EPSG:27700")
+    assert any(f.name.endswith("LICENSE.txt") for f in files)
+    table = gpd.pd.read_csv(out)
+    assert {"wkt", "easting", "northing", "licence"} <= set(table.columns)
+    assert len(table) == int(expected["category"].isin(["worship", "parks"]).sum())
+    assert "Pyhän Kolminaisuuden kirkko" in set(table["name"])
+    wgs = export.export_to(tmp_path / "wgs.csv", "csv", layer_ids=["worship"], area=AREA)
+    assert {"lon", "lat"} <= set(gpd.pd.read_csv(wgs[0]).columns)
+
+
+def test_geojson_and_kml_are_wgs84(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
+    out = tmp_path / "assets.geojson"
+    export.export_to(out, "geojson", layer_ids=None, area=AREA)
+    got = pyogrio.read_dataframe(out)
+    assert len(got) == len(expected) and got.crs.to_epsg() == 4326
+    assert json.loads(out.read_text())["features"][0]["properties"]["licence"]
+    with pytest.raises(BadInputError, match="always WGS84"):
+        export.export_to(tmp_path / "x.geojson", "geojson", layer_ids=None, area=AREA, crs="EPSG:27700")
+    kml = tmp_path / "assets.kml"
+    export.export_to(kml, "kml", layer_ids=None, area=AREA)
+    assert len(pyogrio.read_dataframe(kml)) == len(expected)
+
+
+def test_boundary_with_many_wards(tmp_path: Path) -> None:
+    wards = gpd.GeoDataFrame({"name": ["Handmade Ward A", "Handmade Ward B"]},
+                             geometry=[AREA, box(24.9400, 60.1720, 24.9560, 60.1780)], crs="EPSG:4326").to_crs("EPSG:3067")
+    path = tmp_path / "wards.gpkg"
+    wards.to_file(path, driver="GPKG")
+    with pytest.raises(BadInputError, match="holds 2 areas"):
+        export.read_boundary(path)
+    ward = export.read_boundary(path, field="name", value="Handmade Ward A")
+    assert ward.symmetric_difference(AREA).area < 1e-9
+    with pytest.raises(BadInputError, match="no area has"):
+        export.read_boundary(path, field="name", value="Nowhere")
+
+
+def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OURPATCH_DATA_DIR": str(data)}
+    return subprocess.run([sys.executable, "-m", "layers", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, check=False, timeout=300)
+
+
+def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps(mapping(AREA)))
+    out = tmp_path / "ward.gpkg"
+    ok = _cli("export", "--layer", "libraries", "--layer", "parks", "--format", "gpkg", "--crs", "EPSG:27700",
+              "--area", str(area), "-o", str(out), data=data)
+    assert ok.returncode == 0, ok.stderr
+    within = json.loads(_cli("within", str(area), "--category", "libraries", "--category", "parks", data=data).stdout)
+    total = sum(len(pyogrio.read_dataframe(out, layer=name)) for name, _ in pyogrio.list_layers(out))
+    assert total == len(within["features"])
+    for args, words in [
+        (["--layer", "pubs", "--format", "gpkg"], "Unknown category"),
+        (["--all", "--format", "gpkg", "--crs", "EPSG:999999"], "Unknown coordinate system"),
+        (["--all", "--format", "geojson", "--crs", "EPSG:27700"], "always WGS84"),
+        (["--all", "--format", "gpkg", "--area", str(tmp_path / "missing.geojson")], "No such file"),
+    ]:
+        bad = _cli("export", *args, "-o", str(tmp_path / "x.gpkg"), data=data)
+        assert bad.returncode == 2 and words in bad.stderr, (args, bad.stderr)
+    far = tmp_path / "far.geojson"
+    far.write_text(json.dumps(mapping(box(0, 0, 0.01, 0.01))))
+    empty = _cli("export", "--all", "--format", "gpkg", "--area", str(far), "-o", str(tmp_path / "y.gpkg"), data=data)
+    assert empty.returncode == 2 and "Nothing to export" in empty.stderr
+    unwritable = _cli("export", "--all", "--format", "gpkg", "-o", str(tmp_path / "no" / "such" / "x.gpkg"), data=data)
+    assert unwritable.returncode == 2 and "does not exist" in unwritable.stderr
