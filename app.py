@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
         st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
         st.Page("views/group.py", title="Your group", icon=":material/groups:"),
+        st.Page("views/planners.py", title="Download layers", icon=":material/download:"),
         st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
         st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
         st.Page("views/about.py", title="About the data", icon=":material/info:"),

@@ -224,3 +224,17 @@ def test_user_text_in_messages_cannot_become_markdown(tmp_path, monkeypatch) -> 
 
     assert md("[click](javascript:alert(1))") == "\\[click\\]\\(javascript:alert\\(1\\)\\)"
     assert md("**bold** <b>x</b>") == "\\*\\*bold\\*\\* \\<b\\>x\\</b\\>"
+
+
+def test_planners_page(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from layers import accounts
+
+    monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+    at = _run("views/planners.py")
+    assert any("planners sign in" in i.value.lower() for i in at.info)
+    planner = accounts.add_user("Pia Planner", "planner", "a long enough password")
+    at = _run("views/planners.py", user_id=planner.id)
+    assert not at.exception
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(b.label == "Download our-patch.gpkg" for b in at.get("download_button"))

@@ -252,3 +252,47 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
         table = resident.locator("[data-testid='stTable']").first.inner_text()
         assert "Friends of Kaisaniemi Park" in table and "Community" in table
         chromium.close()
+
+
+def test_planner_downloads_a_geopackage_in_british_national_grid(playwright: Any, tmp_path: Path) -> None:
+    import pyogrio
+
+    from layers import accounts
+
+    data = tmp_path / "data"
+    data.mkdir()
+    password = "a long enough password"
+    os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
+    try:
+        accounts.add_user("Pia Planner", "planner", password)
+    finally:
+        os.environ["OURPATCH_DATA_DIR"] = old
+    with browser.running_app(data) as url:
+        chromium = browser.launch(playwright)
+        context = chromium.new_context(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
+        page = context.new_page()
+        _sign_in(page, url, "Pia Planner", password)
+        page.get_by_role("link", name="Download layers").click()
+        browser.wait_for_map(page)
+        _choose(page, "Coordinate system", "British National Grid (EPSG:27700)")
+        browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
+        page.wait_for_timeout(1500)
+        frame = page.wait_for_selector(browser.MAP_FRAME).content_frame()
+        drawn = frame.evaluate("() => window.drawnItems.toGeoJSON()")  # the shape as drawn, to the pixel
+        page.get_by_role("button", name="Prepare the download").click()
+        button = page.get_by_role("button", name="Download our-patch.gpkg")
+        button.wait_for(timeout=60_000)
+        with page.expect_download() as info:
+            button.click()
+        saved = tmp_path / "download.gpkg"
+        info.value.save_as(saved)
+        chromium.close()
+    from layers import areas, query, sources
+
+    expected = query.AssetIndex(sources.current().assets).within(areas.parse_area(drawn))
+    layers = [name for name, _ in pyogrio.list_layers(saved)]
+    frames = [pyogrio.read_dataframe(saved, layer=name) for name in layers]
+    assert all(f.crs.to_epsg() == 27700 for f in frames)
+    assert sum(len(f) for f in frames) == len(expected)
+    names = {n for f in frames for n in f["name"].dropna()}
+    assert {"Helsingin tuomiokirkko", "Esplanadinpuisto"} <= names

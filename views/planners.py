@@ -1,0 +1,79 @@
+"""For planners: download the layers for a GIS — by category, in an area, in the CRS needed."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from layers import categories, export
+from layers.areas import AreaGeometry
+from layers.errors import BadInputError, OurPatchError
+from mapping import build, drawing
+from views import common
+
+CRS_CHOICES = {"EPSG:27700": "British National Grid (EPSG:27700)", "EPSG:4326": "WGS84 longitude/latitude (EPSG:4326)",
+               "EPSG:3857": "Web Mercator (EPSG:3857)", "EPSG:3067": "ETRS-TM35FIN, Finland (EPSG:3067)"}
+FORMAT_NAMES = {"gpkg": "GeoPackage (a layer per category)", "shp": "Shapefile (zipped)", "csv": "CSV (WKT and coordinates)",
+                "geojson": "GeoJSON (always WGS84)", "kml": "KML (always WGS84)"}
+SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".csv", "geojson": ".geojson", "kml": ".kml"}
+
+
+def _area(lay: common.Layers) -> AreaGeometry | None:
+    st.markdown("**Area** — draw it on the map, or leave it empty for the whole map.")
+    fmap = build.build_map(lay.map_data, draw=True)
+    out = st_folium(fmap, key="planner-map", height=420, use_container_width=True,
+                    returned_objects=["all_drawings", "last_active_drawing"])
+    try:
+        return drawing.area_from_map_output(out)
+    except BadInputError as exc:
+        st.error(common.md(exc))
+        return None
+
+
+def render() -> None:
+    st.title("Download layers for your GIS")
+    user = common.signed_in_user()
+    if user is None or user.role not in ("planner", "moderator", "admin"):
+        st.info("Council planners sign in to download layers (residents can download their own local's list "
+                "on the Explore page).")
+        return
+    lay = common.layers()
+    cats = categories.load_categories()
+    chosen = st.multiselect("Layers", [c.id for c in cats], default=[c.id for c in cats],
+                            format_func=lambda c: common.category_labels()[c], key="export_layers")
+    c1, c2 = st.columns(2)
+    fmt = c1.selectbox("Format", list(FORMAT_NAMES), format_func=lambda f: FORMAT_NAMES[f], key="export_format")
+    crs = c2.selectbox("Coordinate system", list(CRS_CHOICES), format_func=lambda c: CRS_CHOICES[c], key="export_crs")
+    pending = st.checkbox("Include community assets not yet checked (flagged as pending)", key="export_pending")
+    area = _area(lay)
+    if fmt in ("geojson", "kml") and crs != "EPSG:4326":
+        st.caption(f"{fmt.upper()} is always WGS84; the file will be in EPSG:4326.")
+        crs = "EPSG:4326"
+    if not chosen:
+        st.info("Choose at least one layer.")
+        return
+    if st.button("Prepare the download", key="export_go"):
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / f"our-patch{SUFFIX[fmt]}"
+                files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending)
+                st.session_state["export_file"] = (out.name, out.read_bytes())
+                extra = [f for f in files if f != out]
+                st.session_state["export_licence"] = extra[0].read_text() if extra else None
+        except OurPatchError as exc:
+            st.error(common.md(exc))
+            st.session_state.pop("export_file", None)
+    ready = st.session_state.get("export_file")
+    if ready:
+        st.download_button(f"Download {ready[0]}", data=ready[1], file_name=ready[0], key="export_download")
+        if st.session_state.get("export_licence"):
+            st.download_button("Download the licence (LICENSE.txt)", data=st.session_state["export_licence"],
+                               file_name="LICENSE.txt", key="export_licence_download")
+        st.caption("OpenStreetMap data: © OpenStreetMap contributors, ODbL. Community data: "
+                   f"{common.md(export.community_licence())}.")
+
+
+render()
