@@ -12,7 +12,20 @@ from typing import NoReturn
 import shapely
 from shapely.geometry import Polygon, box
 
-from layers import access, accounts, areas, catalogue, categories, community, export, geojson, importer, query, sources
+from layers import (
+    access,
+    accounts,
+    areas,
+    catalogue,
+    categories,
+    community,
+    export,
+    geojson,
+    importer,
+    oruk,
+    query,
+    sources,
+)
 from layers.errors import BadInputError, NotAllowedError, OurPatchError
 
 EXIT_BAD_INPUT = 2
@@ -72,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_assets.add_argument("--group", metavar="GROUP")
 
     p_export = sub.add_parser("export", help="write layers to a file for a GIS")
-    which = p_export.add_mutually_exclusive_group(required=True)
+    which = p_export.add_mutually_exclusive_group()
     which.add_argument("--layer", action="append", metavar="ID", help="a category to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every category")
-    p_export.add_argument("--format", required=True, choices=list(export.FORMATS))
+    p_export.add_argument("--format", required=True, choices=[*export.FORMATS, "oruk"],
+                          help="oruk: the community directory as an Open Referral UK feed (a folder)")
     p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
     p_export.add_argument("--area", metavar="AREA", help="only what lies in this area (GeoJSON, GPKG, zipped SHP)")
     p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
@@ -172,6 +186,12 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "oruk":
+        files = oruk.write_feed(args.output)
+        print(f"Wrote the Open Referral UK feed: {len(files)} files in {args.output}")
+        return 0
+    if not args.all and not args.layer:
+        raise BadInputError("Say which layers: --layer ID (repeatable) or --all.")
     export.parse_crs(args.crs)
     layer_ids = None if args.all else categories.check_category_ids(args.layer)
     area = export.read_boundary(args.area, field=args.area_field, value=args.area_value) if args.area else None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
+import zipfile
 from pathlib import Path
 
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import categories, export
+from layers import categories, export, oruk
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError, OurPatchError
 from mapping import build, drawing
@@ -74,6 +76,24 @@ def render() -> None:
                                file_name="LICENSE.txt", key="export_licence_download")
         st.caption("OpenStreetMap data: © OpenStreetMap contributors, ODbL. Community data: "
                    f"{common.md(export.community_licence())}.")
+    _oruk_download()
+
+
+def _oruk_download() -> None:
+    st.subheader("The community directory as Open Referral UK")
+    st.markdown("Organisations, services, locations, schedules, phones and service areas of every published "
+                "community asset, as HSDS 3 / Open Referral UK JSON (a zip of one file a table).")
+    if st.button("Prepare the Open Referral UK feed", key="oruk_go"):
+        with tempfile.TemporaryDirectory() as tmp:
+            files = oruk.write_feed(Path(tmp) / "oruk")
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for f in files:
+                    archive.write(f, f.name)
+            st.session_state["oruk_zip"] = buffer.getvalue()
+    if st.session_state.get("oruk_zip"):
+        st.download_button("Download open-referral-uk.zip", data=st.session_state["oruk_zip"],
+                           file_name="open-referral-uk.zip", key="oruk_download")
 
 
 render()
