@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import geopandas as gpd
 import shapely
 from shapely.geometry import Polygon, box
 
@@ -19,7 +20,9 @@ from layers import (
     catalogue,
     categories,
     community,
+    consensus,
     export,
+    gaps,
     geojson,
     importer,
     oruk,
@@ -96,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("--area-value", metavar="VALUE", help="...and the value (for example a ward's name)")
     p_export.add_argument("--include-pending", action="store_true", help="add unchecked community assets (flagged)")
     p_export.add_argument("-o", "--output", required=True, metavar="OUT")
+
+    p_cons = sub.add_parser("consensus", help="write the layer of what residents' locals add up to")
+    p_cons.add_argument("--format", default="geojson", choices=["geojson", "gpkg", "csv"])
+    p_cons.add_argument("--crs", metavar="EPSG:NNNN")
+    p_cons.add_argument("-o", "--output", required=True, metavar="OUT")
+
+    p_gaps = sub.add_parser("gaps", help="write the part of an area beyond a walk of any asset of a category")
+    p_gaps.add_argument("--category", required=True, metavar="ID")
+    p_gaps.add_argument("--minutes", type=float, required=True)
+    p_gaps.add_argument("--mode", default="walk", choices=["walk", "wheelchair", "cycle"])
+    p_gaps.add_argument("--area", metavar="AREA", help="the area to look at (default: the whole loaded map)")
+    p_gaps.add_argument("--format", default="geojson", choices=["geojson", "gpkg", "csv"])
+    p_gaps.add_argument("--crs", metavar="EPSG:NNNN")
+    p_gaps.add_argument("-o", "--output", required=True, metavar="OUT")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -201,6 +218,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consensus(args: argparse.Namespace) -> int:
+    cells = consensus.consensus_cells()
+    licence = "Aggregated from residents' saved locals on Our Patch (cells with fewer than 5 residents left out).\n"
+    export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence)
+    print(f"Wrote {len(cells)} cells covered by at least {consensus.MIN_CONTRIBUTORS} residents' locals "
+          f"to {args.output}")
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    categories.check_category_ids([args.category])
+    extract = sources.current()
+    area = export.read_boundary(args.area) if args.area else box(*extract.bounds)
+    network = access.StreetNetwork(extract.network, access.mode_by_id(args.mode))
+    result = gaps.coverage_gap(network, catalogue.all_assets(extract), args.category, args.minutes, area)
+    label = categories.by_id()[args.category].item
+    frame = gpd.GeoDataFrame({"category": [args.category], "minutes": [args.minutes], "mode": [args.mode],
+                              "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
+    export.write_layer(frame, args.format, args.output, layer="gap", crs=args.crs,
+                       licence=export.licence_text())
+    print(f"{result.share:.0%} of the area is more than {args.minutes:g} minutes ({args.mode}) from any {label}; "
+          f"written to {args.output}")
+    return 0
+
+
 def cmd_categories(_args: argparse.Namespace) -> int:
     assets = catalogue.all_assets()
     counts = assets["category"].value_counts()
@@ -227,7 +269,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone,
-            "users": cmd_users, "import": cmd_import, "assets": cmd_assets, "export": cmd_export}
+            "users": cmd_users, "import": cmd_import, "assets": cmd_assets, "export": cmd_export,
+            "consensus": cmd_consensus, "gaps": cmd_gaps}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

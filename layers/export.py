@@ -240,3 +240,35 @@ def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: B
     parse_crs(crs)  # refuse an unknown CRS before any work
     return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs)
 
+
+
+def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: str, crs: str | None = None,
+                licence: str | None = None) -> list[Path]:
+    """A derived layer (consensus cells, coverage gaps) as GeoJSON (WGS84), GeoPackage or CSV."""
+    if fmt not in ("geojson", "gpkg", "csv"):
+        raise BadInputError(f"This layer can be written as geojson, gpkg or csv, not {fmt!r}.")
+    target = parse_crs(crs)
+    if fmt == "geojson" and target.to_epsg() != 4326:
+        raise BadInputError(f"GEOJSON is always WGS84 (EPSG:4326); for {crs} choose gpkg or csv.")
+    path = Path(out)
+    _check_target(path)
+    frame = _projected(frame, target)
+    if path.exists():
+        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt == "csv":
+            table = pd.DataFrame(frame.drop(columns="geometry"))
+            table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=8)
+            table["crs"] = target.to_string()
+            table.to_csv(path, index=False, encoding="utf-8")
+        else:
+            options = {"DESCRIPTION": licence} if (licence and fmt == "gpkg") else {}
+            pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
+                                    layer_options=options)
+    written = [path]
+    if licence and fmt != "gpkg":
+        beside = path.with_name(path.name + ".LICENSE.txt")
+        beside.write_text(licence, encoding="utf-8")
+        written.append(beside)
+    return written

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry.base import BaseGeometry
 
 from layers import access, categories, geodesy, query
 from layers.areas import AreaGeometry
@@ -84,3 +86,45 @@ def compare(index: query.AssetIndex, area_a: AreaGeometry, area_b: AreaGeometry)
         area_b_m2=b.area_m2,
         overlap_m2=geodesy.area_m2(overlap) if not overlap.is_empty else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    gap: BaseGeometry  # the part of the area beyond the walk of every asset of the category
+    area_m2: float
+    gap_m2: float
+    sources: int
+
+    @property
+    def share(self) -> float:
+        return self.gap_m2 / self.area_m2 if self.area_m2 else 0.0
+
+
+def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: str, minutes: float,
+                 area: BaseGeometry) -> CoverageGap:
+    """The part of `area` more than `minutes` along the streets from every asset of `category`.
+
+    All the category's assets start at once (one multi-source Dijkstra); each starts from both
+    ends of its nearest street, which errs by at most one short street segment."""
+    access.check_minutes(minutes)
+    pool = assets[assets["category"] == category]
+    area_m2 = geodesy.area_m2(area)
+    if len(pool) == 0:
+        return CoverageGap(area, area_m2, area_m2, 0)
+    xs, ys = geodesy.representative_xy(np.asarray(pool.geometry.values))
+    starts: list[int] = []
+    first_xy = None
+    for x, y in zip(xs, ys, strict=True):
+        mx, my = network.to_metres(float(x), float(y))
+        edge, off_street, _ = network.nearest_street(mx, my)
+        if off_street <= access.MAX_START_DISTANCE_M:
+            starts.extend([int(network.u[edge]), int(network.v[edge])])
+            first_xy = first_xy or (mx, my)
+    if not starts or first_xy is None:
+        return CoverageGap(area, area_m2, area_m2, 0)
+    budget = minutes * network.mode.metres_per_minute
+    dist = np.asarray(dijkstra(network.graph, directed=True, indices=sorted(set(starts)), limit=budget, min_only=True))
+    reached = network.area_from_lines(network.reachable_lines(dist, budget), first_xy,
+                                      network.reachable_blocks(dist, budget))
+    beyond = area.difference(reached)
+    return CoverageGap(beyond, area_m2, geodesy.area_m2(beyond) if not beyond.is_empty else 0.0, len(pool))

@@ -400,3 +400,11 @@ def list_users() -> list[dict[str, Any]]:
     with connect() as db:
         return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at "
                              "from users left join groups on groups.id = users.group_id order by users.name"))
+
+
+def saved_local_footprints() -> list[tuple[str, str]]:
+    """(contributor, area WKT) for every saved local: the contributor is the signed-in owner, or the
+    private link itself for residents without an account. Used only for aggregates."""
+    with connect() as db:
+        return [(r["owner"] or f"link:{r['token']}", r["area_wkt"])
+                for r in db.query("select owner, token, area_wkt from saved_locals")]

@@ -238,3 +238,5 @@ def test_planners_page(tmp_path, monkeypatch) -> None:  # type: ignore[no-untype
     at.button[0].click().run()
     assert not at.exception
     assert any(b.label == "Download our-patch.gpkg" for b in at.get("download_button"))
+    share = next(m for m in at.metric if m.label.startswith("Share of the map more than 10 minutes"))
+    assert share.value.endswith("%")

@@ -7,10 +7,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import folium
+import geopandas as gpd
+import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import categories, export, oruk
+from layers import access, categories, consensus, export, gaps, oruk
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError, OurPatchError
 from mapping import build, drawing
@@ -77,6 +80,67 @@ def render() -> None:
         st.caption("OpenStreetMap data: © OpenStreetMap contributors, ODbL. Community data: "
                    f"{common.md(export.community_licence())}.")
     _oruk_download()
+    _consensus(lay)
+    _coverage_gaps(lay)
+
+
+def _layer_download(frame: gpd.GeoDataFrame, name: str, key: str, licence: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.gpkg"
+        export.write_layer(frame, "gpkg", out, layer=name, licence=licence)
+        st.download_button(f"Download {name}.gpkg", data=out.read_bytes(), file_name=f"{name}.gpkg", key=key)
+
+
+def _consensus(lay: common.Layers) -> None:
+    st.subheader("What residents' locals add up to")
+    cells = consensus.consensus_cells()
+    st.markdown(f"How many residents' saved locals cover each hexagon (about 150 m across). Hexagons covered by "
+                f"fewer than {consensus.MIN_CONTRIBUTORS} residents are left out, so nobody's own local can be "
+                f"recovered. {len(cells)} hexagons so far.")
+    if len(cells) == 0:
+        return
+    top = max(int(cells["residents"].max()), consensus.MIN_CONTRIBUTORS)
+    fmap = build.build_map(lay.map_data, draw=False)
+    folium.GeoJson(
+        cells.__geo_interface__, name="Residents' locals",
+        style_function=lambda f: {"color": "#6f2c91", "weight": 0.5, "fillColor": "#6f2c91",
+                                  "fillOpacity": 0.15 + 0.6 * f["properties"]["residents"] / top},
+    ).add_to(fmap)
+    st_folium(fmap, key="consensus-map", height=420, use_container_width=True, returned_objects=[])
+    st.caption(f"Darker hexagons: more residents count them as local (most: {top}).")
+    _layer_download(cells, "residents-locals", "consensus_download",
+                    "Aggregated from residents' saved locals on Our Patch; hexagons with fewer than 5 left out.\n")
+
+
+def _coverage_gaps(lay: common.Layers) -> None:
+    st.subheader("Coverage gaps")
+    st.markdown("The part of the map that is further than a walk from any place of a category.")
+    cats = [c for c in categories.load_categories()]
+    c1, c2, c3 = st.columns(3)
+    category = c1.selectbox("Category", [c.id for c in cats], format_func=lambda c: common.category_labels()[c],
+                            key="gap_category")
+    minutes = c2.slider("Minutes", 5, 30, 10, key="gap_minutes")
+    modes = access.load_modes()
+    mode = c3.selectbox("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="gap_mode")
+    try:
+        network = common.network_for(mode)
+    except OurPatchError as exc:
+        st.error(common.md(exc))
+        return
+    area = shapely.box(*lay.extract.bounds)
+    result = gaps.coverage_gap(network, lay.assets, category, minutes, area)
+    item = categories.by_id()[category].item
+    st.metric(f"Share of the map more than {minutes} minutes from any {item}", f"{result.share:.0%}")
+    fmap = build.build_map(lay.map_data, draw=False)
+    if not result.gap.is_empty:
+        folium.GeoJson(shapely.geometry.mapping(result.gap), name="Gap",
+                       style_function=lambda _f: {"color": "#d4351c", "weight": 1, "fillColor": "#d4351c",
+                                                  "fillOpacity": 0.3}).add_to(fmap)
+    st_folium(fmap, key="gap-map", height=420, use_container_width=True, returned_objects=[])
+    st.caption("Shaded red: beyond the walk.")
+    frame = gpd.GeoDataFrame({"category": [category], "minutes": [minutes], "mode": [mode],
+                              "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
+    _layer_download(frame, "coverage-gap", "gap_download", export.licence_text())
 
 
 def _oruk_download() -> None:
