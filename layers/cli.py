@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("--format", required=True, choices=[*export.FORMATS, "oruk"],
                           help="oruk: the community directory as an Open Referral UK feed (a folder)")
     p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
-    p_export.add_argument("--area", metavar="AREA", help="only what lies in this area (GeoJSON, GPKG, zipped SHP)")
+    p_export.add_argument("--area", metavar="AREA", help="area file (GeoJSON, GPKG, zipped SHP) or saved local's link")
     p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
     p_export.add_argument("--area-value", metavar="VALUE", help="...and the value (for example a ward's name)")
     p_export.add_argument("--include-pending", action="store_true", help="add unchecked community assets (flagged)")
@@ -211,7 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise BadInputError("Say which layers: --layer ID (repeatable) or --all.")
     export.parse_crs(args.crs)
     layer_ids = None if args.all else categories.check_category_ids(args.layer)
-    area = export.read_boundary(args.area, field=args.area_field, value=args.area_value) if args.area else None
+    area = export.resolve_area(args.area, field=args.area_field, value=args.area_value) if args.area else None
     files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
                              include_pending=args.include_pending)
     print("Wrote " + ", ".join(str(f) for f in files))
@@ -230,7 +230,7 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 def cmd_gaps(args: argparse.Namespace) -> int:
     categories.check_category_ids([args.category])
     extract = sources.current()
-    area = export.read_boundary(args.area) if args.area else box(*extract.bounds)
+    area = export.resolve_area(args.area) if args.area else box(*extract.bounds)
     network = access.StreetNetwork(extract.network, access.mode_by_id(args.mode))
     result = gaps.coverage_gap(network, catalogue.all_assets(extract), args.category, args.minutes, area)
     label = categories.by_id()[args.category].item

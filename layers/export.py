@@ -74,6 +74,19 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
     return areas.parse_area(shapely.geometry.mapping(geom), origin=p.name)
 
 
+def resolve_area(text: str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
+    """An area given on the command line: a boundary or area file, or a saved local's share link
+    (or its token)."""
+    from layers import store
+
+    if not Path(text).exists():
+        token = text.split("local=", 1)[1].split("&", 1)[0] if "local=" in text else text
+        saved = store.get_local(token)
+        if saved is not None:
+            return areas.from_wkt(saved.area_wkt)
+    return read_boundary(text, field=field, value=value)
+
+
 def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
            include_pending: bool = False) -> gpd.GeoDataFrame:
     """What to export: the chosen categories (all when None), inside the area (the same rule as

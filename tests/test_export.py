@@ -175,3 +175,18 @@ def test_open_referral_feed_is_valid_and_joined_up(tmp_path: Path) -> None:
     assert feed["schedules"][0]["description"] == "Saturdays 10:00"
     assert json.loads(feed["service_areas"][0]["extent"])["type"] == "Polygon"
     assert (tmp_path / "feed" / "LICENSE.txt").exists()
+
+
+def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
+    from layers import locals, store
+
+    os.environ["OURPATCH_DATA_DIR"], old = str(tmp_path / "data"), os.environ["OURPATCH_DATA_DIR"]
+    try:
+        token = store.save_local("Handmade local", locals.LocalSpec().to_json(), AREA.wkt)
+    finally:
+        os.environ["OURPATCH_DATA_DIR"] = old
+    out = tmp_path / "mine.csv"
+    ok = _cli("export", "--all", "--format", "csv", "--area", f"http://localhost:8501/?local={token}", "-o", str(out),
+              data=tmp_path / "data")
+    assert ok.returncode == 0, ok.stderr
+    assert len(gpd.pd.read_csv(out)) == len(query.AssetIndex(sources.current().assets).within(AREA))
