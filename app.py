@@ -9,16 +9,20 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout="wide")
 
 navigation = st.navigation(
-    [
-        st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
-        st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
-        st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
-        st.Page("views/group.py", title="Your group", icon=":material/groups:"),
-        st.Page("views/planners.py", title="Download layers", icon=":material/download:"),
-        st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
-        st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
-        st.Page("views/about.py", title="About the data", icon=":material/info:"),
-        st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
-    ]
+    {
+        "Everyone": [
+            st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
+            st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
+            st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
+            st.Page("views/about.py", title="About the data", icon=":material/info:"),
+        ],
+        "Groups and the council (sign in)": [
+            st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
+            st.Page("views/group.py", title="Your group", icon=":material/groups:"),
+            st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
+            st.Page("views/planners.py", title="Download layers", icon=":material/download:"),
+            st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
+        ],
+    }
 )
 navigation.run()
