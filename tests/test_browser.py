@@ -200,18 +200,28 @@ def _choose(page: Any, label: str, option: str) -> None:
     page.get_by_role("option", name=option).first.click()
 
 
-def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, tmp_path: Path) -> None:
+PASSWORD = "a long enough password"
+
+
+def _data_with_people(tmp_path: Path, *people: tuple[str, str, str | None]) -> Path:
+    """A data folder of its own with these (name, role, group) accounts, all with PASSWORD."""
     from layers import accounts
 
     data = tmp_path / "data"
     data.mkdir()
-    password = "a long enough password"
     os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
     try:
-        accounts.add_user("Eeva Editor", "editor", password, group="Friends of Kaisaniemi Park")
-        accounts.add_user("Mika Moderator", "moderator", password)
+        for name, role, group in people:
+            accounts.add_user(name, role, PASSWORD, group=group)
     finally:
         os.environ["OURPATCH_DATA_DIR"] = old
+    return data
+
+
+def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, tmp_path: Path) -> None:
+    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Friends of Kaisaniemi Park"),
+                             ("Mika Moderator", "moderator", None))
+    password = PASSWORD
     with browser.running_app(data) as url:
         chromium = browser.launch(playwright)
         editor = chromium.new_context(viewport={"width": 1400, "height": 2400}).new_page()
@@ -257,16 +267,8 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
 def test_planner_downloads_a_geopackage_in_british_national_grid(playwright: Any, tmp_path: Path) -> None:
     import pyogrio
 
-    from layers import accounts
-
-    data = tmp_path / "data"
-    data.mkdir()
-    password = "a long enough password"
-    os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
-    try:
-        accounts.add_user("Pia Planner", "planner", password)
-    finally:
-        os.environ["OURPATCH_DATA_DIR"] = old
+    data = _data_with_people(tmp_path, ("Pia Planner", "planner", None))
+    password = PASSWORD
     with browser.running_app(data) as url:
         chromium = browser.launch(playwright)
         context = chromium.new_context(viewport={"width": 1400, "height": 2000}, accept_downloads=True)

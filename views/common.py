@@ -57,6 +57,16 @@ def signed_in_user() -> accounts.User | None:
     return accounts.get_user(int(user_id)) if user_id is not None else None
 
 
+def require_role(roles: tuple[str, ...], invitation: str) -> accounts.User | None:
+    """The signed-in person if their role may use this page; else an invitation to sign in.
+    (The page's actions check permissions again in layers/: this only decides what to show.)"""
+    user = signed_in_user()
+    if user is None or user.role not in roles:
+        st.info(invitation)
+        return None
+    return user
+
+
 def md(text: object) -> str:
     """Any text made inert for Streamlit's markdown (messages, headings, toasts): user and OSM
     text can carry no links, emphasis or HTML. Every message that may hold such text goes through here."""

@@ -179,10 +179,10 @@ def _import(user: Any) -> None:
 
 def render() -> None:
     st.title("Your group on the map")
-    user = common.signed_in_user()
-    if user is None or user.role not in ("editor", "moderator", "admin"):
-        st.info("Community group editors sign in to add and keep up their group's assets "
-                "(the Sign in page). Residents can see everything published on the map.")
+    user = common.require_role(("editor", "moderator", "admin"),
+                               "Community group editors sign in to add and keep up their group's assets "
+                               "(the Sign in page). Residents can see everything published on the map.")
+    if user is None:
         return
     lay = common.layers()
     if user.role != "editor" and not user.group:

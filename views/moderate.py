@@ -12,9 +12,9 @@ from views import common
 
 def render() -> None:
     st.title("Check what groups have sent")
-    user = common.signed_in_user()
-    if user is None or user.role not in ("moderator", "admin", "planner"):
-        st.info("Moderators and planners sign in to see assets waiting to be checked.")
+    user = common.require_role(("moderator", "admin", "planner"),
+                               "Moderators and planners sign in to see assets waiting to be checked.")
+    if user is None:
         return
     status = st.radio("Show", list(community.STATUSES), horizontal=True, key="moderate_status",
                       format_func=lambda s: {"pending": "Waiting", "published": "On the map",

@@ -12,9 +12,8 @@ from views import common
 
 def render() -> None:
     st.title("People")
-    user = common.signed_in_user()
-    if user is None or user.role != "admin":
-        st.info("Admins sign in to manage people.")
+    user = common.require_role(("admin",), "Admins sign in to manage people.")
+    if user is None:
         return
     people = accounts.list_people(user)
     st.table(pd.DataFrame({"Name": [p["name"] for p in people], "Role": [p["role"] for p in people],

@@ -40,10 +40,10 @@ def _area(lay: common.Layers) -> AreaGeometry | None:
 
 def render() -> None:
     st.title("Download layers for your GIS")
-    user = common.signed_in_user()
-    if user is None or user.role not in ("planner", "moderator", "admin"):
-        st.info("Council planners sign in to download layers (residents can download their own local's list "
-                "on the Explore page).")
+    user = common.require_role(("planner", "moderator", "admin"),
+                               "Council planners sign in to download layers (residents can download their own "
+                               "local's list on the Explore page).")
+    if user is None:
         return
     lay = common.layers()
     cats = categories.load_categories()
