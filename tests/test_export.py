@@ -190,3 +190,44 @@ def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
               data=tmp_path / "data")
     assert ok.returncode == 0, ok.stderr
     assert len(gpd.pd.read_csv(out)) == len(query.AssetIndex(sources.current().assets).within(AREA))
+
+
+def _read_back(path: Path, fmt: str) -> gpd.GeoDataFrame:
+    if fmt == "gpkg":
+        return gpd.GeoDataFrame(gpd.pd.concat([pyogrio.read_dataframe(path, layer=n) for n, _ in pyogrio.list_layers(path)],
+                                              ignore_index=True))
+    if fmt == "shp":
+        names = [n for n in zipfile.ZipFile(path).namelist() if n.endswith(".shp")]
+        return gpd.GeoDataFrame(gpd.pd.concat([pyogrio.read_dataframe(f"/vsizip/{path}/{n}") for n in names],
+                                              ignore_index=True))
+    if fmt == "csv":
+        table = gpd.pd.read_csv(path, dtype={"osm_id": "Int64"})
+        return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries.from_wkt(table["wkt"]))
+    frame = pyogrio.read_dataframe(path)
+    return frame.rename(columns={"Name": "name"})
+
+
+@pytest.mark.parametrize(("fmt", "crs"), [("geojson", None), ("gpkg", "EPSG:27700"), ("shp", "EPSG:27700"),
+                                          ("csv", "EPSG:3067"), ("kml", None)])
+def test_every_format_reads_back_the_same_assets(tmp_path: Path, expected: gpd.GeoDataFrame, fmt: str,
+                                                 crs: str | None) -> None:
+    out = tmp_path / f"assets.{'zip' if fmt == 'shp' else fmt}"
+    export.export_to(out, fmt, layer_ids=None, area=AREA, crs=crs)
+    got = _read_back(out, fmt)
+    assert len(got) == len(expected)
+    if fmt == "kml":  # KML keeps names and geometry; ids live in its extended data
+        assert sorted(got["name"].fillna("")) == sorted(expected["name"].fillna(""))
+        return
+    got = got.set_index("id")
+    want = expected.set_index("id")
+    assert set(got.index) == set(want.index)
+    for asset_id, row in want.iterrows():
+        name = got.loc[asset_id, "name"]
+        assert (name if isinstance(name, str) and name else None) == (row["name"] if isinstance(row["name"], str) else None)
+        assert got.loc[asset_id, "category"] == row["category"]
+        assert int(got.loc[asset_id, "osm_id"]) == int(row["osm_id"])
+    if crs:
+        to = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        for asset_id, row in want.iterrows():
+            expect = shapely.transform(row.geometry, lambda xy: np.column_stack(to.transform(xy[:, 0], xy[:, 1])))
+            assert shapely.hausdorff_distance(got.loc[asset_id, "geometry"], expect) < 0.01, asset_id
