@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -399,6 +399,3 @@ def similar_nearby(name: str, point: BaseGeometry, assets: pd.DataFrame) -> list
             found.append(other)
     return sorted(set(found))
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -184,12 +184,6 @@ def get_local(token: str) -> SavedLocal | None:
     return SavedLocal(**rows[0]) if rows else None
 
 
-def saved_local_areas() -> list[str]:
-    """Every saved local's area (WKT), for aggregate views; never who saved it or its name."""
-    with connect() as db:
-        return [r["area_wkt"] for r in db.query("select area_wkt from saved_locals")]
-
-
 # ---------------------------------------------------------------- people (see layers/accounts.py)
 
 
