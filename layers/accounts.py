@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +15,9 @@ from layers.errors import BadInputError, NotAllowedError
 
 ROLES = ("admin", "moderator", "planner", "editor")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
+MAX_NAME_LENGTH = 64
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
 NAME_PATTERN = re.compile(r"[\w][\w .@'-]{1,63}")
 _HASHER = PasswordHasher()
 # Verifying against this keeps a wrong user name as slow as a wrong password.
@@ -60,16 +64,24 @@ def add_user(name: str, role: str, password: str, *, group: str | None = None) -
 
 
 def authenticate(name: str, password: str) -> User | None:
-    """The user when name and password match, else None (the same for either mistake)."""
-    row = store.find_user(name=" ".join(str(name).split())) if name else None
-    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+    """The user when name and password match, else None (the same for either mistake).
+    After MAX_FAILURES wrong tries for a name within LOCKOUT, that name is refused for a while,
+    so a password cannot be guessed by trying many."""
+    clean = " ".join(str(name).split())[:MAX_NAME_LENGTH]
+    if not clean:
         return None
+    if store.recent_sign_in_failures(clean, datetime.now(UTC) - LOCKOUT) >= MAX_FAILURES:
+        raise NotAllowedError(f"Too many wrong passwords for {clean!r}; try again in {LOCKOUT.seconds // 60} minutes.")
+    row = store.find_user(name=clean)
+    ok = isinstance(password, str) and len(password) <= MAX_PASSWORD
     try:
-        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password if ok else "")
     except (VerificationError, InvalidHashError):
+        ok = False
+    if row is None or not ok:
+        store.record_sign_in_failure(clean)
         return None
-    if row is None:
-        return None
+    store.clear_sign_in_failures(clean)
     if _HASHER.check_needs_rehash(row.password_hash):
         store.set_password_hash(row.id, _HASHER.hash(password))
     return User(row.id, row.name, row.role, row.group_name)

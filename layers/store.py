@@ -94,8 +94,13 @@ def _m004_community_detail(db: sqlite_utils.Database) -> None:
     db.table("asset_history").create_index(["asset_id", "version"])
 
 
+def _m005_sign_in_failures(db: sqlite_utils.Database) -> None:
+    db.table("sign_in_failures").create({"id": int, "name": str, "at": str}, pk="id", not_null={"name", "at"})
+    db.table("sign_in_failures").create_index(["name", "at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail,
+    _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail, _m005_sign_in_failures,
 ]
 TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 MAX_LOCAL_NAME = 120
@@ -402,3 +407,21 @@ def saved_local_footprints() -> list[tuple[str, str]]:
     with connect() as db:
         return [(r["owner"] or f"link:{r['token']}", r["area_wkt"])
                 for r in db.query("select owner, token, area_wkt from saved_locals")]
+
+
+def record_sign_in_failure(name: str) -> None:
+    with connect() as db:
+        _write(db, lambda: db.execute("insert into sign_in_failures (name, at) values (?, ?)",
+                                      [name.casefold(), datetime.now(UTC).isoformat(timespec="seconds")]))
+
+
+def recent_sign_in_failures(name: str, since: datetime) -> int:
+    with connect() as db:
+        row = db.execute("select count(*) from sign_in_failures where name = ? and at >= ?",
+                         [name.casefold(), since.isoformat(timespec="seconds")]).fetchone()
+    return int(row[0])
+
+
+def clear_sign_in_failures(name: str) -> None:
+    with connect() as db:
+        _write(db, lambda: db.execute("delete from sign_in_failures where name = ?", [name.casefold()]))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from layers import accounts, store
-from layers.errors import BadInputError
+from layers.errors import BadInputError, NotAllowedError
 from layers.settings import REPO_ROOT
 
 GOOD_PASSWORD = "correct horse battery"
@@ -66,3 +66,15 @@ def test_cli_users_add(tmp_path: Path) -> None:
                            cwd=REPO_ROOT, env=no_password, capture_output=True, text=True, check=False,
                            stdin=subprocess.DEVNULL)
     assert asked.returncode == 2 and "OURPATCH_PASSWORD" in asked.stderr
+
+
+def test_too_many_wrong_passwords_lock_the_name_for_a_while(fresh_data_dir: Path) -> None:
+    accounts.add_user("Lotta Locked", "admin", GOOD_PASSWORD)
+    for _ in range(accounts.MAX_FAILURES):
+        assert accounts.authenticate("Lotta Locked", "not the password") is None
+    with pytest.raises(NotAllowedError, match="Too many wrong passwords"):
+        accounts.authenticate("Lotta Locked", GOOD_PASSWORD)
+    with store.connect() as db:  # fifteen minutes later
+        db.execute("update sign_in_failures set at = '2000-01-01T00:00:00+00:00'")
+        db.conn.commit()
+    assert accounts.authenticate("Lotta Locked", GOOD_PASSWORD) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from layers import accounts
+from layers.errors import OurPatchError
 from views import common
 
 
@@ -25,7 +26,11 @@ def render() -> None:
         password = st.text_input("Password", type="password", max_chars=accounts.MAX_PASSWORD,
                                  autocomplete="current-password")
         if st.form_submit_button("Sign in"):
-            found = accounts.authenticate(name, password)
+            try:
+                found = accounts.authenticate(name, password)
+            except OurPatchError as exc:
+                st.error(common.md(exc))
+                return
             if found is None:
                 st.error("That name and password do not match an account.")
             else:
