@@ -8,14 +8,19 @@ import pandas as pd
 from layers import community, schema, settings, sources, store
 
 
-def version() -> str:
-    """Changes whenever the layers a user sees change: a new load or a store write."""
+def extract_version() -> str:
+    """Changes when another area is loaded (or the default is rebuilt)."""
     parts = []
     for path in (settings.data_dir() / sources.EXTRACT_DIRNAME / sources.META_FILE,
-                 settings.data_dir() / "default" / sources.META_FILE,
-                 store.db_path(), store.db_path().with_name(store.DB_FILENAME + "-wal")):
+                 settings.data_dir() / "default" / sources.META_FILE):
         parts.append(f"{path.stat().st_mtime_ns}" if path.exists() else "-")
     return "|".join(parts)
+
+
+def version() -> str:
+    """Changes whenever the layers a user sees may change: a new load, or a change to a community
+    asset. Other writes (saved locals, sign-ins) leave it alone, so caches keyed on it hold."""
+    return f"{extract_version()}|{store.community_version()}"
 
 
 def all_assets(extract: sources.Extract | None = None) -> gpd.GeoDataFrame:

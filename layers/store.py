@@ -425,3 +425,11 @@ def recent_sign_in_failures(name: str, since: datetime) -> int:
 def clear_sign_in_failures(name: str) -> None:
     with connect() as db:
         _write(db, lambda: db.execute("delete from sign_in_failures where name = ?", [name.casefold()]))
+
+
+def community_version() -> str:
+    """A fingerprint of the community assets: any add, edit, moderation or link change moves it."""
+    with connect() as db:
+        count, latest, versions = db.execute(
+            "select count(*), max(updated_at), total(version) from community_assets").fetchone()
+    return f"{count}:{latest}:{versions}"

@@ -20,7 +20,7 @@ class Layers:
     map_data: build.MapData
 
 
-@st.cache_resource(show_spinner="Loading the map layers…")
+@st.cache_resource(show_spinner="Loading the map layers…", max_entries=2)
 def _load_layers(version: str) -> Layers:
     extract = sources.current()
     assets = catalogue.all_assets(extract)
@@ -41,14 +41,14 @@ def layers() -> Layers:
         st.stop()
 
 
-@st.cache_resource(show_spinner="Preparing the street network…")
+@st.cache_resource(show_spinner="Preparing the street network…", max_entries=6)
 def _network(version: str, mode_id: str) -> access.StreetNetwork:
     return access.StreetNetwork(layers().extract.network, access.mode_by_id(mode_id))
 
 
 def network_for(mode_id: str) -> access.StreetNetwork:
     """The street network for a way of travelling (built once per extract, then cached)."""
-    return _network(catalogue.version(), mode_id)
+    return _network(catalogue.extract_version(), mode_id)
 
 
 def signed_in_user() -> accounts.User | None:
