@@ -166,16 +166,10 @@ def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = 
         raise BadInputError(f"A local's name can be at most {MAX_LOCAL_NAME} characters.")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with connect() as db:
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            db.table("saved_locals").insert({
-                "token": token, "name": clean, "spec_json": spec_json, "area_wkt": area_wkt,
-                "owner": owner, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            })
-            db.conn.execute("COMMIT")
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
+        _write(db, lambda: db.table("saved_locals").insert({
+            "token": token, "name": clean, "spec_json": spec_json, "area_wkt": area_wkt,
+            "owner": owner, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }))
     return token
 
 
@@ -203,6 +197,8 @@ class UserRow:
 
 
 def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
+    """One short BEGIN IMMEDIATE transaction: committed whole, or rolled back and re-raised
+    (BaseException too, so an interrupt never leaves a transaction open)."""
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         result = action()

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import access, categories, gaps, geojson, locals, query, search, store
+from layers import access, accounts, categories, gaps, geojson, locals, query, search, store
 from layers.errors import BadInputError
 from mapping import build
 from views import common, local_state
@@ -164,9 +164,8 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         st.table(_missing_table(missing, mode))
 
 
-def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
+def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
     st.subheader("Keep or share this local")
-    user = common.signed_in_user()
     with st.form("save-local", clear_on_submit=False):
         name = st.text_input("Name your local", max_chars=store.MAX_LOCAL_NAME, placeholder="Home and the park")
         if st.form_submit_button("Save and get a private link"):
@@ -187,9 +186,8 @@ def _save_and_share(spec: locals.LocalSpec, area_wkt: str) -> None:
 
 
 
-def _my_locals() -> None:
+def _my_locals(user: accounts.User | None) -> None:
     """A signed-in person's saved locals (residents without an account keep their links)."""
-    user = common.signed_in_user()
     if user is None:
         return
     mine = store.locals_owned_by(user.owner_key)
@@ -257,6 +255,7 @@ def render() -> None:
         missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
 
     _layer_choice()
+    user = common.signed_in_user()  # once a rerun
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
                            pick_start=pick_start)
     view = {}
@@ -281,12 +280,12 @@ def render() -> None:
     _no_map_chooser(lay)
     if summary is None or resolved is None:
         st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
-        _my_locals()
+        _my_locals(user)
         return
     st.button("Clear my local and start again", on_click=local_state.clear)
     _show_results(summary, missing, spec, lay)
-    _save_and_share(spec, resolved.area.wkt)
-    _my_locals()
+    _save_and_share(spec, resolved.area.wkt, user)
+    _my_locals(user)
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
