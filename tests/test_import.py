@@ -77,6 +77,48 @@ def test_formats_and_crs(tmp_path: Path, editor: accounts.User, name: str, drive
         assert "Pyhän Kolminaisuuden nuoret" in rows  # non-ASCII survives
 
 
+EXPORT_AREA = box(24.9400, 60.1660, 24.9560, 60.1720)
+NAMED_LAYERS = ["libraries", "worship", "health"]  # every asset of these in EXPORT_AREA has a name
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "crs"), [("shp", "zip", "EPSG:3067"), ("gpkg", "gpkg", "EPSG:3067"),
+                                                    ("csv", "zip", "EPSG:3067"), ("kml", "kml", None),
+                                                    ("geojson", "geojson", None)])
+def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, fmt: str, suffix: str,
+                                         crs: str | None) -> None:
+    """Import accepts every export: the Shapefile zip with a .shp per geometry type, the
+    GeoPackage with a table per category and geometry type, the CSV zip, the KML folders."""
+    from layers import export, query, sources
+
+    want = query.AssetIndex(sources.current().assets).within(EXPORT_AREA, NAMED_LAYERS)
+    assert set(want.geom_type) == {"Point", "Polygon"}
+    out = tmp_path / f"export.{suffix}"
+    export.export_to(out, fmt, layer_ids=NAMED_LAYERS, area=EXPORT_AREA, crs=crs)
+    result = importer.import_file(editor, out, group=GROUP)
+    assert len(result.ids) == len(want)
+    rows = store.asset_rows()
+    assert sorted(r["name"] for r in rows) == sorted(want["name"])
+    assert {r["category"] for r in rows} == set(want["category"])
+    if fmt != "kml":  # KML keeps names and geometry only
+        hours = {r["name"]: r["opening_hours"] for r in rows}
+        assert hours["Rikhardinkadun kirjasto"] == "Mo-Th 09:00-20:00, Fr 09:00-18:00, Sa 10:00-16:00, Su 12:00-18:00"
+    kinds = {r["name"]: r["kind"] for r in rows}
+    assert kinds["Pyhän Kolminaisuuden kirkko"] == "area" and kinds["Rikhardinkadun kirjasto"] == "place"
+
+
+def test_geojson_where_only_some_features_have_a_link(tmp_path: Path, editor: accounts.User) -> None:
+    path = tmp_path / "some-links.geojson"
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9510 + i / 1000, 60.1700]},
+                 "properties": {"name": f"Handmade Group {i}", **({"cares_for": "osm:relation/6627217"} if i == 0 else {})}}
+                for i in range(3)]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    result = importer.import_file(editor, path, group=GROUP)
+    assert len(result.ids) == 3
+    linked = {r["name"]: [link["relation"] for link in r["links"]]
+              for r in community.visible_assets(None, status="pending", everyone=True)}
+    assert linked == {"Handmade Group 0": ["cares_for"], "Handmade Group 1": [], "Handmade Group 2": []}
+
+
 def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User) -> None:
     lonlat = tmp_path / "lonlat.csv"
     lonlat.write_text("name,lon,lat,website,cares_for\nHandmade Park Friends,24.9462,60.1752,https://example.org,"
@@ -134,7 +176,7 @@ HOSTILE_FILES = {
     "bomb.zip": (_zip_bomb, "refused before unpacking"),
     "many.zip": (_many_entries, "refused before unpacking"),
     "not-a.zip": (lambda p: p.write_bytes(b"PK\x03\x04 not really"), "not a zip"),
-    "no-shp.zip": (lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"), "exactly one .shp"),
+    "no-shp.zip": (lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"), "should hold a shapefile"),
     "wrong.exe": (lambda p: p.write_bytes(b"MZ"), "not a file type"),
     "self-crossing.geojson": (lambda p: p.write_text(json.dumps({"type": "FeatureCollection", "features": [{
         "type": "Feature", "properties": {"name": "Handmade Bowtie", "kind": "area"},
