@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--layer", action="append", metavar="ID", help="a category to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every category")
     p_export.add_argument("--format", required=True, choices=[*export.FORMATS, "oruk"],
-                          help="oruk: the community directory as an Open Referral UK feed (a folder)")
+                          help="oruk: the community directory as an Open Referral UK data package (a folder)")
     p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
     p_export.add_argument("--area", metavar="AREA", help="area file (GeoJSON, GPKG, zipped SHP) or saved local's link")
     p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
@@ -208,8 +208,8 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "oruk":
-        files = oruk.write_feed(args.output)
-        print(f"Wrote the Open Referral UK feed: {len(files)} files in {args.output}")
+        files = oruk.write_package(args.output)
+        print(f"Wrote the Open Referral UK data package (datapackage.json, {len(files) - 2} tables) in {args.output}")
         return 0
     if not args.all and not args.layer:
         raise BadInputError("Say which layers: --layer ID (repeatable) or --all.")

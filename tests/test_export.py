@@ -253,40 +253,6 @@ def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
     assert unwritable.returncode == 2 and "does not exist" in unwritable.stderr
 
 
-def test_open_referral_feed_is_valid_and_joined_up(tmp_path: Path) -> None:
-    import jsonschema
-
-    from layers import accounts, community, oruk
-
-    os.environ["OURPATCH_DATA_DIR"], old = str(tmp_path / "data"), os.environ["OURPATCH_DATA_DIR"]
-    try:
-        mod = accounts.add_user("Mika Moderator", "moderator", "a long enough password")
-        community.create_asset(mod, {"name": "Friends of Kaisaniemi Park", "geometry": shapely.Point(24.9462, 60.1752),
-                                     "schedule": "Saturdays 10:00", "phone": "+358 40 123 4567",
-                                     "eligibility": "Everyone"}, group="Friends of Kaisaniemi Park", publish=True)
-        community.create_asset(mod, {"name": "Kluuvi street chat", "kind": "online", "online_url": "https://chat.example",
-                                     "geometry": box(24.944, 60.168, 24.952, 60.172)}, group="Kluuvi Neighbours", publish=True)
-        community.create_asset(mod, {"name": "Handmade pending", "geometry": shapely.Point(24.95, 60.17)},
-                               group="Kluuvi Neighbours")
-        result = _cli("export", "--format", "oruk", "-o", str(tmp_path / "feed"), data=tmp_path / "data")
-        assert result.returncode == 0, result.stderr
-    finally:
-        os.environ["OURPATCH_DATA_DIR"] = old
-    feed = {t: json.loads((tmp_path / "feed" / f"{t}.json").read_text()) for t in oruk.TABLES}
-    for table, records in feed.items():
-        for record in records:
-            jsonschema.validate(record, oruk.SCHEMA[table])
-    assert {s["name"] for s in feed["services"]} == {"Friends of Kaisaniemi Park", "Kluuvi street chat"}
-    assert len(feed["organizations"]) == 2
-    ids = {t: {r["id"] for r in feed[t]} for t in oruk.TABLES}
-    assert all(s["organization_id"] in ids["organizations"] for s in feed["services"])
-    assert all(x["service_id"] in ids["services"] and x["location_id"] in ids["locations"]
-               for x in feed["service_at_locations"])
-    assert feed["schedules"][0]["description"] == "Saturdays 10:00"
-    assert json.loads(feed["service_areas"][0]["extent"])["type"] == "Polygon"
-    assert (tmp_path / "feed" / "LICENSE.txt").exists()
-
-
 def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
     from layers import locals, store
 
