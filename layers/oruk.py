@@ -19,19 +19,20 @@ parsed into structured schedules where they can be (`schedules`), the text alway
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import re
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import shapely
 
-from layers import categories, community, schedules, settings, store
+from layers import categories, community, schedules, settings
 from layers.errors import BadInputError
 
 NAMESPACE = uuid.UUID("6f0c2f2e-8d2b-4f43-9a52-0b1c8f3e4a17")  # Our Patch's namespace for stable ids
@@ -169,8 +170,7 @@ def _schedules(service_id: str, sal_id: str | None, r: dict[str, Any]) -> list[d
     return rows
 
 
-def _build() -> Directory:
-    rows = [r for r in community.visible_assets(None, status="published") if r["status"] == "published"]
+def _build(rows: list[dict[str, Any]]) -> Directory:
     d = Directory()
     d.taxonomy, terms = _taxonomy()
     d.terms = {t["id"]: t for t in terms.values()}
@@ -238,14 +238,21 @@ def _build() -> Directory:
     return d
 
 
-@lru_cache(maxsize=2)
-def _directory_at(_version: str, _country: str) -> Directory:
-    return _build()
+_cache: dict[str, Directory] = {}
+_cache_lock = threading.Lock()
 
 
 def directory() -> Directory:
-    """The directory, rebuilt only when community data change."""
-    return _directory_at(store.community_version(), settings.country())
+    """The directory, rebuilt only when what it is built from changes (an asset, its group's name,
+    the country setting, the categories)."""
+    rows = [r for r in community.visible_assets(None, status="published") if r["status"] == "published"]
+    key = hashlib.sha256(json.dumps([settings.country(), categories.table_fingerprint(), rows],
+                                    default=str, sort_keys=True).encode()).hexdigest()
+    with _cache_lock:
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = _build(rows)
+        return _cache[key]
 
 
 # ------------------------------------------------------------------ the API's answers

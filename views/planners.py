@@ -167,11 +167,14 @@ def _coverage_gaps(lay: common.Layers, crs: str, anyway: bool) -> None:
 
 def _oruk_download() -> None:
     st.subheader("The community directory as Open Referral UK")
-    st.markdown("Organisations, services, locations, schedules, phones and service areas of every published "
-                "community asset, as HSDS 3 / Open Referral UK JSON (a zip of one file a table).")
-    if st.button("Prepare the Open Referral UK feed", key="oruk_go"):
+    st.markdown("Every published community asset as Open Referral UK (HSDS 3.0 UK profile): organisations, "
+                "services, locations and addresses, contacts, schedules, service areas and our categories as "
+                "taxonomy terms.")
+    st.markdown("**For a directory:** this app serves the ORUK API, read-only, at `/api/oruk/` (for example "
+                "`/api/oruk/services?page=1&per_page=50`). Give a directory that base address.")
+    if st.button("Prepare the Open Referral UK data package", key="oruk_go"):
         with tempfile.TemporaryDirectory() as tmp:
-            files = oruk.write_feed(Path(tmp) / "oruk")
+            files = oruk.write_package(Path(tmp) / "oruk")
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for f in files:
