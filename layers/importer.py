@@ -18,7 +18,7 @@ import pyogrio
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from layers import community
+from layers import community, projection
 from layers.accounts import User
 from layers.errors import BadInputError
 
@@ -114,7 +114,7 @@ def _read_layer(path: Path, source: str, layer: str | None, kind: str) -> gpd.Ge
                                 "longitude/latitude; save it with a CRS (e.g. EPSG:27700).")
         frame = frame.set_crs("EPSG:4326")
     elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs("EPSG:4326")
+        frame = projection.to_wgs84(frame)
     return frame
 
 
@@ -182,7 +182,7 @@ def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
         row = int(np.flatnonzero((xs.abs() > 180) | (ys.abs() > 90))[0]) + 1
         raise BadInputError(f"{path.name}: row {row}: longitude/latitude out of range (are these metres? "
                             "use easting/northing columns and --crs).")
-    return frame.to_crs("EPSG:4326") if frame.crs.to_epsg() != 4326 else frame
+    return projection.to_wgs84(frame)
 
 
 def _crs(text: str) -> CRS:

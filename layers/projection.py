@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
-from convertbng.cutil import convert_bng
+from convertbng.cutil import convert_bng, convert_lonlat
 from pyproj import CRS, aoi
 from pyproj.database import query_utm_crs_info
 from pyproj.transformer import AreaOfInterest, Transformer, TransformerGroup
@@ -178,3 +178,20 @@ def _ostn15(frame: gpd.GeoDataFrame, crs: CRS, bounds: tuple[float, float, float
     method = (f"{transformer.description} (pyproj {_accuracy(transformer)} within Great Britain); WARNING: the data "
               "lie outside the area British National Grid and OSTN15 are meant for")
     return Projected(_transform(frame, helmert, crs), crs, method, True)
+
+
+def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Read-side: a frame in any CRS back to WGS84; British National Grid by OSTN15 (inverse) where
+    the points lie on its grid, else pyproj."""
+    if frame.crs is None or frame.crs.to_epsg() == 4326:
+        return frame
+    if frame.crs.to_epsg() == BNG_EPSG and len(frame):
+        coords = shapely.get_coordinates(np.asarray(frame.geometry.values))
+        lons, lats = convert_lonlat(coords[:, 0], coords[:, 1])
+        if np.isfinite(lons).all() and np.isfinite(lats).all():
+            def fn(xy: np.ndarray) -> np.ndarray:
+                lon, lat = convert_lonlat(xy[:, 0], xy[:, 1])
+                return np.column_stack([lon, lat])
+
+            return _transform(frame, fn, WGS84)
+    return frame.to_crs(WGS84)

@@ -324,3 +324,15 @@ def test_derived_layers_honour_the_chosen_crs(tmp_path: Path, helsinki: sources.
     _points_close(got.assign(id="a"), frame.assign(id="a"), "EPSG:3067")
     with pytest.raises(BadInputError, match="--outside-area-of-use"):
         export.write_layer(frame, "gpkg", tmp_path / "bng.gpkg", layer="gap", crs="EPSG:27700")
+
+
+def test_the_crs_proposed_is_one_whose_area_of_use_holds_the_data(helsinki: sources.Extract) -> None:
+    from layers import projection
+
+    assert projection.suggest_crs_for_bounds(helsinki.bounds) == "EPSG:3067"
+    assert projection.suggest_crs_for_bounds((-3.25, 55.9, -3.1, 56.0)) == "EPSG:27700"  # Edinburgh
+    assert projection.suggest_crs_for_bounds((-74.05, 40.6, -73.9, 40.8)) == "EPSG:32618"  # New York: UTM 18N
+    frame = gpd.GeoDataFrame(geometry=[shapely.Point(24.95, 60.17)], crs="EPSG:4326")
+    for code in ("EPSG:3067", "EPSG:3857", "EPSG:32635"):
+        method = projection.project(frame, code).method
+        assert "ballpark" not in method.lower() and "WARNING" not in method, method

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
 from layers import accounts, community, importer, store
@@ -134,6 +134,20 @@ def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User)
     importer.import_file(editor, bng, group=GROUP, crs="EPSG:27700")
     grid = next(r for r in store.asset_rows() if r["name"] == "Handmade Grid Group")
     assert "24.95" in grid["geometry_wkt"] and "60.169" in grid["geometry_wkt"]
+
+
+def test_british_national_grid_imports_through_ostn15(tmp_path: Path) -> None:
+    """OS's OSTN15 test points given as easting/northing come back to their ETRS89 lon/lat (1 cm)."""
+    points = gpd.pd.read_csv(REPO_ROOT / "tests" / "standards" / "ostn15" / "test_points.csv").head(12)
+    path = tmp_path / "os-points.csv"
+    path.write_text("name,easting,northing\n" + "".join(
+        f"Handmade OS point {r.point_id},{r.osgb36_easting},{r.osgb36_northing}\n" for r in points.itertuples()))
+    rows = importer.read_rows(path, crs="EPSG:27700")  # (importing them would be refused: far from Helsinki)
+    got = {r["name"].rsplit(" ", 1)[1]: r["geometry"] for r in rows}
+    geod = Geod(ellps="WGS84")
+    for r in points.itertuples():
+        _, _, metres = geod.inv(got[r.point_id].x, got[r.point_id].y, r.etrs89_lon, r.etrs89_lat)
+        assert metres < 0.01, (r.point_id, metres)
 
 
 def _zip_bomb(path: Path) -> None:
