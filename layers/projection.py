@@ -67,9 +67,12 @@ def _outside_sentence(crs: CRS, where: str, bounds: tuple[float, float, float, f
             "--outside-area-of-use to transform them anyway.")
 
 
-def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """The data's extent; None when there is nothing to place (no rows, or only empty geometries)."""
+    if len(frame) == 0:
+        return None
     minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
-    return minx, miny, maxx, maxy
+    return (minx, miny, maxx, maxy) if np.isfinite([minx, miny, maxx, maxy]).all() else None
 
 
 def within_area_of_use(crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
@@ -101,7 +104,8 @@ def suggest_crs_for_bounds(bounds: tuple[float, float, float, float]) -> str:
 
 def suggest_crs(frame: gpd.GeoDataFrame) -> str:
     """The CRS to propose for WGS84 data (EPSG:3067 for Helsinki, EPSG:27700 for Britain)."""
-    return suggest_crs_for_bounds(_bounds(frame))
+    bounds = _bounds(frame)
+    return suggest_crs_for_bounds(bounds) if bounds else "EPSG:4326"
 
 
 def _transform(frame: gpd.GeoDataFrame, fn: Callable[[np.ndarray], np.ndarray], crs: CRS) -> gpd.GeoDataFrame:
@@ -117,14 +121,15 @@ def project(frame: gpd.GeoDataFrame, target: CRS | str | None, *, outside_area_o
         raise ValueError("project() takes WGS84 data")
     if crs.to_epsg() == 4326:
         return Projected(frame, crs, "none: WGS84 longitude/latitude as stored", False)
-    bounds = _bounds(frame) if len(frame) else (0.0, 0.0, 0.0, 0.0)
+    bounds = _bounds(frame)
     if crs.to_epsg() == BNG_EPSG:
-        return _ostn15(frame, crs, bounds, outside_area_of_use=outside_area_of_use)
-    inside = within_area_of_use(crs, bounds)
+        return _ostn15(frame, crs, bounds or (0.0, 0.0, 0.0, 0.0), outside_area_of_use=outside_area_of_use)
+    inside = bounds is None or within_area_of_use(crs, bounds)
     if not inside and not outside_area_of_use:
         area = crs.area_of_use
-        raise BadInputError(_outside_sentence(crs, area.name.rstrip(".") if area else "no stated area", bounds))
-    aoi = AreaOfInterest(*bounds) if inside and len(frame) else None
+        raise BadInputError(_outside_sentence(crs, area.name.rstrip(".") if area else "no stated area",
+                                              bounds or (0.0, 0.0, 0.0, 0.0)))
+    aoi = AreaOfInterest(*bounds) if inside and bounds else None
     group = _group(crs, aoi)
     if not group.transformers:
         raise BadInputError(f"No transformation from WGS84 to {crs_label(crs)} is known for these data "
