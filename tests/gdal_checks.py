@@ -48,3 +48,20 @@ def ogrinfo_geometry_types(path: Path | str) -> dict[str, str]:
     types = re.findall(r"^Geometry: (.+)$", out, flags=re.M)
     assert len(names) == len(types), out
     return dict(zip(names, types, strict=True))
+
+
+def ogr2ogr_to_shapefiles(path: Path, folder: Path) -> dict[str, int]:
+    """Debian's GDAL 3.6 `ogr2ogr` converts every table of `path` to a shapefile in `folder`;
+    returns shapefile name -> feature count as `ogrinfo` reads them back."""
+    exe = shutil.which("ogr2ogr")
+    if exe is None:
+        _missing("ogr2ogr (gdal-bin)")
+        raise AssertionError  # not reached
+    subprocess.run([exe, "-f", "ESRI Shapefile", str(folder), str(path)], capture_output=True, text=True, check=True,
+                   timeout=120)
+    counts = {}
+    for shp in sorted(folder.glob("*.shp")):
+        out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(shp)], capture_output=True, text=True, check=True,
+                             timeout=120).stdout
+        counts[shp.stem] = int(re.search(r"^Feature Count: (\d+)$", out, flags=re.M).group(1))  # type: ignore[union-attr]
+    return counts
