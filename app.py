@@ -1,28 +1,40 @@
-"""Our Patch: Streamlit entry point. Page config, logging and the page router; nothing else."""
+"""Our Patch: Streamlit entry point. Page config, logging and the page router; and, as st.App,
+our HTTP routes (routes/: the Open Referral UK API). Nothing else."""
 
 import logging
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout="wide")
 
-navigation = st.navigation(
-    {
-        "Everyone": [
-            st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
-            st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
-            st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
-            st.Page("views/about.py", title="About the data", icon=":material/info:"),
-        ],
-        "Groups and the council (sign in)": [
-            st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
-            st.Page("views/group.py", title="Your group", icon=":material/groups:"),
-            st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
-            st.Page("views/planners.py", title="Download layers", icon=":material/download:"),
-            st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
-        ],
-    }
-)
-navigation.run()
+def pages() -> None:
+    st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout="wide")
+
+    navigation = st.navigation(
+        {
+            "Everyone": [
+                st.Page("views/explore.py", title="Explore the map", icon=":material/map:", default=True),
+                st.Page("views/find.py", title="Find a place or service", icon=":material/search:"),
+                st.Page("views/compare.py", title="Compare two locals", icon=":material/compare:"),
+                st.Page("views/about.py", title="About the data", icon=":material/info:"),
+            ],
+            "Groups and the council (sign in)": [
+                st.Page("views/signin.py", title="Sign in", icon=":material/login:"),
+                st.Page("views/group.py", title="Your group", icon=":material/groups:"),
+                st.Page("views/moderate.py", title="Moderate", icon=":material/fact_check:"),
+                st.Page("views/planners.py", title="Download layers", icon=":material/download:"),
+                st.Page("views/people.py", title="People", icon=":material/manage_accounts:"),
+            ],
+        }
+    )
+    navigation.run()
+
+
+if get_script_run_ctx(suppress_warning=True) is not None:  # a script run: the pages
+    pages()
+else:  # imported by the ASGI server (`streamlit run app.py` finds `app`): the pages and our routes
+    from routes import oruk as oruk_routes
+
+    app = st.App(__file__, routes=oruk_routes.ROUTES)

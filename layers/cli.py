@@ -92,17 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--layer", action="append", metavar="ID", help="a category to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every category")
     p_export.add_argument("--format", required=True, choices=[*export.FORMATS, "oruk"],
-                          help="oruk: the community directory as an Open Referral UK feed (a folder)")
+                          help="oruk: the community directory as an Open Referral UK data package (a folder)")
     p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
     p_export.add_argument("--area", metavar="AREA", help="area file (GeoJSON, GPKG, zipped SHP) or saved local's link")
     p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
     p_export.add_argument("--area-value", metavar="VALUE", help="...and the value (for example a ward's name)")
     p_export.add_argument("--include-pending", action="store_true", help="add unchecked community assets (flagged)")
+    p_export.add_argument("--outside-area-of-use", action="store_true",
+                          help="transform data that lie outside the CRS's area of use anyway (the files say so)")
     p_export.add_argument("-o", "--output", required=True, metavar="OUT")
 
     p_cons = sub.add_parser("consensus", help="write the layer of what residents' locals add up to")
     p_cons.add_argument("--format", default="geojson", choices=["geojson", "gpkg", "csv"])
     p_cons.add_argument("--crs", metavar="EPSG:NNNN")
+    p_cons.add_argument("--outside-area-of-use", action="store_true")
     p_cons.add_argument("-o", "--output", required=True, metavar="OUT")
 
     p_gaps = sub.add_parser("gaps", help="write the part of an area beyond a walk of any asset of a category")
@@ -112,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_gaps.add_argument("--area", metavar="AREA", help="the area to look at (default: the whole loaded map)")
     p_gaps.add_argument("--format", default="geojson", choices=["geojson", "gpkg", "csv"])
     p_gaps.add_argument("--crs", metavar="EPSG:NNNN")
+    p_gaps.add_argument("--outside-area-of-use", action="store_true")
     p_gaps.add_argument("-o", "--output", required=True, metavar="OUT")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
@@ -204,8 +208,8 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "oruk":
-        files = oruk.write_feed(args.output)
-        print(f"Wrote the Open Referral UK feed: {len(files)} files in {args.output}")
+        files = oruk.write_package(args.output)
+        print(f"Wrote the Open Referral UK data package (datapackage.json, {len(files) - 2} tables) in {args.output}")
         return 0
     if not args.all and not args.layer:
         raise BadInputError("Say which layers: --layer ID (repeatable) or --all.")
@@ -213,7 +217,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     layer_ids = None if args.all else categories.check_category_ids(args.layer)
     area = export.resolve_area(args.area, field=args.area_field, value=args.area_value) if args.area else None
     files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
-                             include_pending=args.include_pending)
+                             include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use)
     print("Wrote " + ", ".join(str(f) for f in files))
     return 0
 
@@ -221,7 +225,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_consensus(args: argparse.Namespace) -> int:
     cells = consensus.consensus_cells()
     licence = "Aggregated from residents' saved locals on Our Patch (cells with fewer than 5 residents left out).\n"
-    export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence)
+    export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence,
+                       outside_area_of_use=args.outside_area_of_use)
     print(f"Wrote {len(cells)} cells covered by at least {consensus.MIN_CONTRIBUTORS} residents' locals "
           f"to {args.output}")
     return 0
@@ -237,7 +242,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     frame = gpd.GeoDataFrame({"category": [args.category], "minutes": [args.minutes], "mode": [args.mode],
                               "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
     export.write_layer(frame, args.format, args.output, layer="gap", crs=args.crs,
-                       licence=export.licence_text())
+                       licence=export.licence_text(), outside_area_of_use=args.outside_area_of_use)
     print(f"{result.share:.0%} of the area is more than {args.minutes:g} minutes ({args.mode}) from any {label}; "
           f"written to {args.output}")
     return 0

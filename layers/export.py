@@ -1,6 +1,8 @@
-"""Layers out to planners' GIS: GeoJSON (RFC 7946), GeoPackage (a layer per category),
-zipped Shapefile (a shapefile per geometry type), CSV and KML, in the CRS asked for, with the
-licences travelling with the data. Files are written with pyogrio (GDAL)."""
+"""Layers out to planners' GIS: GeoJSON (RFC 7946), GeoPackage 1.2 (a table per category and
+geometry type), zipped Shapefile and zipped CSV (a file per geometry type) and KML (a folder per
+category and geometry type), in the CRS asked for (see `projection`: OSTN15 for British National
+Grid, never a ballpark transformation), with the licences and the transformation used travelling
+with the data. Files are written with pyogrio (GDAL)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +20,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, catalogue, categories, community, geojson, importer, query, schema, settings
+from layers import areas, catalogue, categories, community, geojson, importer, projection, query, schema, settings
 from layers.errors import BadInputError
 
 FORMATS = ("geojson", "gpkg", "shp", "csv", "kml")
@@ -33,19 +36,21 @@ def community_licence() -> str:
     return os.environ.get("OURPATCH_COMMUNITY_LICENCE", "OGL-UK-3.0")
 
 
-def licence_text() -> str:
-    return (f"{OSM_LICENCE_TEXT}\n\nCommunity data (source = community): licensed under "
+SOURCE_TEXT = "Our Patch community asset map: OpenStreetMap data and community groups' own entries"
+
+
+def licence_text(projected: projection.Projected | None = None) -> str:
+    """The licences, and where a CRS was asked for, the coordinate system and the transformation."""
+    text = (f"{OSM_LICENCE_TEXT}\n\nCommunity data (source = community): licensed under "
             f"{community_licence()} by the groups who publish it through Our Patch.\n")
+    if projected is not None:
+        text += (f"\nCoordinate system: {projection.crs_label(projected.crs)}.\n"
+                 f"Transformation from WGS84: {projected.method}.\n")
+    return text
 
 
 def parse_crs(text: str | None) -> CRS:
-    if not text:
-        return CRS.from_epsg(4326)
-    try:
-        crs = CRS.from_user_input(text.strip())
-    except Exception as exc:  # pyproj's CRSError
-        raise BadInputError(f"Unknown coordinate system {text[:60]!r}; use a code such as EPSG:27700.") from exc
-    return crs
+    return projection.parse_crs(text)
 
 
 def read_boundary(path: Path | str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
@@ -135,7 +140,11 @@ def _check_target(out: Path) -> None:
         raise BadInputError(f"Cannot write to {parent} ({exc.strerror}).") from exc
 
 
-def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None) -> list[Path]:
+SUFFIXES = {"geojson": (".geojson", ".json"), "gpkg": (".gpkg",), "shp": (".zip",), "csv": (".zip",), "kml": (".kml",)}
+
+
+def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None,
+          outside_area_of_use: bool = False) -> list[Path]:
     """Write `assets` as `fmt` to `out`; returns the files written (licence files included)."""
     if fmt not in FORMATS:
         raise BadInputError(f"Unknown format {fmt!r}; choose from: {', '.join(FORMATS)}.")
@@ -144,25 +153,54 @@ def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | Non
     if fmt in ("geojson", "kml") and not wgs84:
         raise BadInputError(f"{fmt.upper()} is always WGS84 (EPSG:4326); for {crs} choose gpkg, shp or csv.")
     out = Path(out)
+    if out.suffix.lower() not in SUFFIXES[fmt]:
+        what = {"shp": "a zip of shapefiles", "csv": "a zip of CSV files (one per geometry type)"}.get(fmt, fmt.upper())
+        raise BadInputError(f"The {fmt} export is {what}; name the output {SUFFIXES[fmt][0]} (not {out.name}).")
     _check_target(out)
+    projected = projection.project(assets, target, outside_area_of_use=outside_area_of_use)
     writer = {"geojson": _geojson, "gpkg": _gpkg, "shp": _shp, "csv": _csv, "kml": _kml}[fmt]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return writer(assets, out, target)
+        return writer(projected, out)
 
 
-def _projected(assets: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
-    return assets if crs.to_epsg() == 4326 else assets.to_crs(crs)
+GEOMETRY_GROUPS = {"points": ["Point", "MultiPoint"], "lines": ["LineString", "MultiLineString"],
+                   "polygons": ["Polygon", "MultiPolygon"]}
+SHAPE_GROUPS = GEOMETRY_GROUPS
 
 
-def _beside(out: Path) -> Path:
+def split_by_geometry(frame: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame, str]]:
+    """(group, rows, OGR geometry type) for each geometry type present: points stay Point unless a
+    MultiPoint is among them; lines and polygons are always Multi."""
+    parts = []
+    kinds = frame.geom_type
+    for group, names in GEOMETRY_GROUPS.items():
+        part = frame[kinds.isin(names)]
+        if len(part) == 0:
+            continue
+        multi = group != "points" or bool((part.geom_type == "MultiPoint").any())
+        gtype = names[1] if multi else names[0]
+        if multi:
+            part = part.set_geometry(gpd.GeoSeries(_to_multi(np.asarray(part.geometry.values)), index=part.index,
+                                                   crs=part.crs))
+        parts.append((group, part, gtype))
+    return parts
+
+
+def _to_multi(geoms: np.ndarray) -> np.ndarray:
+    makers: dict[str, Any] = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString,
+                              "Polygon": shapely.MultiPolygon}
+    return np.array([makers[g.geom_type]([g]) if g.geom_type in makers else g for g in geoms], dtype=object)
+
+
+def _beside(out: Path, projected: projection.Projected) -> Path:
     path = out.with_name(out.name + ".LICENSE.txt")
-    path.write_text(licence_text(), encoding="utf-8")
+    path.write_text(licence_text(projected), encoding="utf-8")
     return path
 
 
-def _geojson(assets: gpd.GeoDataFrame, out: Path, _crs: CRS) -> list[Path]:
-    fc = geojson.feature_collection(assets, extra=["note", "status", "licence", "attribution"])
+def _geojson(projected: projection.Projected, out: Path) -> list[Path]:
+    fc = geojson.feature_collection(projected.frame, extra=["note", "status", "licence", "attribution"])
     fc["licence"] = f"{settings.OSM_LICENCE} (OpenStreetMap data); {community_licence()} (community data)"
     out.write_text(geojson.dumps(fc), encoding="utf-8")
     return [out]
@@ -177,18 +215,28 @@ def _plain(assets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def _gpkg(assets: gpd.GeoDataFrame, out: Path, crs: CRS) -> list[Path]:
+def file_metadata(projected: projection.Projected) -> dict[str, str]:
+    """What a GeoPackage says of itself (GDAL dataset metadata, kept in gpkg_metadata)."""
+    return {"SOURCE": SOURCE_TEXT, "LICENSE": licence_text(), "ATTRIBUTION": settings.OSM_ATTRIBUTION,
+            "CRS": projection.crs_label(projected.crs), "CRS_TRANSFORMATION": projected.method,
+            "OUTSIDE_AREA_OF_USE": "yes" if projected.outside_area_of_use else "no"}
+
+
+def _gpkg(projected: projection.Projected, out: Path) -> list[Path]:
+    """A table per category and geometry type (`parks_points`, `parks_polygons`), GeoPackage 1.2."""
     if out.exists():
         out.unlink()
-    frame = _plain(_projected(assets, crs))
-    for cat_id, part in frame.groupby("category", sort=False):
-        pyogrio.write_dataframe(part, out, layer=str(cat_id), driver="GPKG", append=out.exists(),
-                                layer_options={"DESCRIPTION": licence_text()})
-    return [out]
-
-
-SHAPE_GROUPS = {"points": ["Point", "MultiPoint"], "lines": ["LineString", "MultiLineString"],
-                "polygons": ["Polygon", "MultiPolygon"]}
+    frame = _plain(projected.frame)
+    first = True
+    for cat_id, rows in frame.groupby("category", sort=False):
+        for group, part, gtype in split_by_geometry(rows):
+            pyogrio.write_dataframe(part, out, layer=f"{cat_id}_{group}", driver="GPKG", append=not first,
+                                    geometry_type=gtype,
+                                    dataset_options={"VERSION": "1.2"} if first else None,
+                                    dataset_metadata=file_metadata(projected) if first else None,
+                                    layer_options={"DESCRIPTION": licence_text(projected)})
+            first = False
+    return [out, _beside(out, projected)]
 
 
 def shapefile_field_names() -> dict[str, str]:
@@ -204,60 +252,94 @@ def shapefile_field_names() -> dict[str, str]:
     return names
 
 
-def _shp(assets: gpd.GeoDataFrame, out: Path, crs: CRS) -> list[Path]:
-    frame = _plain(_projected(assets, crs)).rename(columns=shapefile_field_names())
+def _zip_folder(folder: Path, out: Path) -> None:
+    if out.exists():
+        out.unlink()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for item in sorted(folder.iterdir()):
+            archive.write(item, item.name)
+
+
+def _shp(projected: projection.Projected, out: Path) -> list[Path]:
+    frame = _plain(projected.frame).rename(columns=shapefile_field_names())
     mapping = shapefile_field_names()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for group, kinds in SHAPE_GROUPS.items():
-            part = frame[frame.geom_type.isin(kinds)]
-            if len(part):
-                pyogrio.write_dataframe(part, folder / f"{out.stem}_{group}.shp", driver="ESRI Shapefile",
-                                        layer_options={"ENCODING": "UTF-8"}, promote_to_multi=group != "points")
+        for group, part, gtype in split_by_geometry(frame):
+            pyogrio.write_dataframe(part, folder / f"{out.stem}_{group}.shp", driver="ESRI Shapefile",
+                                    layer_options={"ENCODING": "UTF-8"}, geometry_type=gtype)
         (folder / "FIELDS.txt").write_text(
             "Shapefile field names are at most 10 characters. Full names:\n"
             + "".join(f"{short}\t{full}\n" for full, short in mapping.items()), encoding="utf-8")
-        (folder / "LICENSE.txt").write_text(licence_text(), encoding="utf-8")
-        if out.exists():
-            out.unlink()
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for item in sorted(folder.iterdir()):
-                archive.write(item, item.name)
+        (folder / "LICENSE.txt").write_text(licence_text(projected), encoding="utf-8")
+        _zip_folder(folder, out)
     return [out]
 
 
-def _csv(assets: gpd.GeoDataFrame, out: Path, crs: CRS) -> list[Path]:
-    frame = _projected(assets, crs)
-    points = shapely.point_on_surface(np.asarray(frame.geometry.values))
-    table = pd.DataFrame(_plain(frame).drop(columns="geometry"))
-    if crs.is_geographic:
-        table["lon"], table["lat"] = shapely.get_x(points), shapely.get_y(points)
-    else:
-        table["easting"], table["northing"] = shapely.get_x(points), shapely.get_y(points)
-    table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=8 if crs.is_geographic else 3)
-    table["crs"] = crs.to_string()
-    table.to_csv(out, index=False, encoding="utf-8")
-    return [out, _beside(out)]
+CSV_TYPES = {"id": "String", "osm_id": "Integer64", "lon": "Real", "lat": "Real", "easting": "Real",
+             "northing": "Real", "wkt": "WKT"}
 
 
-def _kml(assets: gpd.GeoDataFrame, out: Path, _crs: CRS) -> list[Path]:
+def _csv(projected: projection.Projected, out: Path) -> list[Path]:
+    """A zip of one CSV per geometry type, each with a `.csvt` (column types, the geometry as WKT)
+    and a `.prj` (the CRS), which GDAL and QGIS's Add Vector Layer read; README.txt says the same."""
+    crs = projected.crs
+    code = projection.crs_label(crs)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        names = []
+        for group, part, _gtype in split_by_geometry(projected.frame):
+            points = shapely.point_on_surface(np.asarray(part.geometry.values))
+            table = pd.DataFrame(_plain(part).drop(columns="geometry"))
+            x, y = ("lon", "lat") if crs.is_geographic else ("easting", "northing")
+            table[x], table[y] = shapely.get_x(points), shapely.get_y(points)
+            table["wkt"] = shapely.to_wkt(np.asarray(part.geometry.values),
+                                          rounding_precision=8 if crs.is_geographic else 3)
+            table["crs"] = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_string()
+            name = f"{out.stem}_{group}"
+            table.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
+            types = [CSV_TYPES.get(col, "String") for col in table.columns]
+            (folder / f"{name}.csvt").write_text(",".join(f'"{t}"' for t in types) + "\n", encoding="utf-8")
+            (folder / f"{name}.prj").write_text(crs.to_wkt("WKT1_GDAL"), encoding="utf-8")
+            names.append(f"{name}.csv")
+        (folder / "LICENSE.txt").write_text(licence_text(projected), encoding="utf-8")
+        (folder / "README.txt").write_text(
+            f"{len(names)} CSV files, one per geometry type: {', '.join(names)}.\n"
+            f"Coordinates are in {code}; the column `crs` says so on every row, and each file's .prj holds it.\n"
+            "The column `wkt` is the geometry as Well-Known Text (the .csvt file marks it as WKT); "
+            + ("`lon`/`lat`" if crs.is_geographic else "`easting`/`northing`")
+            + " is a point on each feature.\n"
+            "In QGIS: Layer > Add Layer > Add Vector Layer and choose the .csv (GDAL reads the .csvt and .prj),\n"
+            f"or Add Delimited Text Layer with geometry from `wkt` and the CRS set to {code}.\n",
+            encoding="utf-8")
+        _zip_folder(folder, out)
+    return [out]
+
+
+def _kml(projected: projection.Projected, out: Path) -> list[Path]:
+    """A folder per category and geometry type (KML is always WGS84)."""
     if out.exists():
         out.unlink()
-    frame = _plain(assets).rename(columns={"name": "Name", "note": "Description"})
-    pyogrio.write_dataframe(frame, out, driver="KML", layer="assets")
-    return [out, _beside(out)]
+    frame = _plain(projected.frame).rename(columns={"name": "Name", "note": "Description"})
+    first = True
+    for cat_id, rows in frame.groupby("category", sort=False):
+        for group, part, _gtype in split_by_geometry(rows):
+            pyogrio.write_dataframe(part, out, driver="KML", layer=f"{cat_id}_{group}", append=not first)
+            first = False
+    return [out, _beside(out, projected)]
 
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
-              crs: str | None = None, include_pending: bool = False) -> list[Path]:
+              crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
-    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs)
-
+    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs,
+                 outside_area_of_use=outside_area_of_use)
 
 
 def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: str, crs: str | None = None,
-                licence: str | None = None) -> list[Path]:
-    """A derived layer (consensus cells, coverage gaps) as GeoJSON (WGS84), GeoPackage or CSV."""
+                licence: str | None = None, outside_area_of_use: bool = False) -> list[Path]:
+    """A derived layer (consensus cells, coverage gaps) as GeoJSON (WGS84), GeoPackage 1.2 or CSV, in
+    the CRS asked for (by the same transformations as the asset exports)."""
     if fmt not in ("geojson", "gpkg", "csv"):
         raise BadInputError(f"This layer can be written as geojson, gpkg or csv, not {fmt!r}.")
     target = parse_crs(crs)
@@ -265,23 +347,29 @@ def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: st
         raise BadInputError(f"GEOJSON is always WGS84 (EPSG:4326); for {crs} choose gpkg or csv.")
     path = Path(out)
     _check_target(path)
-    frame = _projected(frame, target)
+    projected = projection.project(frame, target, outside_area_of_use=outside_area_of_use)
+    frame = projected.frame
+    text = (licence or "") + (f"\nCoordinate system: {projection.crs_label(projected.crs)}.\n"
+                              f"Transformation from WGS84: {projected.method}.\n")
     if path.exists():
         path.unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if fmt == "csv":
             table = pd.DataFrame(frame.drop(columns="geometry"))
-            table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=8)
-            table["crs"] = target.to_string()
+            table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values),
+                                          rounding_precision=8 if target.is_geographic else 3)
+            table["crs"] = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
             table.to_csv(path, index=False, encoding="utf-8")
+        elif fmt == "gpkg":
+            metadata = {**file_metadata(projected), "LICENSE": licence or ""}
+            for group, part, gtype in split_by_geometry(frame) or [("polygons", frame, "MultiPolygon")]:
+                name = layer if len(split_by_geometry(frame)) <= 1 else f"{layer}_{group}"
+                pyogrio.write_dataframe(part, path, layer=name, driver="GPKG", geometry_type=gtype,
+                                        append=path.exists(), dataset_options={"VERSION": "1.2"},
+                                        dataset_metadata=metadata, layer_options={"DESCRIPTION": text})
         else:
-            options = {"DESCRIPTION": licence} if (licence and fmt == "gpkg") else {}
-            pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
-                                    layer_options=options)
-    written = [path]
-    if licence and fmt != "gpkg":
-        beside = path.with_name(path.name + ".LICENSE.txt")
-        beside.write_text(licence, encoding="utf-8")
-        written.append(beside)
-    return written
+            pyogrio.write_dataframe(frame, path, layer=layer, driver="GeoJSON")
+    beside = path.with_name(path.name + ".LICENSE.txt")
+    beside.write_text(text, encoding="utf-8")
+    return [path, beside]

@@ -18,7 +18,7 @@ import pyogrio
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from layers import community
+from layers import community, projection
 from layers.accounts import User
 from layers.errors import BadInputError
 
@@ -61,8 +61,10 @@ def _check_file(path: Path) -> str:
     return kind
 
 
-def _check_zip(path: Path) -> str:
-    """The shapefile inside a zip, after refusing zip bombs before anything is unpacked."""
+def _check_zip(path: Path) -> tuple[list[str], dict[str, str]]:
+    """The layers inside a zip — every shapefile (as our Shapefile export writes, one per geometry
+    type), else every CSV (our CSV export) — after refusing zip bombs before anything is unpacked;
+    and the full field names a FIELDS.txt gives for the shapefiles' 10-character ones."""
     if not zipfile.is_zipfile(path):
         raise BadInputError(f"{path.name} is not a zip file.")
     with zipfile.ZipFile(path) as archive:
@@ -74,40 +76,83 @@ def _check_zip(path: Path) -> str:
             raise BadInputError(f"{path.name} would unpack to more than "
                                 f"{MAX_ZIP_UNPACKED_BYTES // (1024 * 1024)} MB; refused before unpacking.")
         shapefiles = [e.filename for e in entries if e.filename.lower().endswith(".shp")]
-    if len(shapefiles) != 1:
-        raise BadInputError(f"{path.name} should hold exactly one .shp file (it holds {len(shapefiles)}).")
-    return f"/vsizip/{path.resolve()}/{shapefiles[0]}"
+        tables = [e.filename for e in entries if e.filename.lower().endswith(".csv")]
+        names: dict[str, str] = {}
+        fields = next((e for e in entries if e.filename.rsplit("/", 1)[-1] == "FIELDS.txt"), None)
+        if shapefiles and fields is not None and fields.file_size < 64 * 1024:
+            for line in archive.read(fields).decode("utf-8", errors="replace").splitlines():
+                short, _, full = line.partition("\t")
+                if full and short and len(short) <= 10 and full.isidentifier():
+                    names[short] = full
+    members = shapefiles or tables
+    if not members:
+        raise BadInputError(f"{path.name} should hold a shapefile (.shp and its companions) or CSV files; it holds "
+                            "neither.")
+    return [f"/vsizip/{path.resolve()}/{member}" for member in members], names
+
+
+def _clean_value(value: Any) -> Any:
+    """A missing attribute (NaN, NaT, None) as None: a feature without a link has no link."""
+    if value is None:
+        return None
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # lists and other non-scalars
+        return value
+
+
+def _read_layer(path: Path, source: str, layer: str | None, kind: str) -> gpd.GeoDataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pyogrio.read_dataframe(source, layer=layer, on_invalid="ignore")
+    except Exception as exc:  # pyogrio raises DataSourceError and friends; message names the file
+        raise BadInputError(f"{path.name} could not be read as {kind} ({str(exc)[:160]}).") from exc
+    if frame.crs is None:
+        if len(frame) and not _plausibly_wgs84(frame):
+            raise BadInputError(f"{path.name} says nothing of its coordinate system and its coordinates are not "
+                                "longitude/latitude; save it with a CRS (e.g. EPSG:27700).")
+        frame = frame.set_crs("EPSG:4326")
+    elif frame.crs.to_epsg() != 4326:
+        frame = projection.to_wgs84(frame)
+    return frame
+
+
+def read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
+    """Every layer of the file (each table of a GeoPackage, each folder of a KML, each shapefile or
+    CSV of a zip) in WGS84."""
+    names: dict[str, str] = {}
+    if kind == "zipped Shapefile":
+        sources, names = _check_zip(path)
+    else:
+        sources = [str(path)]
+    frames: list[gpd.GeoDataFrame] = []
+    for source in sources:
+        try:
+            listed = pyogrio.list_layers(source)
+        except Exception as exc:  # not a readable dataset at all
+            raise BadInputError(f"{path.name} could not be read as {kind} ({str(exc)[:160]}).") from exc
+        spatial = [str(name) for name, gtype in listed if gtype is not None]  # tables without geometry: skipped
+        layers: list[str | None] = [*spatial] if len(spatial) > 1 else [None]
+        frames.extend(_read_layer(path, source, layer, kind) for layer in layers)
+    frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326") \
+        if len(frames) > 1 else frames[0]
+    if names:
+        frame = frame.rename(columns={short: full for short, full in names.items() if short in frame.columns})
+    if len(frame) == 0:
+        raise BadInputError(f"{path.name} holds no features.")
+    if frame.geometry.isna().all():
+        raise BadInputError(f"{path.name} holds no readable geometries.")
+    if not _plausibly_wgs84(frame):
+        raise BadInputError(f"{path.name}: its coordinates are not longitude/latitude although it says so "
+                            "(are they metres? save the file with its real CRS).")
+    return frame
 
 
 def _plausibly_wgs84(frame: gpd.GeoDataFrame) -> bool:
     minx, miny, maxx, maxy = frame.total_bounds
     return bool(np.isfinite([minx, miny, maxx, maxy]).all() and -180 <= minx <= maxx <= 180
                 and -90 <= miny <= maxy <= 90)
-
-
-def read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
-    source = _check_zip(path) if kind == "zipped Shapefile" else str(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = pyogrio.read_dataframe(source, on_invalid="ignore")
-    except Exception as exc:  # pyogrio raises DataSourceError and friends; message names the file
-        raise BadInputError(f"{path.name} could not be read as {kind} ({str(exc)[:160]}).") from exc
-    if len(frame) == 0:
-        raise BadInputError(f"{path.name} holds no features.")
-    if frame.geometry.isna().all():
-        raise BadInputError(f"{path.name} holds no readable geometries.")
-    if frame.crs is None:
-        if not _plausibly_wgs84(frame):
-            raise BadInputError(f"{path.name} says nothing of its coordinate system and its coordinates are not "
-                                "longitude/latitude; save it with a CRS (e.g. EPSG:27700).")
-        frame = frame.set_crs("EPSG:4326")
-    elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs("EPSG:4326")
-    if not _plausibly_wgs84(frame):
-        raise BadInputError(f"{path.name}: its coordinates are not longitude/latitude although it says so "
-                            "(are they metres? save the file with its real CRS).")
-    return frame
 
 
 def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
@@ -137,7 +182,7 @@ def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
         row = int(np.flatnonzero((xs.abs() > 180) | (ys.abs() > 90))[0]) + 1
         raise BadInputError(f"{path.name}: row {row}: longitude/latitude out of range (are these metres? "
                             "use easting/northing columns and --crs).")
-    return frame.to_crs("EPSG:4326") if frame.crs.to_epsg() != 4326 else frame
+    return projection.to_wgs84(frame)
 
 
 def _crs(text: str) -> CRS:
@@ -159,6 +204,7 @@ def read_rows(path: Path | str, *, crs: str | None = None) -> list[dict[str, Any
     cols = {c.strip().lower(): c for c in frame.columns if c != "geometry"}
     rows = []
     for geom, record in zip(frame.geometry.values, frame.drop(columns="geometry").to_dict("records"), strict=True):
+        record = {key: _clean_value(value) for key, value in record.items()}
         row: dict[str, Any] = {f: record.get(cols[f]) for f in FIELDS if f in cols}
         if "kind" not in row or not row["kind"]:
             row["kind"] = "area" if isinstance(geom, Polygon | MultiPolygon) else "place"

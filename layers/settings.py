@@ -9,11 +9,13 @@
 | OURPATCH_NOMINATIM_URL | geocoder used by `load --place`                         | osmnx's default      |
 | OURPATCH_OVERPASS_URL | Overpass API used by `load --place`                      | osmnx's default      |
 | OURPATCH_COMMUNITY_LICENCE | licence of exported community data (layers.export)  | OGL-UK-3.0           |
+| OURPATCH_COUNTRY      | ISO country code of addresses without a UK postcode (ORUK) | — (GB for UK postcodes) |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +58,10 @@ def overpass_url() -> str | None:
 def osmnx_cache_dir() -> Path:
     raw = os.environ.get("OURPATCH_OSMNX_CACHE", "").strip()
     return Path(raw) if raw else data_dir() / "osmnx-cache"
+
+
+def country() -> str:
+    """ISO 3166-1 alpha-2 code for community addresses in the Open Referral UK feed that have no
+    UK postcode ("FI" for the Helsinki demo); empty: such addresses stay free text."""
+    raw = os.environ.get("OURPATCH_COUNTRY", "").strip().upper()
+    return raw if re.fullmatch(r"[A-Z]{2}", raw) else ""

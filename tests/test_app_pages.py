@@ -235,8 +235,19 @@ def test_planners_page(tmp_path, monkeypatch) -> None:  # type: ignore[no-untype
     planner = accounts.add_user("Pia Planner", "planner", "a long enough password")
     at = _run("views/planners.py", user_id=planner.id)
     assert not at.exception
+    crs = at.selectbox(key="export_crs")
+    assert crs.value == "EPSG:3067" and "fits this map" in crs.format_func(crs.value)  # proposed for Helsinki
     at.button[0].click().run()
     assert not at.exception
-    assert any(b.label == "Download our-patch.gpkg" for b in at.get("download_button"))
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download our-patch.gpkg" in labels
+    assert "Download coverage-gap.gpkg (EPSG:3067)" in labels  # the gap download honours the chosen CRS
     share = next(m for m in at.metric if m.label.startswith("Share of the map more than 10 minutes"))
     assert share.value.endswith("%")
+    at.selectbox(key="export_crs").set_value("EPSG:27700").run()
+    at.button(key="export_go").click().run()
+    assert any("outside the area EPSG:27700" in e.value for e in at.error)
+    at.checkbox(key="export_outside").check().run()
+    at.button(key="export_go").click().run()
+    assert not at.error
+    assert any("outside the area" in w.value for w in at.warning)

@@ -264,8 +264,10 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
         chromium.close()
 
 
-def test_planner_downloads_a_geopackage_in_british_national_grid(playwright: Any, tmp_path: Path) -> None:
+def test_planner_downloads_a_geopackage_in_the_crs_that_fits(playwright: Any, tmp_path: Path) -> None:
     import pyogrio
+
+    from tests.gdal_checks import assert_valid_gpkg
 
     data = _data_with_people(tmp_path, ("Pia Planner", "planner", None))
     password = PASSWORD
@@ -276,7 +278,6 @@ def test_planner_downloads_a_geopackage_in_british_national_grid(playwright: Any
         _sign_in(page, url, "Pia Planner", password)
         page.get_by_role("link", name="Download layers").click()
         browser.wait_for_map(page)
-        _choose(page, "Coordinate system", "British National Grid (EPSG:27700)")
         browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
         page.wait_for_timeout(1500)
         frame = page.wait_for_selector(browser.MAP_FRAME).content_frame()
@@ -292,9 +293,10 @@ def test_planner_downloads_a_geopackage_in_british_national_grid(playwright: Any
     from layers import areas, query, sources
 
     expected = query.AssetIndex(sources.current().assets).within(areas.parse_area(drawn))
+    assert_valid_gpkg(saved)
     layers = [name for name, _ in pyogrio.list_layers(saved)]
     frames = [pyogrio.read_dataframe(saved, layer=name) for name in layers]
-    assert all(f.crs.to_epsg() == 27700 for f in frames)
+    assert all(f.crs.to_epsg() == 3067 and len(set(f.geom_type)) == 1 for f in frames)  # proposed for Helsinki
     assert sum(len(f) for f in frames) == len(expected)
     names = {n for f in frames for n in f["name"].dropna()}
     assert {"Helsingin tuomiokirkko", "Esplanadinpuisto"} <= names

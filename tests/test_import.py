@@ -16,7 +16,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
 from layers import accounts, community, importer, store
@@ -77,6 +77,48 @@ def test_formats_and_crs(tmp_path: Path, editor: accounts.User, name: str, drive
         assert "Pyhän Kolminaisuuden nuoret" in rows  # non-ASCII survives
 
 
+EXPORT_AREA = box(24.9400, 60.1660, 24.9560, 60.1720)
+NAMED_LAYERS = ["libraries", "worship", "health"]  # every asset of these in EXPORT_AREA has a name
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "crs"), [("shp", "zip", "EPSG:3067"), ("gpkg", "gpkg", "EPSG:3067"),
+                                                    ("csv", "zip", "EPSG:3067"), ("kml", "kml", None),
+                                                    ("geojson", "geojson", None)])
+def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, fmt: str, suffix: str,
+                                         crs: str | None) -> None:
+    """Import accepts every export: the Shapefile zip with a .shp per geometry type, the
+    GeoPackage with a table per category and geometry type, the CSV zip, the KML folders."""
+    from layers import export, query, sources
+
+    want = query.AssetIndex(sources.current().assets).within(EXPORT_AREA, NAMED_LAYERS)
+    assert set(want.geom_type) == {"Point", "Polygon"}
+    out = tmp_path / f"export.{suffix}"
+    export.export_to(out, fmt, layer_ids=NAMED_LAYERS, area=EXPORT_AREA, crs=crs)
+    result = importer.import_file(editor, out, group=GROUP)
+    assert len(result.ids) == len(want)
+    rows = store.asset_rows()
+    assert sorted(r["name"] for r in rows) == sorted(want["name"])
+    assert {r["category"] for r in rows} == set(want["category"])
+    if fmt != "kml":  # KML keeps names and geometry only
+        hours = {r["name"]: r["opening_hours"] for r in rows}
+        assert hours["Rikhardinkadun kirjasto"] == "Mo-Th 09:00-20:00, Fr 09:00-18:00, Sa 10:00-16:00, Su 12:00-18:00"
+    kinds = {r["name"]: r["kind"] for r in rows}
+    assert kinds["Pyhän Kolminaisuuden kirkko"] == "area" and kinds["Rikhardinkadun kirjasto"] == "place"
+
+
+def test_geojson_where_only_some_features_have_a_link(tmp_path: Path, editor: accounts.User) -> None:
+    path = tmp_path / "some-links.geojson"
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9510 + i / 1000, 60.1700]},
+                 "properties": {"name": f"Handmade Group {i}", **({"cares_for": "osm:relation/6627217"} if i == 0 else {})}}
+                for i in range(3)]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    result = importer.import_file(editor, path, group=GROUP)
+    assert len(result.ids) == 3
+    linked = {r["name"]: [link["relation"] for link in r["links"]]
+              for r in community.visible_assets(None, status="pending", everyone=True)}
+    assert linked == {"Handmade Group 0": ["cares_for"], "Handmade Group 1": [], "Handmade Group 2": []}
+
+
 def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User) -> None:
     lonlat = tmp_path / "lonlat.csv"
     lonlat.write_text("name,lon,lat,website,cares_for\nHandmade Park Friends,24.9462,60.1752,https://example.org,"
@@ -92,6 +134,20 @@ def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User)
     importer.import_file(editor, bng, group=GROUP, crs="EPSG:27700")
     grid = next(r for r in store.asset_rows() if r["name"] == "Handmade Grid Group")
     assert "24.95" in grid["geometry_wkt"] and "60.169" in grid["geometry_wkt"]
+
+
+def test_british_national_grid_imports_through_ostn15(tmp_path: Path) -> None:
+    """OS's OSTN15 test points given as easting/northing come back to their ETRS89 lon/lat (1 cm)."""
+    points = gpd.pd.read_csv(REPO_ROOT / "tests" / "standards" / "ostn15" / "test_points.csv").head(12)
+    path = tmp_path / "os-points.csv"
+    path.write_text("name,easting,northing\n" + "".join(
+        f"Handmade OS point {r.point_id},{r.osgb36_easting},{r.osgb36_northing}\n" for r in points.itertuples()))
+    rows = importer.read_rows(path, crs="EPSG:27700")  # (importing them would be refused: far from Helsinki)
+    got = {r["name"].rsplit(" ", 1)[1]: r["geometry"] for r in rows}
+    geod = Geod(ellps="WGS84")
+    for r in points.itertuples():
+        _, _, metres = geod.inv(got[r.point_id].x, got[r.point_id].y, r.etrs89_lon, r.etrs89_lat)
+        assert metres < 0.01, (r.point_id, metres)
 
 
 def _zip_bomb(path: Path) -> None:
@@ -134,7 +190,7 @@ HOSTILE_FILES = {
     "bomb.zip": (_zip_bomb, "refused before unpacking"),
     "many.zip": (_many_entries, "refused before unpacking"),
     "not-a.zip": (lambda p: p.write_bytes(b"PK\x03\x04 not really"), "not a zip"),
-    "no-shp.zip": (lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"), "exactly one .shp"),
+    "no-shp.zip": (lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"), "should hold a shapefile"),
     "wrong.exe": (lambda p: p.write_bytes(b"MZ"), "not a file type"),
     "self-crossing.geojson": (lambda p: p.write_text(json.dumps({"type": "FeatureCollection", "features": [{
         "type": "Feature", "properties": {"name": "Handmade Bowtie", "kind": "area"},

@@ -13,17 +13,24 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import access, categories, consensus, export, gaps, oruk
+from layers import access, categories, consensus, export, gaps, oruk, projection
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError, OurPatchError
 from mapping import build, drawing
 from views import common
 
-CRS_CHOICES = {"EPSG:27700": "British National Grid (EPSG:27700)", "EPSG:4326": "WGS84 longitude/latitude (EPSG:4326)",
-               "EPSG:3857": "Web Mercator (EPSG:3857)", "EPSG:3067": "ETRS-TM35FIN, Finland (EPSG:3067)"}
-FORMAT_NAMES = {"gpkg": "GeoPackage (a layer per category)", "shp": "Shapefile (zipped)", "csv": "CSV (WKT and coordinates)",
-                "geojson": "GeoJSON (always WGS84)", "kml": "KML (always WGS84)"}
-SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".csv", "geojson": ".geojson", "kml": ".kml"}
+FORMAT_NAMES = {"gpkg": "GeoPackage (a table per category and geometry type)", "shp": "Shapefile (zipped)",
+                "csv": "CSV (zipped, a file per geometry type)", "geojson": "GeoJSON (always WGS84)",
+                "kml": "KML (always WGS84)"}
+SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".zip", "geojson": ".geojson", "kml": ".kml"}
+
+
+def _crs_choices(lay: common.Layers) -> dict[str, str]:
+    """The offered CRSs, the one that fits the loaded map first (EPSG:3067 for Helsinki)."""
+    fits = projection.suggest_crs_for_bounds(lay.extract.bounds)
+    offered = dict(projection.OFFERED)
+    label = offered.pop(fits, f"{fits} (UTM zone of the map)")
+    return {fits: f"{label} — fits this map", **offered}
 
 
 def _area(lay: common.Layers) -> AreaGeometry | None:
@@ -51,8 +58,11 @@ def render() -> None:
                             format_func=lambda c: common.category_labels()[c], key="export_layers")
     c1, c2 = st.columns(2)
     fmt = c1.selectbox("Format", list(FORMAT_NAMES), format_func=lambda f: FORMAT_NAMES[f], key="export_format")
-    crs = c2.selectbox("Coordinate system", list(CRS_CHOICES), format_func=lambda c: CRS_CHOICES[c], key="export_crs")
+    choices = _crs_choices(lay)
+    crs = c2.selectbox("Coordinate system", list(choices), format_func=lambda c: choices[c], key="export_crs")
     pending = st.checkbox("Include community assets not yet checked (flagged as pending)", key="export_pending")
+    anyway = st.checkbox("Transform data that lie outside the coordinate system's area of use anyway (not advised: "
+                         "the file will say so)", key="export_outside")
     area = _area(lay)
     if fmt in ("geojson", "kml") and crs != "EPSG:4326":
         st.caption(f"{fmt.upper()} is always WGS84; the file will be in EPSG:4326.")
@@ -64,34 +74,45 @@ def render() -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / f"our-patch{SUFFIX[fmt]}"
-                files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending)
+                files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending,
+                                         outside_area_of_use=anyway)
                 st.session_state["export_file"] = (out.name, out.read_bytes())
                 extra = [f for f in files if f != out]
                 st.session_state["export_licence"] = extra[0].read_text() if extra else None
+                st.session_state["export_outside_used"] = anyway and crs != "EPSG:4326"
         except OurPatchError as exc:
             st.error(common.md(exc))
             st.session_state.pop("export_file", None)
     ready = st.session_state.get("export_file")
     if ready:
         st.download_button(f"Download {ready[0]}", data=ready[1], file_name=ready[0], key="export_download")
+        licence_text = st.session_state.get("export_licence") or ""
+        if "WARNING" in licence_text:
+            st.warning("Some of these data lie outside the area this coordinate system is meant for; the file "
+                       "and its LICENSE.txt say so. Positions there may be metres off.")
         if st.session_state.get("export_licence"):
             st.download_button("Download the licence (LICENSE.txt)", data=st.session_state["export_licence"],
                                file_name="LICENSE.txt", key="export_licence_download")
         st.caption("OpenStreetMap data: © OpenStreetMap contributors, ODbL. Community data: "
                    f"{common.md(export.community_licence())}.")
     _oruk_download()
-    _consensus(lay)
-    _coverage_gaps(lay)
+    _consensus(lay, crs, anyway)
+    _coverage_gaps(lay, crs, anyway)
 
 
-def _layer_download(frame: gpd.GeoDataFrame, name: str, key: str, licence: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{name}.gpkg"
-        export.write_layer(frame, "gpkg", out, layer=name, licence=licence)
-        st.download_button(f"Download {name}.gpkg", data=out.read_bytes(), file_name=f"{name}.gpkg", key=key)
+def _layer_download(frame: gpd.GeoDataFrame, name: str, key: str, licence: str, crs: str, anyway: bool) -> None:
+    """A derived layer as a GeoPackage in the coordinate system chosen above."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"{name}.gpkg"
+            export.write_layer(frame, "gpkg", out, layer=name, licence=licence, crs=crs, outside_area_of_use=anyway)
+            st.download_button(f"Download {name}.gpkg ({crs})", data=out.read_bytes(), file_name=f"{name}.gpkg",
+                               key=key)
+    except OurPatchError as exc:
+        st.error(common.md(exc))
 
 
-def _consensus(lay: common.Layers) -> None:
+def _consensus(lay: common.Layers, crs: str, anyway: bool) -> None:
     st.subheader("What residents' locals add up to")
     cells = consensus.consensus_cells()
     st.markdown(f"How many residents' saved locals cover each hexagon (about 150 m across). Hexagons covered by "
@@ -109,10 +130,11 @@ def _consensus(lay: common.Layers) -> None:
     st_folium(fmap, key="consensus-map", height=420, use_container_width=True, returned_objects=[])
     st.caption(f"Darker hexagons: more residents count them as local (most: {top}).")
     _layer_download(cells, "residents-locals", "consensus_download",
-                    "Aggregated from residents' saved locals on Our Patch; hexagons with fewer than 5 left out.\n")
+                    "Aggregated from residents' saved locals on Our Patch; hexagons with fewer than 5 left out.\n",
+                    crs, anyway)
 
 
-def _coverage_gaps(lay: common.Layers) -> None:
+def _coverage_gaps(lay: common.Layers, crs: str, anyway: bool) -> None:
     st.subheader("Coverage gaps")
     st.markdown("The part of the map that is further than a walk from any place of a category.")
     cats = [c for c in categories.load_categories()]
@@ -140,16 +162,19 @@ def _coverage_gaps(lay: common.Layers) -> None:
     st.caption("Shaded red: beyond the walk.")
     frame = gpd.GeoDataFrame({"category": [category], "minutes": [minutes], "mode": [mode],
                               "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
-    _layer_download(frame, "coverage-gap", "gap_download", export.licence_text())
+    _layer_download(frame, "coverage-gap", "gap_download", export.licence_text(), crs, anyway)
 
 
 def _oruk_download() -> None:
     st.subheader("The community directory as Open Referral UK")
-    st.markdown("Organisations, services, locations, schedules, phones and service areas of every published "
-                "community asset, as HSDS 3 / Open Referral UK JSON (a zip of one file a table).")
-    if st.button("Prepare the Open Referral UK feed", key="oruk_go"):
+    st.markdown("Every published community asset as Open Referral UK (HSDS 3.0 UK profile): organisations, "
+                "services, locations and addresses, contacts, schedules, service areas and our categories as "
+                "taxonomy terms.")
+    st.markdown("**For a directory:** this app serves the ORUK API, read-only, at `/api/oruk/` (for example "
+                "`/api/oruk/services?page=1&per_page=50`). Give a directory that base address.")
+    if st.button("Prepare the Open Referral UK data package", key="oruk_go"):
         with tempfile.TemporaryDirectory() as tmp:
-            files = oruk.write_feed(Path(tmp) / "oruk")
+            files = oruk.write_package(Path(tmp) / "oruk")
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for f in files:
