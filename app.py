@@ -4,6 +4,9 @@ import logging
 
 import streamlit as st
 
+from layers.errors import StorageError
+from views.common import md
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="Our Patch", page_icon=":deciduous_tree:", layout="wide")
@@ -25,4 +28,8 @@ navigation = st.navigation(
         ],
     }
 )
-navigation.run()
+try:
+    navigation.run()
+except StorageError as exc:  # a read-only folder, a full disk, a damaged database: say which
+    logging.getLogger("ourpatch").error("storage fault: %s", exc)
+    st.error(md(exc))

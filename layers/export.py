@@ -53,7 +53,7 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
     polygons, the one whose `field` equals `value` (a ward name)."""
     p = Path(path)
     if p.suffix.lower() in (".geojson", ".json") and not value:
-        return areas.read_area_file(p)
+        return areas.read_area_file(p, resident=False)
     kind = importer.FORMATS.get(p.suffix.lower())
     if kind is None or kind in ("CSV", "KML") or not p.exists():
         raise BadInputError(f"{p.name}: a boundary is a GeoJSON, GeoPackage or zipped Shapefile file.")
@@ -71,7 +71,7 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
         if len(frame) == 0:
             raise BadInputError(f"{p.name}: no area has {column} = {value!r}.")
     geom = shapely.make_valid(shapely.union_all(frame.geometry.values))
-    return areas.parse_area(shapely.geometry.mapping(geom), origin=p.name)
+    return areas.parse_area(shapely.geometry.mapping(geom), origin=p.name, resident=False)
 
 
 def resolve_area(text: str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
 from layers import access, accounts, catalogue, categories, query, sources
@@ -86,3 +87,25 @@ def check_front_end_assets() -> None:
             + "). Run `make assets` (or `make run`, which does it for you)."
         )
         st.stop()
+
+
+def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose headings and text cells are inert for Streamlit's Markdown:
+    st.table renders Markdown in both, so a name like `![](http://…)` would load an outside
+    image and `# APPROVE ME` would show as a heading. Every table a page shows goes through here."""
+    out = frame.copy()
+    out.columns = [md(c) for c in out.columns]
+    if not isinstance(out.index, pd.RangeIndex):
+        out.index = [md(v) if isinstance(v, str) else v for v in out.index]
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out.isetitem(position, [md(v) if isinstance(v, str) else v for v in column])
+    return out
+
+
+def client_source() -> str:
+    """Where this browser connects from: its network address as the server sees it ("localhost"
+    on the server itself). A server-side key that clearing the browser's state does not reset;
+    used to delay repeated wrong passwords and to count anonymous residents once."""
+    return f"ip:{st.context.ip_address or 'localhost'}"

@@ -62,7 +62,7 @@ def render() -> None:
     m3.metric("Overlap as a share of the smaller", f"{share:.0%}")
     left, right = st.columns([2, 3])
     with left:
-        st.table(result.counts.rename(columns={"A": f"A: {a.name}", "B": f"B: {b.name}"}))
+        st.table(common.safe_table(result.counts.rename(columns={"A": f"A: {a.name}", "B": f"B: {b.name}"})))
     with right:
         long = result.counts.melt(id_vars="Category", var_name="Local", value_name="Places")
         chart = alt.Chart(long, title="Places per category").mark_bar().encode(
@@ -74,7 +74,7 @@ def render() -> None:
         with column:
             st.markdown(f"**Only in {label} ({len(items)})**")
             if len(items):
-                st.table(_names(items).reset_index(drop=True))
+                st.table(common.safe_table(_names(items).reset_index(drop=True)))
             else:
                 st.markdown("Nothing.")
     fmap = build.build_map(lay.map_data, draw=False)
