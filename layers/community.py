@@ -24,7 +24,7 @@ import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, categories, geodesy, schema, store
+from layers import areas, categories, geodesy, schema, settings, store
 from layers.accounts import User
 from layers.errors import BadInputError, NotAllowedError
 
@@ -82,6 +82,15 @@ def _url(data: dict[str, Any], field: str, *, required: bool = False) -> str | N
     return text
 
 
+def _finite_2d(geom: BaseGeometry) -> BaseGeometry:
+    """The geometry without heights or measures, after checking every value (those too) is a
+    finite number: a NaN height would otherwise reach every map page and export."""
+    values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)), include_m=bool(shapely.has_m(geom)))
+    if not np.isfinite(values).all():
+        raise FieldError("location", "has coordinates (or heights) that are not numbers (NaN or infinite).")
+    return shapely.force_2d(geom) if shapely.has_z(geom) or shapely.has_m(geom) else geom
+
+
 def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
     geom = data.get("geometry")
     if isinstance(geom, str):
@@ -90,21 +99,38 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
         except shapely.errors.GEOSException as exc:
             raise FieldError("location", "is not readable.") from exc
     if isinstance(geom, dict):
-        geom = areas.parse_area(geom, origin="The area") if kind != "place" else shapely.geometry.shape(geom)
+        if kind != "place":
+            geom = areas.parse_area(geom, origin="The area")
+        else:
+            areas.check_positions(geom.get("coordinates"), "The location", [1])
+            try:
+                geom = shapely.geometry.shape(geom)
+            except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+                raise FieldError("location", "is not readable.") from exc
     if not isinstance(geom, BaseGeometry) or geom.is_empty:
         raise FieldError("location", "is missing: click the map, draw an area or find an address.")
+    if shapely.get_num_coordinates(geom) > settings.max_asset_vertices:
+        raise FieldError("location", f"has more than {settings.max_asset_vertices:,} points; simplify the area first.")
+    geom = _finite_2d(geom)
     coords = shapely.get_coordinates(geom)
-    if not np.isfinite(coords).all() or not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180)
-                                             & (coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all():
+    if not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180) & (coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all():
         raise FieldError("location", "is outside longitude -180..180, latitude -90..90 (WGS84).")
     if kind == "place":
         if not isinstance(geom, Point):
             raise FieldError("location", "of a place is one point.")
         return geom
     if not isinstance(geom, Polygon | MultiPolygon):
-        raise FieldError("location", "of an area or online community is the area it covers (a polygon).")
+        what = "an area it serves" if kind == "area" else "an online community"
+        raise FieldError("location", f"of {what} is the area it covers (a polygon), not a "
+                                     f"{geom.geom_type.lower()}; say kind=place for a point.")
     if not geom.is_valid:
         raise FieldError("location", "is not a valid area (its edges cross); redraw it.")
+    if geom.area == 0:
+        raise FieldError("location", "is an area with no size.")
+    km2 = geodesy.area_m2(geom) / 1e6
+    if km2 > settings.max_area_km2:
+        raise FieldError("location", f"covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² "
+                                     "an asset's area can cover.")
     return geom
 
 
@@ -208,18 +234,30 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
         raise BadInputError("That group does not exist.")
     cleaned = []
     area = _served_area()
-    existing = store.asset_rows(group=group_id)
+    known = _known_targets()
+    prefixes = []
     for n, row in enumerate(rows, start=row_offset):
         prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
             item = clean_asset(row)
             _check_near_the_map(item, area)
-            _check_not_already_there(item, existing)
+            _check_targets_exist(item["links"], known)
         except BadInputError as exc:
             raise BadInputError(f"{prefix}{exc}") from exc
         cleaned.append(item)
-    return store.insert_assets(cleaned, group=group_id, user=who.id,
-                               status="published" if publish else "pending", history_snapshot=snapshot)
+        prefixes.append(prefix)
+
+    def not_already_there(existing: list[dict[str, Any]]) -> None:
+        """Run inside the writing transaction, so two imports of one file cannot both pass."""
+        index = _by_name(existing)
+        for item, prefix in zip(cleaned, prefixes, strict=True):
+            try:
+                _check_not_already_there(item, index)
+            except BadInputError as exc:
+                raise BadInputError(f"{prefix}{exc}") from exc
+
+    return store.insert_assets(cleaned, group=group_id, user=who.id, status="published" if publish else "pending",
+                               history_snapshot=snapshot, check=not_already_there)
 
 
 MAX_DISTANCE_FROM_MAP_M = 50_000.0
@@ -240,14 +278,37 @@ def _check_near_the_map(item: dict[str, Any], area: BaseGeometry) -> None:
                                      "swapped, or is this another area?")
 
 
-def _check_not_already_there(item: dict[str, Any], existing: list[dict[str, Any]]) -> None:
-    """The same name at the same place in the same group: a duplicate submission."""
-    name = item["name"].casefold()
-    geom = shapely.from_wkt(item["geometry_wkt"])
+def _by_name(existing: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    index: dict[str, list[dict[str, Any]]] = {}
     for row in existing:
-        if row["name"].casefold() == name and row["status"] != "rejected" and \
-                shapely.from_wkt(row["geometry_wkt"]).centroid.distance(geom.centroid) < 1e-5:
+        if row["status"] != "rejected":
+            index.setdefault(" ".join(str(row["name"]).casefold().split()), []).append(row)
+    return index
+
+
+def _check_not_already_there(item: dict[str, Any], index: dict[str, list[dict[str, Any]]]) -> None:
+    """The same name at the same place in the same group: a duplicate submission. Only rows of
+    the same name are compared (a dictionary look-up), so a large import stays linear."""
+    same_name = index.get(" ".join(item["name"].casefold().split()), [])
+    if not same_name:
+        return
+    centre = shapely.from_wkt(item["geometry_wkt"]).centroid
+    for row in same_name:
+        if shapely.from_wkt(row["geometry_wkt"]).centroid.distance(centre) < 1e-5:
             raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
+
+
+def _known_targets() -> set[str]:
+    """Every feature a link may point at: the loaded map's assets and the community assets."""
+    from layers import sources
+
+    return set(sources.current().assets["id"].astype(str)) | {f"community:{i}" for i in store.asset_ids()}
+
+
+def _check_targets_exist(links: list[dict[str, Any]], known: set[str]) -> None:
+    for link in links:
+        if target_id(link) not in known:
+            raise FieldError("links", f"{target_id(link)} is not on the loaded map (link to a place that exists).")
 
 
 def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
@@ -258,6 +319,7 @@ def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expe
     _may_edit(who, asset)
     cleaned = clean_asset(data)
     links = cleaned.pop("links")
+    _check_targets_exist(links, _known_targets())
     status = asset["status"] if who.role in ("admin", "moderator") else "pending"
     return store.change_asset(asset_id, {**cleaned, "status": status, "rejection_reason": None},
                               expected_version=expected_version, action="edited", user=who.id,

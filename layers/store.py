@@ -363,13 +363,20 @@ class ConflictError(BadInputError):
 
 
 def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str]) -> list[int]:
+                  history_snapshot: Callable[[dict[str, Any]], str],
+                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
     """Insert assets with their links and a first history entry, all in one transaction:
-    either every one is written or none is (an import is all-or-nothing, even if killed)."""
+    either every one is written or none is (an import is all-or-nothing, even if killed).
+    `check` sees the group's assets (id, name, geometry_wkt, status) inside that transaction
+    and may refuse by raising, so two parallel imports cannot both pass a duplicate check."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids: list[int] = []
     with connect() as db:
         def write() -> None:
+            if check is not None:
+                cursor = db.conn.execute("SELECT id, name, geometry_wkt, status FROM community_assets "
+                                         "WHERE group_id = ?", [group])
+                check([dict(zip(("id", "name", "geometry_wkt", "status"), r, strict=True)) for r in cursor])
             for item in items:
                 values = {k: item.get(k) for k in ASSET_FIELDS}
                 cursor = db.conn.execute(
@@ -461,6 +468,11 @@ def asset_rows(*, status: str | None = None, group: int | None = None) -> list[d
     for row in rows:
         row["links"] = by_asset.get(int(row["id"]), [])
     return rows
+
+
+def asset_ids() -> list[int]:
+    with connect() as db:
+        return [int(r[0]) for r in db.conn.execute("SELECT id FROM community_assets")]
 
 
 def asset_history(asset_id: int) -> list[dict[str, Any]]:
