@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ TARGET_PATTERN = re.compile(r"osm:(node|way|relation)/(\d{1,19})|community:(\d{1
 EMAIL_PATTERN = re.compile(r"[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}")
 PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{5,40}")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+logger = logging.getLogger(__name__)
 
 
 class FieldError(BadInputError):
@@ -294,7 +296,7 @@ def _check_not_already_there(item: dict[str, Any], index: dict[str, list[dict[st
         return
     centre = shapely.from_wkt(item["geometry_wkt"]).centroid
     for row in same_name:
-        if shapely.from_wkt(row["geometry_wkt"]).centroid.distance(centre) < 1e-5:
+        if unshowable(row) is None and shapely.from_wkt(row["geometry_wkt"]).centroid.distance(centre) < 1e-5:
             raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
 
 
@@ -408,10 +410,58 @@ def target_id(link: dict[str, Any]) -> str:
     return f"osm:{link['target_osm_type']}/{link['target_osm_id']}"
 
 
+def unshowable(row: dict[str, Any]) -> str | None:
+    """Why a stored asset cannot be shown or exported (a row written by an older version, or by
+    hand), or None when it can. Such a row is skipped, logged and shown to moderators; it never
+    takes a page down."""
+    try:
+        geom = shapely.from_wkt(str(row.get("geometry_wkt") or ""))
+    except shapely.errors.GEOSException:
+        return "its location cannot be read"
+    if geom is None or geom.is_empty:
+        return "it has no location"
+    values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)), include_m=bool(shapely.has_m(geom)))
+    if not np.isfinite(values).all():
+        return "its location has coordinates or heights that are not numbers"
+    xy = values[:, :2]
+    if not ((xy[:, 0] >= -180) & (xy[:, 0] <= 180) & (xy[:, 1] >= -90) & (xy[:, 1] <= 90)).all():
+        return "its location is outside longitude -180..180, latitude -90..90"
+    if shapely.get_num_coordinates(geom) > settings.max_asset_vertices:
+        return f"its area has more than {settings.max_asset_vertices:,} points"
+    if not isinstance(row.get("name"), str) or not row["name"].strip():
+        return "it has no name"
+    if row.get("category") not in categories.by_id():
+        return f"its category {str(row.get('category'))[:40]!r} is unknown"
+    return None
+
+
+def showable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that can be shown, with their geometry in 2D under "geometry"; the others are logged."""
+    out = []
+    for r in rows:
+        reason = unshowable(r)
+        if reason is not None:
+            logger.warning("community:%s is not shown: %s", r.get("id"), reason)
+            continue
+        out.append({**r, "geometry": shapely.force_2d(shapely.from_wkt(r["geometry_wkt"]))})
+    return out
+
+
+def published_problems() -> list[dict[str, Any]]:
+    """Published assets that cannot be shown, for moderators: id, name and why."""
+    out = []
+    for r in store.asset_rows(status="published"):
+        reason = unshowable(r)
+        if reason is not None:
+            out.append({"id": r["id"], "name": str(r.get("name") or ""), "reason": reason})
+    return out
+
+
 def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """Published community assets in the common asset shape, with a note for their links and
-    freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01")."""
-    rows = [r for r in store.asset_rows(status="published")]
+    freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01").
+    A row that cannot be shown is skipped and logged (moderators see it: published_problems)."""
+    rows = showable(store.asset_rows(status="published"))
     if not rows:
         return schema.empty_assets()
     names = {**(names or {}), **{f"community:{r['id']}": r["name"] for r in rows}}
@@ -433,7 +483,7 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
          "address": [r["address"] for r in rows], "website": [r["website"] or r["online_url"] for r in rows],
          "phone": [r["phone"] for r in rows], "opening_hours": [r["opening_hours"] for r in rows],
          "note": notes},
-        geometry=shapely.from_wkt([r["geometry_wkt"] for r in rows]), crs=schema.WGS84,
+        geometry=[r["geometry"] for r in rows], crs=schema.WGS84,
     )
     return schema.conform_assets(frame)
 

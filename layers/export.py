@@ -4,6 +4,7 @@ licences travelling with the data. Files are written with pyogrio (GDAL)."""
 
 from __future__ import annotations
 
+import html
 import tempfile
 import warnings
 import zipfile
@@ -45,7 +46,38 @@ def parse_crs(text: str | None) -> CRS:
         crs = CRS.from_user_input(text.strip())
     except Exception as exc:  # pyproj's CRSError
         raise BadInputError(f"Unknown coordinate system {text[:60]!r}; use a code such as EPSG:27700.") from exc
+    if crs.is_geocentric or len(crs.axis_info) != 2 or not (crs.is_geographic or crs.is_projected):
+        raise BadInputError(f"{text[:60]} ({crs.name}) is not a two-dimensional map coordinate system; choose a "
+                            "geographic or projected one such as EPSG:4326 or EPSG:27700.")
     return crs
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (starting with = + - @ tab or CR) get a
+    leading single quote, as OWASP recommends for CSV injection; numbers are left alone."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = [("'" + v) if isinstance(v, str) and v.startswith(FORMULA_START) else v
+                           for v in out[column]]
+    return out
+
+
+SHAPEFILE_TEXT_BYTES = 254
+
+
+def shapefile_cuts(assets: gpd.GeoDataFrame) -> list[str]:
+    """Text a Shapefile cannot hold whole (a field is at most 254 bytes): "column (n values)"."""
+    cuts = []
+    for column in EXPORT_COLUMNS:
+        if column in assets.columns:
+            long = sum(1 for v in assets[column] if isinstance(v, str) and len(v.encode()) > SHAPEFILE_TEXT_BYTES)
+            if long:
+                cuts.append(f"{column} ({long} value{'s' if long > 1 else ''})")
+    return cuts
 
 
 def read_boundary(path: Path | str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
@@ -96,7 +128,7 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
     assets = catalogue.all_assets()
     assets = assets.assign(status=assets["source"].map({"community": "published"}))
     if include_pending:
-        pending = [r for r in community.visible_assets(None, status="pending", everyone=True)]
+        pending = community.showable(community.visible_assets(None, status="pending", everyone=True))
         if pending:
             frame = gpd.GeoDataFrame(
                 {"id": [f"community:{r['id']}" for r in pending], "source": "community",
@@ -105,7 +137,7 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
                  "website": [r["website"] for r in pending], "phone": [r["phone"] for r in pending],
                  "opening_hours": [r["opening_hours"] for r in pending],
                  "note": ["PENDING: not yet checked by a moderator"] * len(pending)},
-                geometry=shapely.from_wkt([r["geometry_wkt"] for r in pending]), crs=schema.WGS84)
+                geometry=[r["geometry"] for r in pending], crs=schema.WGS84)
             frame = schema.conform_assets(frame).assign(status="pending")
             assets = gpd.GeoDataFrame(pd.concat([assets, frame], ignore_index=True), geometry="geometry",
                                       crs=schema.WGS84)
@@ -135,8 +167,11 @@ def _check_target(out: Path) -> None:
         raise BadInputError(f"Cannot write to {parent} ({exc.strerror}).") from exc
 
 
-def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None) -> list[Path]:
-    """Write `assets` as `fmt` to `out`; returns the files written (licence files included)."""
+def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None,
+          notes: list[str] | None = None) -> list[Path]:
+    """Write `assets` as `fmt` to `out`; returns the files written (licence files included).
+    What the user should know about the result (text cut short in a Shapefile) is appended to
+    `notes` when given."""
     if fmt not in FORMATS:
         raise BadInputError(f"Unknown format {fmt!r}; choose from: {', '.join(FORMATS)}.")
     target = parse_crs(crs)
@@ -148,7 +183,13 @@ def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | Non
     writer = {"geojson": _geojson, "gpkg": _gpkg, "shp": _shp, "csv": _csv, "kml": _kml}[fmt]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return writer(assets, out, target)
+        written = writer(assets, out, target)
+    if fmt == "shp" and notes is not None:
+        cuts = shapefile_cuts(assets)
+        if cuts:
+            notes.append(f"A Shapefile holds at most {SHAPEFILE_TEXT_BYTES} bytes of text a field, so some text "
+                         f"was cut short: {', '.join(cuts)}; choose GeoPackage (gpkg) to keep it whole.")
+    return written
 
 
 def _projected(assets: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
@@ -236,7 +277,7 @@ def _csv(assets: gpd.GeoDataFrame, out: Path, crs: CRS) -> list[Path]:
         table["easting"], table["northing"] = shapely.get_x(points), shapely.get_y(points)
     table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=8 if crs.is_geographic else 3)
     table["crs"] = crs.to_string()
-    table.to_csv(out, index=False, encoding="utf-8")
+    neutralise_formulas(table).to_csv(out, index=False, encoding="utf-8")
     return [out, _beside(out)]
 
 
@@ -244,14 +285,16 @@ def _kml(assets: gpd.GeoDataFrame, out: Path, _crs: CRS) -> list[Path]:
     if out.exists():
         out.unlink()
     frame = _plain(assets).rename(columns={"name": "Name", "note": "Description"})
+    # KML viewers show <description> as HTML: user text goes in escaped, so it shows as text.
+    frame["Description"] = [html.escape(v) if isinstance(v, str) else v for v in frame["Description"]]
     pyogrio.write_dataframe(frame, out, driver="KML", layer="assets")
     return [out, _beside(out)]
 
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
-              crs: str | None = None, include_pending: bool = False) -> list[Path]:
+              crs: str | None = None, include_pending: bool = False, notes: list[str] | None = None) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
-    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs)
+    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs, notes=notes)
 
 
 
@@ -274,7 +317,7 @@ def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: st
             table = pd.DataFrame(frame.drop(columns="geometry"))
             table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=8)
             table["crs"] = target.to_string()
-            table.to_csv(path, index=False, encoding="utf-8")
+            neutralise_formulas(table).to_csv(path, index=False, encoding="utf-8")
         else:
             options = {"DESCRIPTION": licence} if (licence and fmt == "gpkg") else {}
             pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG" if fmt == "gpkg" else "GeoJSON",

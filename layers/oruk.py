@@ -55,7 +55,7 @@ def _id(*parts: object) -> str:
 
 def build_feed() -> dict[str, list[dict[str, Any]]]:
     """The published community directory as HSDS 3 tables."""
-    rows = community.visible_assets(None, status="published")
+    rows = community.showable(community.visible_assets(None, status="published"))
     feed: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     groups: dict[str, str] = {}
     for r in rows:
@@ -71,7 +71,7 @@ def build_feed() -> dict[str, list[dict[str, Any]]]:
             "eligibility_description": r["eligibility"], "last_modified": r["updated_at"],
             "assured_date": r["last_verified"],
         })
-        geom = shapely.from_wkt(r["geometry_wkt"])
+        geom = r["geometry"]
         if r["kind"] == "place":
             location_id = _id("location", r["id"])
             feed["locations"].append({"id": location_id, "location_type": "physical", "name": r["name"],

@@ -16,6 +16,9 @@ def render() -> None:
                                "Moderators and planners sign in to see assets waiting to be checked.")
     if user is None:
         return
+    for problem in community.published_problems():
+        st.warning(common.md(f"community:{problem['id']} “{problem['name']}” is published but not shown on the map: "
+                             f"{problem['reason']}. Change or reject it."))
     status = st.radio("Show", list(community.STATUSES), horizontal=True, key="moderate_status",
                       format_func=lambda s: {"pending": "Waiting", "published": "On the map",
                                              "rejected": "Not accepted"}[s])
