@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,15 @@ def _declared_crs_transform(obj: dict[str, Any], origin: str) -> Transformer | N
     declared = obj.get("crs")
     if declared is None:
         return None
-    name = (declared.get("properties") or {}).get("name") if isinstance(declared, dict) else None
+    properties = declared.get("properties") if isinstance(declared, dict) else None
+    if isinstance(declared, dict) and (str(declared.get("type", "")).lower() == "link"
+                                       or (isinstance(properties, dict) and "href" in properties)):
+        raise BadInputError(f"{origin} names its coordinate system by a link to fetch ('crs' of type link), which "
+                            "is never fetched; remove the 'crs' member (GeoJSON is WGS84) or name an EPSG code.")
+    name = properties.get("name") if isinstance(properties, dict) else None
+    if isinstance(name, str) and re.search(r"(?i)://|^\s*/vsi|^\s*@", name):
+        raise BadInputError(f"{origin} names its coordinate system by an address to fetch, which is never fetched; "
+                            "name an EPSG code instead.")
     if not isinstance(name, str) or not name.strip():
         raise BadInputError(f"{origin} has a 'crs' member without a CRS name.")
     try:

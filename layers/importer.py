@@ -208,8 +208,8 @@ def read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
-    if len(frame) == 0:
-        return frame
+    if len(frame) == 0 or frame.geometry.isna().all():
+        return frame.set_crs("EPSG:4326", allow_override=True)
     if frame.geometry.notna().any():
         _refuse_non_finite(frame, path)
     if frame.crs is None:
@@ -358,7 +358,8 @@ def import_file(user: User | None, path: Path | str, *, group: str | None, publi
     if problems:
         first = problems[0]
         more = f" ({len(problems) - 1} more rows have problems)" if len(problems) > 1 else ""
-        raise ImportRefusedError(f"{p.name}: row {first.row}: {first.problem}{more}; nothing was imported.", report)
+        problem = (first.problem or "").rstrip(".")
+        raise ImportRefusedError(f"{p.name}: row {first.row}: {problem}{more}; nothing was imported.", report)
     ids = community.create_assets(user, rows, group=group, publish=publish)
     return ImportResult(ids=ids, report=report)
 

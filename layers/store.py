@@ -289,7 +289,8 @@ def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
 
 
 def group_id(name: str, *, create: bool = False) -> int | None:
-    """The id of the group with this name (any case); created first when `create`."""
+    """The id of the group with this name (any case); created first when `create` (safe when two
+    people create the same group at once: one transaction looks and inserts)."""
     with connect() as db:
         rows = list(db.query("select id from groups where name = ? collate nocase", [name]))
         if rows:
@@ -298,9 +299,10 @@ def group_id(name: str, *, create: bool = False) -> int | None:
             return None
 
         def insert() -> int:
-            table = db.table("groups")
-            table.insert({"name": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
-            return int(table.last_pk)  # type: ignore[arg-type]
+            db.conn.execute("INSERT INTO groups (name, created_at) SELECT ?, ? WHERE NOT EXISTS "
+                            "(SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE)",
+                            [name, datetime.now(UTC).isoformat(timespec="seconds"), name])
+            return int(db.conn.execute("SELECT id FROM groups WHERE name = ? COLLATE NOCASE", [name]).fetchone()[0])
 
         return int(_write(db, insert))  # type: ignore[call-overload]
 
@@ -499,8 +501,8 @@ def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
 def locals_version() -> str:
     """A fingerprint of the saved locals: saving one moves it (aggregates are cached on it)."""
     with connect() as db:
-        count, latest = db.execute("select count(*), max(rowid) from saved_locals").fetchone()
-    return f"{count}:{latest}"
+        count, latest, total = db.execute("select count(*), max(rowid), total(rowid) from saved_locals").fetchone()
+    return f"{db_path()}:{count}:{latest}:{total}"
 
 
 def community_version() -> str:
