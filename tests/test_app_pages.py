@@ -222,7 +222,7 @@ def test_people_page_is_for_admins(tmp_path, monkeypatch) -> None:  # type: igno
 def test_user_text_in_messages_cannot_become_markdown(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from views.common import md
 
-    assert md("[click](javascript:alert(1))") == "\\[click\\]\\(javascript:alert\\(1\\)\\)"
+    assert md("[click](javascript:alert(1))") == "\\[click\\]\\(javascript\\:alert\\(1\\)\\)"
     assert md("**bold** <b>x</b>") == "\\*\\*bold\\*\\* \\<b\\>x\\</b\\>"
 
 

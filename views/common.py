@@ -70,8 +70,10 @@ def require_role(roles: tuple[str, ...], invitation: str) -> accounts.User | Non
 
 def md(text: object) -> str:
     """Any text made inert for Streamlit's markdown (messages, headings, toasts): user and OSM
-    text can carry no links, emphasis or HTML. Every message that may hold such text goes through here."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in str(text))
+    text can carry no links, emphasis or HTML. Every message that may hold such text goes through here.
+    `:` and `@` are escaped too, so "http://…", "www.…" and e-mail addresses do not become links
+    (GitHub-flavoured Markdown links them even without brackets)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:@" else ch for ch in str(text))
 
 
 def category_labels() -> dict[str, str]:
