@@ -112,6 +112,15 @@ def _check_not_look_alike(name: str) -> None:
                                 "choose a name that is easy to tell apart.")
 
 
+def check_group_name(name: str) -> None:
+    """A new group's name may not look like an existing group's (Cyrillic а for a, 0 for O…)."""
+    wanted = skeleton(name)
+    for other in store.group_names():
+        if other.casefold() != name.casefold() and skeleton(other) == wanted:
+            raise BadInputError(f"The group name {name!r} looks too much like the existing group {other!r}; "
+                                "use that group, or a name that is easy to tell apart.")
+
+
 def add_user(name: str, role: str, password: str, *, group: str | None = None) -> User:
     clean = _check_name(name, "user")
     if role not in ROLES:
@@ -121,6 +130,8 @@ def add_user(name: str, role: str, password: str, *, group: str | None = None) -
     group_name = _check_name(group, "group") if group else None
     check_password(password, name=clean)
     _check_not_look_alike(clean)
+    if group_name:
+        check_group_name(group_name)
     gid = store.group_id(group_name, create=True) if group_name else None
     user_id = store.insert_user(clean, role, _HASHER.hash(password), gid)
     return User(user_id, clean, role, group_name)

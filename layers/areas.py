@@ -166,6 +166,28 @@ def _transformed(geom_obj: dict[str, Any], transformer: Transformer, origin: str
     return dict(shapely.geometry.mapping(moved))
 
 
+def check_saved_area(text: str) -> AreaGeometry:
+    """A local's area as it is about to be saved: a finite polygon within the limits on points
+    and size (so a saved local always reopens, and never weighs on the consensus layer)."""
+    try:
+        geom = shapely.from_wkt(text)
+    except shapely.errors.GEOSException as exc:
+        raise BadInputError("That local's area cannot be read; draw it again.") from exc
+    if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
+        raise BadInputError("A local's area must be a polygon; draw it again.")
+    if shapely.get_num_coordinates(geom) > settings.max_area_vertices:
+        raise LimitError(f"This local has more than {settings.max_area_vertices:,} points; draw it with fewer.")
+    values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)))
+    in_range = (np.abs(values[:, 0]) <= 180).all() and (np.abs(values[:, 1]) <= 90).all()
+    if not np.isfinite(values).all() or not in_range:
+        raise BadInputError("That local's area has coordinates that are not longitude, latitude numbers.")
+    km2 = geodesy.area_m2(geom) / 1e6
+    if km2 > settings.max_area_km2:
+        raise LimitError(f"This local covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² a local "
+                         "can cover; draw a smaller area.")
+    return geom
+
+
 def from_wkt(text: str) -> AreaGeometry:
     """A stored area back from WKT (saved locals keep theirs so they reopen unchanged)."""
     geom = shapely.from_wkt(text)

@@ -25,7 +25,7 @@ import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, categories, geodesy, schema, settings, store
+from layers import accounts, areas, categories, geodesy, schema, settings, store
 from layers.accounts import User
 from layers.errors import BadInputError, NotAllowedError
 
@@ -231,6 +231,7 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
     else:
         if not group:
             raise BadInputError("Say which group these assets belong to.")
+        accounts.check_group_name(" ".join(group.split()))
         group_id = store.group_id(" ".join(group.split()), create=True)
     if group_id is None:
         raise BadInputError("That group does not exist.")

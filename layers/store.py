@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from layers import settings
+from layers import areas, settings
 from layers.errors import BadInputError, LimitError, StorageError
 
 logger = logging.getLogger(__name__)
@@ -233,6 +233,7 @@ def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = 
     if len(spec_json.encode()) > settings.max_local_spec_bytes or len(area_wkt) > 2 * settings.max_local_spec_bytes:
         raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
                          "draw it with fewer points.")
+    areas.check_saved_area(area_wkt)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = datetime.now(UTC)
     with connect() as db:
@@ -305,6 +306,11 @@ def group_id(name: str, *, create: bool = False) -> int | None:
             return int(db.conn.execute("SELECT id FROM groups WHERE name = ? COLLATE NOCASE", [name]).fetchone()[0])
 
         return int(_write(db, insert))  # type: ignore[call-overload]
+
+
+def group_names() -> list[str]:
+    with connect() as db:
+        return [str(r[0]) for r in db.conn.execute("SELECT name FROM groups ORDER BY id")]
 
 
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:

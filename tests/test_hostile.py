@@ -436,6 +436,22 @@ def test_anonymous_locals_from_one_source_are_limited_per_day(fresh_data_dir: Pa
     store.save_local("Handmade Signed In", "{}", Polygon(SQUARE).wkt, owner="user:1", source="ip:203.0.113.9")
 
 
+SAVED_AREAS = {
+    "millions-of-km2": (box(-10, 35, 40, 70).wkt, "km²"),
+    "too-many-points": (Polygon(ring_with(60_000)).wkt, "points"),
+    "a-point": ("POINT (24.95 60.17)", "polygon"),
+    "garbage": ("not an area", "cannot be read"),
+    "nan": ("POLYGON ((24.95 60.17, NaN 60.17, 24.96 60.18, 24.95 60.17))", "not longitude"),
+    "out-of-range": ("POLYGON ((200 60, 201 60, 201 61, 200 60))", "not longitude"),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVED_AREAS))
+def test_the_store_itself_refuses_an_area_no_local_may_have(world: dict[str, Any], name: str) -> None:
+    wkt, words = SAVED_AREAS[name]
+    refused(lambda: store.save_local("Handmade Saved", "{}", wkt, source="ip:203.0.113.1"), words)
+
+
 def test_a_saved_local_with_a_huge_drawing_does_not_open(world: dict[str, Any]) -> None:
     from layers import locals
 
@@ -987,6 +1003,14 @@ def test_look_alike_names_are_refused(world: dict[str, Any], name: str) -> None:
 
 def test_an_invisible_character_does_not_make_a_new_name(world: dict[str, Any]) -> None:
     refused(lambda: accounts.add_user("Ada Hostile\u200b Admin", "admin", PASSWORD), "")
+
+
+@pytest.mark.parametrize("group", ["Handmade Hоstile Group",  # Cyrillic о
+                                   "Handmade Hostile Gr0up", "Ηandmade Hostile Group", "Handmade_Hostile_Group"])
+def test_look_alike_group_names_are_refused(world: dict[str, Any], group: str) -> None:
+    refused(lambda: accounts.add_user("Olli Other Editor", "editor", PASSWORD, group=group), "looks too much like")
+    refused(lambda: community.create_asset(world["moderator"], {"name": "Handmade Fake", "geometry": Point(24.95, 60.17)},
+                                           group=group), "looks too much like")
 
 
 def test_different_names_are_fine(fresh_data_dir: Path) -> None:
