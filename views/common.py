@@ -37,7 +37,7 @@ def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
     try:
         return _load_layers(catalogue.version())
-    except OurPatchError as exc:
+    except (OurPatchError, OSError) as exc:  # OSError: a data folder that cannot be read or written
         st.error(f"The map data could not be loaded: {md(exc)}")
         st.stop()
 
