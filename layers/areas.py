@@ -107,7 +107,8 @@ def parse_area(obj: Any, *, origin: str = "The area", resident: bool = True) -> 
     raise BadInputError(f"{origin} does not make a single area.")
 
 
-def check_positions(coords: Any, origin: str, budget: list[int], *, resident: bool = True) -> None:
+def check_positions(coords: Any, origin: str, budget: list[int], *, resident: bool = True,
+                    limit: int | None = None) -> None:
     """Walk a GeoJSON `coordinates` array without building anything: every position is 2 to 4
     finite numbers, and there are no more than budget[0] of them (budget is shared between the
     shapes of one area, and decreased)."""
@@ -125,8 +126,8 @@ def check_positions(coords: Any, origin: str, budget: list[int], *, resident: bo
                 raise BadInputError(f"{origin} has coordinates that are not numbers (NaN or infinite).")
             budget[0] -= 1
             if budget[0] < 0:
-                limit = settings.max_area_vertices if resident else settings.max_import_vertices
-                raise LimitError(f"{origin} has more than {limit:,} points; simplify it first.")
+                most = limit or (settings.max_area_vertices if resident else settings.max_import_vertices)
+                raise LimitError(f"{origin} has more than {most:,} points; simplify it first.")
             continue
         stack.extend(item)
 
@@ -190,7 +191,10 @@ def check_saved_area(text: str) -> AreaGeometry:
 
 def from_wkt(text: str) -> AreaGeometry:
     """A stored area back from WKT (saved locals keep theirs so they reopen unchanged)."""
-    geom = shapely.from_wkt(text)
+    try:
+        geom = shapely.from_wkt(text)
+    except shapely.errors.GEOSException as exc:
+        raise BadInputError("That saved area cannot be read.") from exc
     if not isinstance(geom, Polygon | MultiPolygon):
         raise BadInputError("That saved area is not a polygon.")
     return geom

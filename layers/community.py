@@ -104,7 +104,8 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
         if kind != "place":
             geom = areas.parse_area(geom, origin="The area")
         else:
-            areas.check_positions(geom.get("coordinates"), "The location", [1])
+            areas.check_positions(geom.get("coordinates"), "The location", [settings.max_asset_vertices],
+                                  limit=settings.max_asset_vertices)
             try:
                 geom = shapely.geometry.shape(geom)
             except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:

@@ -550,10 +550,12 @@ def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
 
 
 def forgive_sign_in_attempt(key: str) -> None:
-    """Take back one counted attempt (it succeeded)."""
+    """Take back one counted attempt (it succeeded); a count back at nothing leaves no row."""
     with connect() as db:
-        _write(db, lambda: db.conn.execute(
-            "UPDATE sign_in_attempts SET failures = failures - 1 WHERE key = ? AND failures > 0", [key]))
+        def forgive() -> None:
+            db.conn.execute("UPDATE sign_in_attempts SET failures = failures - 1 WHERE key = ? AND failures > 0", [key])
+            db.conn.execute("DELETE FROM sign_in_attempts WHERE key = ? AND failures <= 0", [key])
+        _write(db, forgive)
 
 
 def clear_sign_in_attempts(key: str) -> None:

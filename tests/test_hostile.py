@@ -201,6 +201,10 @@ ASSET_GEOMETRIES = {
     "unreadable-wkt": ("place", "POINT (24.95", "not readable"),
     "geojson-nan-point": ("place", {"type": "Point", "coordinates": [24.95, float("nan")]}, "not numbers"),
     "geojson-point-5d": ("place", {"type": "Point", "coordinates": [24.95, 60.17, 1, 2, 3]}, "malformed"),
+    "geojson-multipoint-huge": ("place", {"type": "MultiPoint", "coordinates": [[24.95, 60.17]] * 6000},
+                                "more than 5,000 points"),
+    "geojson-area-nan": ("area", {"type": "Polygon", "coordinates": [[[24.95, 60.17], [24.96, float("nan")],
+                                                                      [24.96, 60.18], [24.95, 60.17]]]}, "not numbers"),
 }
 
 
@@ -352,9 +356,27 @@ def test_the_explore_and_moderate_pages_render_with_bad_rows(bad_world: dict[str
     at.session_state["user_id"] = moderator.id
     at.switch_page("views/moderate.py").run()
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # shown with Markdown escapes
     assert f"community:{bad_world['ids']['nan-height']}" in warnings
     assert "not shown on the map" in warnings
+
+
+def test_a_damaged_saved_local_gets_a_sentence_on_the_compare_page(fresh_data_dir: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    good = store.save_local("Handmade Good", "{}", Polygon(SQUARE).wkt)
+    bad = store.save_local("Handmade Damaged", "{}", Polygon(SQUARE).wkt)
+    with store.connect() as db:  # damage it behind the app's back (test set-up)
+        db.execute("update saved_locals set area_wkt = 'POLYGON ((oops' where token = ?", [bad])
+        db.conn.commit()
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.switch_page("views/compare.py").run()
+    at.text_input(key="compare_a").input(good)
+    at.text_input(key="compare_b").input(bad).run()
+    assert not at.exception
+    assert any("cannot be read" in e.value for e in at.error)
 
 
 # ================================================================ 3. size and work limits on drawings and areas
@@ -552,6 +574,15 @@ def test_import_files_refused_with_one_sentence(files: Path, world: dict[str, An
     started = time.perf_counter()
     refused(lambda: importer.import_file(world["moderator"], path, group=GROUP), words)
     assert time.perf_counter() - started < 20
+
+
+@pytest.mark.parametrize("name", ["header-only.csv", "name-is-a-list.geojson", "forged-shx-records.zip",
+                                  "link-to-nothing.csv", "duplicate-of-existing.csv"])
+def test_the_import_command_refuses_with_one_line_and_changes_nothing(
+        files: Path, world: dict[str, Any], capsys: pytest.CaptureFixture[str], name: str) -> None:
+    make, words = IMPORT_FILES[name]
+    path = make(files)
+    cli_refused(capsys, words, "import", str(path), "--group", GROUP, "--user", "Mika Hostile Moderator")
 
 
 LIMITED: dict[str, tuple[str, int, Callable[[Path], Path], str]] = {
@@ -894,7 +925,10 @@ def test_a_local_too_large_to_grid_is_skipped_in_bounded_time(fresh_data_dir: Pa
     monkeypatch.setattr(settings, "max_consensus_cells_per_local", 1000)
     for n in range(5):
         _local(source=f"ip:192.0.2.{n}")
-    store.save_local("Handmade huge", "{}", box(20, 55, 30, 65).wkt, source="ip:192.0.2.200")
+    with store.connect() as db:  # a row saved before today's limits (test set-up)
+        db.table("saved_locals").insert({"token": "handmade-old-huge-local-token", "name": "Handmade huge",
+                                         "spec_json": "{}", "area_wkt": box(20, 55, 30, 65).wkt,
+                                         "source": "ip:192.0.2.200", "created_at": "2025-01-01T00:00:00+00:00"})
     started = time.perf_counter()
     cells = consensus.consensus_cells()
     assert time.perf_counter() - started < 5
