@@ -530,6 +530,9 @@ def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
     the delay after so many failures."""
     with connect() as db:
         def reserve() -> tuple[float, str | None]:
+            # forget what is past the window, so names sprayed by a guesser do not pile up
+            db.conn.execute("DELETE FROM sign_in_attempts WHERE last_failure < ? AND next_allowed < ?",
+                            [now - window_s, now])
             rows = {r[0]: r for r in db.conn.execute(
                 f"SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts "  # noqa: S608
                 f"WHERE key IN ({', '.join('?' for _ in keys)})", keys)}

@@ -382,6 +382,20 @@ def test_a_damaged_saved_local_gets_a_sentence_on_the_compare_page(fresh_data_di
 # ================================================================ 3. size and work limits on drawings and areas
 
 
+def test_the_explore_page_says_what_is_wrong_with_a_huge_drawing(world: dict[str, Any]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.session_state["drawn"] = collection(*[circle_feature(24.95 + i * 1e-4, 60.17, 50) for i in range(3000)])
+    started = time.perf_counter()
+    at.run()
+    assert time.perf_counter() - started < 60
+    assert not at.exception
+    assert any("shapes" in e.value for e in at.error)
+
+
 def test_a_drawing_of_millions_of_square_kilometres_is_refused(world: dict[str, Any]) -> None:
     europe = polygon([[-10, 35], [40, 35], [40, 70], [-10, 70], [-10, 35]])
     message = refused(lambda: areas.parse_area(europe), "km²", LimitError)
@@ -971,6 +985,16 @@ def test_guessing_at_one_name_delays_it_only_for_a_short_capped_time(fresh_data_
                           ).fetchone()[0]
     assert wait <= settings.sign_in_max_delay_name_s
     assert accounts.authenticate("Someone Else", "wrong guess", source="ip:192.0.2.50") is None  # others unaffected
+
+
+def test_old_attempts_are_forgotten(fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(30):
+        accounts.authenticate(f"Sprayed Name {n}", "wrong guess", source=f"ip:198.51.100.{n}")
+    monkeypatch.setattr(settings, "sign_in_window_s", 0.0)
+    time.sleep(0.01)
+    accounts.authenticate("One More", "wrong guess", source="ip:198.51.100.200")
+    with store.connect() as db:
+        assert db.execute("select count(*) from sign_in_attempts").fetchone()[0] <= 2
 
 
 def test_delays_grow(fresh_data_dir: Path) -> None:
