@@ -6,6 +6,9 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from layers.errors import StorageError
+from views.common import md
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -29,7 +32,11 @@ def pages() -> None:
             ],
         }
     )
-    navigation.run()
+    try:
+        navigation.run()
+    except StorageError as exc:  # a read-only folder, a full disk, a damaged database: say which
+        logging.getLogger("ourpatch").error("storage fault: %s", exc)
+        st.error(md(exc))
 
 
 if get_script_run_ctx(suppress_warning=True) is not None:  # a script run: the pages

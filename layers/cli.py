@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import geopandas as gpd
@@ -101,12 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("--outside-area-of-use", action="store_true",
                           help="transform data that lie outside the CRS's area of use anyway (the files say so)")
     p_export.add_argument("-o", "--output", required=True, metavar="OUT")
+    p_export.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
     p_cons = sub.add_parser("consensus", help="write the layer of what residents' locals add up to")
     p_cons.add_argument("--format", default="geojson", choices=["geojson", "gpkg", "csv"])
     p_cons.add_argument("--crs", metavar="EPSG:NNNN")
     p_cons.add_argument("--outside-area-of-use", action="store_true")
     p_cons.add_argument("-o", "--output", required=True, metavar="OUT")
+    p_cons.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
     p_gaps = sub.add_parser("gaps", help="write the part of an area beyond a walk of any asset of a category")
     p_gaps.add_argument("--category", required=True, metavar="ID")
@@ -117,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_gaps.add_argument("--crs", metavar="EPSG:NNNN")
     p_gaps.add_argument("--outside-area-of-use", action="store_true")
     p_gaps.add_argument("-o", "--output", required=True, metavar="OUT")
+    p_gaps.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
     p_load = sub.add_parser("load", help="load another area (replaces the current one)")
     src = p_load.add_mutually_exclusive_group(required=True)
@@ -129,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_within(args: argparse.Namespace) -> int:
     wanted = categories.check_category_ids(args.category)
     if args.area == "-":
-        area = areas.parse_area_text(sys.stdin.read(), origin="The area on standard input")
+        area = areas.parse_area_text(areas.read_limited(sys.stdin.buffer, "The area on standard input"),
+                                     origin="The area on standard input")
     else:
         area = areas.read_area_file(args.area)
     extract = sources.current()
@@ -190,13 +195,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_assets(args: argparse.Namespace) -> int:
-    rows = community.visible_assets(None, status=args.status, group=args.group, everyone=True)
+    every = community.visible_assets(None, status=args.status, group=args.group, everyone=True)
+    rows = community.showable(every)
+    shown = {r["id"] for r in rows}
+    for r in every:
+        if r["id"] not in shown:
+            print(f"Note: community:{r['id']} is left out: {community.unshowable(r)}.", file=sys.stderr)
     features = []
     for r in rows:
         links = [{"relation": link["relation"], "target": community.target_id(link)} for link in r["links"]]
         features.append({
             "type": "Feature", "id": f"community:{r['id']}",
-            "geometry": shapely.geometry.mapping(shapely.from_wkt(r["geometry_wkt"])),
+            "geometry": shapely.geometry.mapping(r["geometry"]),
             "properties": {"id": f"community:{r['id']}", "name": r["name"], "group": r["group_name"],
                            "status": r["status"], "kind": r["kind"], "category": r["category"],
                            "links": links, "rejection_reason": r["rejection_reason"],
@@ -206,7 +216,17 @@ def cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """-o never replaces a file silently."""
+    out = Path(args.output)
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise BadInputError(f"{out} already exists; add --force to replace it.")
+    if out.is_dir() and args.format != "oruk":
+        raise BadInputError(f"{out} is a folder; give a file name.")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    _check_output(args)
     if args.format == "oruk":
         files = oruk.write_package(args.output)
         print(f"Wrote the Open Referral UK data package (datapackage.json, {len(files) - 2} tables) in {args.output}")
@@ -216,13 +236,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     export.parse_crs(args.crs)
     layer_ids = None if args.all else categories.check_category_ids(args.layer)
     area = export.resolve_area(args.area, field=args.area_field, value=args.area_value) if args.area else None
+    notes: list[str] = []
     files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
-                             include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use)
+                             include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use,
+                             notes=notes)
+    for note in notes:
+        print(f"Warning: {note}", file=sys.stderr)
     print("Wrote " + ", ".join(str(f) for f in files))
     return 0
 
 
 def cmd_consensus(args: argparse.Namespace) -> int:
+    _check_output(args)
     cells = consensus.consensus_cells()
     licence = "Aggregated from residents' saved locals on Our Patch (cells with fewer than 5 residents left out).\n"
     export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence,
@@ -233,6 +258,7 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    _check_output(args)
     categories.check_category_ids([args.category])
     extract = sources.current()
     area = export.resolve_area(args.area) if args.area else box(*extract.bounds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, categories, geodesy, schema, store
+from layers import accounts, areas, categories, geodesy, schema, settings, store
 from layers.accounts import User
 from layers.errors import BadInputError, NotAllowedError
 
@@ -41,6 +42,7 @@ TARGET_PATTERN = re.compile(r"osm:(node|way|relation)/(\d{1,19})|community:(\d{1
 EMAIL_PATTERN = re.compile(r"[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}")
 PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{5,40}")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+logger = logging.getLogger(__name__)
 
 
 class FieldError(BadInputError):
@@ -82,6 +84,15 @@ def _url(data: dict[str, Any], field: str, *, required: bool = False) -> str | N
     return text
 
 
+def _finite_2d(geom: BaseGeometry) -> BaseGeometry:
+    """The geometry without heights or measures, after checking every value (those too) is a
+    finite number: a NaN height would otherwise reach every map page and export."""
+    values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)), include_m=bool(shapely.has_m(geom)))
+    if not np.isfinite(values).all():
+        raise FieldError("location", "has coordinates (or heights) that are not numbers (NaN or infinite).")
+    return shapely.force_2d(geom) if shapely.has_z(geom) or shapely.has_m(geom) else geom
+
+
 def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
     geom = data.get("geometry")
     if isinstance(geom, str):
@@ -90,21 +101,39 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
         except shapely.errors.GEOSException as exc:
             raise FieldError("location", "is not readable.") from exc
     if isinstance(geom, dict):
-        geom = areas.parse_area(geom, origin="The area") if kind != "place" else shapely.geometry.shape(geom)
+        if kind != "place":
+            geom = areas.parse_area(geom, origin="The area")
+        else:
+            areas.check_positions(geom.get("coordinates"), "The location", [settings.max_asset_vertices],
+                                  limit=settings.max_asset_vertices)
+            try:
+                geom = shapely.geometry.shape(geom)
+            except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+                raise FieldError("location", "is not readable.") from exc
     if not isinstance(geom, BaseGeometry) or geom.is_empty:
         raise FieldError("location", "is missing: click the map, draw an area or find an address.")
+    if shapely.get_num_coordinates(geom) > settings.max_asset_vertices:
+        raise FieldError("location", f"has more than {settings.max_asset_vertices:,} points; simplify the area first.")
+    geom = _finite_2d(geom)
     coords = shapely.get_coordinates(geom)
-    if not np.isfinite(coords).all() or not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180)
-                                             & (coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all():
+    if not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180) & (coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all():
         raise FieldError("location", "is outside longitude -180..180, latitude -90..90 (WGS84).")
     if kind == "place":
         if not isinstance(geom, Point):
             raise FieldError("location", "of a place is one point.")
         return geom
     if not isinstance(geom, Polygon | MultiPolygon):
-        raise FieldError("location", "of an area or online community is the area it covers (a polygon).")
+        what = "an area it serves" if kind == "area" else "an online community"
+        raise FieldError("location", f"of {what} is the area it covers (a polygon), not a "
+                                     f"{geom.geom_type.lower()}; say kind=place for a point.")
     if not geom.is_valid:
         raise FieldError("location", "is not a valid area (its edges cross); redraw it.")
+    if geom.area == 0:
+        raise FieldError("location", "is an area with no size.")
+    km2 = geodesy.area_m2(geom) / 1e6
+    if km2 > settings.max_area_km2:
+        raise FieldError("location", f"covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² "
+                                     "an asset's area can cover.")
     return geom
 
 
@@ -203,23 +232,36 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
     else:
         if not group:
             raise BadInputError("Say which group these assets belong to.")
+        accounts.check_group_name(" ".join(group.split()))
         group_id = store.group_id(" ".join(group.split()), create=True)
     if group_id is None:
         raise BadInputError("That group does not exist.")
     cleaned = []
     area = _served_area()
-    existing = store.asset_rows(group=group_id)
+    known = _known_targets()
+    prefixes = []
     for n, row in enumerate(rows, start=row_offset):
         prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
             item = clean_asset(row)
             _check_near_the_map(item, area)
-            _check_not_already_there(item, existing)
+            _check_targets_exist(item["links"], known)
         except BadInputError as exc:
             raise BadInputError(f"{prefix}{exc}") from exc
         cleaned.append(item)
-    return store.insert_assets(cleaned, group=group_id, user=who.id,
-                               status="published" if publish else "pending", history_snapshot=snapshot)
+        prefixes.append(prefix)
+
+    def not_already_there(existing: list[dict[str, Any]]) -> None:
+        """Run inside the writing transaction, so two imports of one file cannot both pass."""
+        index = _by_name(existing)
+        for item, prefix in zip(cleaned, prefixes, strict=True):
+            try:
+                _check_not_already_there(item, index)
+            except BadInputError as exc:
+                raise BadInputError(f"{prefix}{exc}") from exc
+
+    return store.insert_assets(cleaned, group=group_id, user=who.id, status="published" if publish else "pending",
+                               history_snapshot=snapshot, check=not_already_there)
 
 
 MAX_DISTANCE_FROM_MAP_M = 50_000.0
@@ -240,14 +282,41 @@ def _check_near_the_map(item: dict[str, Any], area: BaseGeometry) -> None:
                                      "swapped, or is this another area?")
 
 
-def _check_not_already_there(item: dict[str, Any], existing: list[dict[str, Any]]) -> None:
-    """The same name at the same place in the same group: a duplicate submission."""
-    name = item["name"].casefold()
-    geom = shapely.from_wkt(item["geometry_wkt"])
+def _by_name(existing: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    index: dict[str, list[dict[str, Any]]] = {}
     for row in existing:
-        if row["name"].casefold() == name and row["status"] != "rejected" and \
-                shapely.from_wkt(row["geometry_wkt"]).centroid.distance(geom.centroid) < 1e-5:
+        if row["status"] != "rejected":
+            index.setdefault(" ".join(str(row["name"]).casefold().split()), []).append(row)
+    return index
+
+
+def _check_not_already_there(item: dict[str, Any], index: dict[str, list[dict[str, Any]]]) -> None:
+    """The same name at the same place in the same group: a duplicate submission. Only rows of
+    the same name are compared (a dictionary look-up), so a large import stays linear."""
+    same_name = index.get(" ".join(item["name"].casefold().split()), [])
+    if not same_name:
+        return
+    centre = shapely.from_wkt(item["geometry_wkt"]).centroid
+    for row in same_name:
+        try:
+            other = shapely.from_wkt(row["geometry_wkt"])
+        except shapely.errors.GEOSException:
+            continue  # a damaged row: moderators see it (published_problems)
+        if other is not None and not other.is_empty and other.centroid.distance(centre) < 1e-5:
             raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
+
+
+def _known_targets() -> set[str]:
+    """Every feature a link may point at: the loaded map's assets and the community assets."""
+    from layers import sources
+
+    return set(sources.current().assets["id"].astype(str)) | {f"community:{i}" for i in store.asset_ids()}
+
+
+def _check_targets_exist(links: list[dict[str, Any]], known: set[str]) -> None:
+    for link in links:
+        if target_id(link) not in known:
+            raise FieldError("links", f"{target_id(link)} is not on the loaded map (link to a place that exists).")
 
 
 def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
@@ -258,6 +327,7 @@ def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expe
     _may_edit(who, asset)
     cleaned = clean_asset(data)
     links = cleaned.pop("links")
+    _check_targets_exist(links, _known_targets())
     status = asset["status"] if who.role in ("admin", "moderator") else "pending"
     return store.change_asset(asset_id, {**cleaned, "status": status, "rejection_reason": None},
                               expected_version=expected_version, action="edited", user=who.id,
@@ -346,10 +416,58 @@ def target_id(link: dict[str, Any]) -> str:
     return f"osm:{link['target_osm_type']}/{link['target_osm_id']}"
 
 
+def unshowable(row: dict[str, Any]) -> str | None:
+    """Why a stored asset cannot be shown or exported (a row written by an older version, or by
+    hand), or None when it can. Such a row is skipped, logged and shown to moderators; it never
+    takes a page down."""
+    try:
+        geom = shapely.from_wkt(str(row.get("geometry_wkt") or ""))
+    except shapely.errors.GEOSException:
+        return "its location cannot be read"
+    if geom is None or geom.is_empty:
+        return "it has no location"
+    values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)), include_m=bool(shapely.has_m(geom)))
+    if not np.isfinite(values).all():
+        return "its location has coordinates or heights that are not numbers"
+    xy = values[:, :2]
+    if not ((xy[:, 0] >= -180) & (xy[:, 0] <= 180) & (xy[:, 1] >= -90) & (xy[:, 1] <= 90)).all():
+        return "its location is outside longitude -180..180, latitude -90..90"
+    if shapely.get_num_coordinates(geom) > settings.max_asset_vertices:
+        return f"its area has more than {settings.max_asset_vertices:,} points"
+    if not isinstance(row.get("name"), str) or not row["name"].strip():
+        return "it has no name"
+    if row.get("category") not in categories.by_id():
+        return f"its category {str(row.get('category'))[:40]!r} is unknown"
+    return None
+
+
+def showable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that can be shown, with their geometry in 2D under "geometry"; the others are logged."""
+    out = []
+    for r in rows:
+        reason = unshowable(r)
+        if reason is not None:
+            logger.warning("community:%s is not shown: %s", r.get("id"), reason)
+            continue
+        out.append({**r, "geometry": shapely.force_2d(shapely.from_wkt(r["geometry_wkt"]))})
+    return out
+
+
+def published_problems() -> list[dict[str, Any]]:
+    """Published assets that cannot be shown, for moderators: id, name and why."""
+    out = []
+    for r in store.asset_rows(status="published"):
+        reason = unshowable(r)
+        if reason is not None:
+            out.append({"id": r["id"], "name": str(r.get("name") or ""), "reason": reason})
+    return out
+
+
 def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """Published community assets in the common asset shape, with a note for their links and
-    freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01")."""
-    rows = [r for r in store.asset_rows(status="published")]
+    freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01").
+    A row that cannot be shown is skipped and logged (moderators see it: published_problems)."""
+    rows = showable(store.asset_rows(status="published"))
     if not rows:
         return schema.empty_assets()
     names = {**(names or {}), **{f"community:{r['id']}": r["name"] for r in rows}}
@@ -371,7 +489,7 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
          "address": [r["address"] for r in rows], "website": [r["website"] or r["online_url"] for r in rows],
          "phone": [r["phone"] for r in rows], "opening_hours": [r["opening_hours"] for r in rows],
          "note": notes},
-        geometry=shapely.from_wkt([r["geometry_wkt"] for r in rows]), crs=schema.WGS84,
+        geometry=[r["geometry"] for r in rows], crs=schema.WGS84,
     )
     return schema.conform_assets(frame)
 

@@ -26,3 +26,20 @@ class DataSourceError(OurPatchError, OSError):
 
 class NotAllowedError(OurPatchError, PermissionError):
     """The signed-in person's role or group does not allow this."""
+
+
+class LimitError(BadInputError):
+    """Input past one of the limits in layers/settings.py (the message names the limit)."""
+
+
+class StorageError(OurPatchError, OSError):
+    """The data store cannot be read or written (read-only folder, full disk, damaged file).
+    The message says which, in one sentence that keeps SQLite's own words (the real cause)."""
+
+
+class TooManyAttemptsError(NotAllowedError):
+    """Sign-in is delayed for a name or a source after many wrong passwords."""
+
+    def __init__(self, message: str, wait_s: float) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s

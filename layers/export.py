@@ -6,6 +6,7 @@ with the data. Files are written with pyogrio (GDAL)."""
 
 from __future__ import annotations
 
+import html
 import tempfile
 import warnings
 import zipfile
@@ -53,12 +54,40 @@ def parse_crs(text: str | None) -> CRS:
     return projection.parse_crs(text)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (starting with = + - @ tab or CR) get a
+    leading single quote, as OWASP recommends for CSV injection; numbers are left alone."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = [("'" + v) if isinstance(v, str) and v.startswith(FORMULA_START) else v
+                           for v in out[column]]
+    return out
+
+
+SHAPEFILE_TEXT_BYTES = 254
+
+
+def shapefile_cuts(assets: gpd.GeoDataFrame) -> list[str]:
+    """Text a Shapefile cannot hold whole (a field is at most 254 bytes): "column (n values)"."""
+    cuts = []
+    for column in EXPORT_COLUMNS:
+        if column in assets.columns:
+            long = sum(1 for v in assets[column] if isinstance(v, str) and len(v.encode()) > SHAPEFILE_TEXT_BYTES)
+            if long:
+                cuts.append(f"{column} ({long} value{'s' if long > 1 else ''})")
+    return cuts
+
+
 def read_boundary(path: Path | str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
     """An area from a boundary file (GeoJSON, GeoPackage, zipped Shapefile); when it holds many
     polygons, the one whose `field` equals `value` (a ward name)."""
     p = Path(path)
     if p.suffix.lower() in (".geojson", ".json") and not value:
-        return areas.read_area_file(p)
+        return areas.read_area_file(p, resident=False)
     kind = importer.FORMATS.get(p.suffix.lower())
     if kind is None or kind in ("CSV", "KML") or not p.exists():
         raise BadInputError(f"{p.name}: a boundary is a GeoJSON, GeoPackage or zipped Shapefile file.")
@@ -76,7 +105,7 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
         if len(frame) == 0:
             raise BadInputError(f"{p.name}: no area has {column} = {value!r}.")
     geom = shapely.make_valid(shapely.union_all(frame.geometry.values))
-    return areas.parse_area(shapely.geometry.mapping(geom), origin=p.name)
+    return areas.parse_area(shapely.geometry.mapping(geom), origin=p.name, resident=False)
 
 
 def resolve_area(text: str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
@@ -101,7 +130,7 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
     assets = catalogue.all_assets()
     assets = assets.assign(status=assets["source"].map({"community": "published"}))
     if include_pending:
-        pending = [r for r in community.visible_assets(None, status="pending", everyone=True)]
+        pending = community.showable(community.visible_assets(None, status="pending", everyone=True))
         if pending:
             frame = gpd.GeoDataFrame(
                 {"id": [f"community:{r['id']}" for r in pending], "source": "community",
@@ -110,7 +139,7 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
                  "website": [r["website"] for r in pending], "phone": [r["phone"] for r in pending],
                  "opening_hours": [r["opening_hours"] for r in pending],
                  "note": ["PENDING: not yet checked by a moderator"] * len(pending)},
-                geometry=shapely.from_wkt([r["geometry_wkt"] for r in pending]), crs=schema.WGS84)
+                geometry=[r["geometry"] for r in pending], crs=schema.WGS84)
             frame = schema.conform_assets(frame).assign(status="pending")
             assets = gpd.GeoDataFrame(pd.concat([assets, frame], ignore_index=True), geometry="geometry",
                                       crs=schema.WGS84)
@@ -144,8 +173,10 @@ SUFFIXES = {"geojson": (".geojson", ".json"), "gpkg": (".gpkg",), "shp": (".zip"
 
 
 def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None,
-          outside_area_of_use: bool = False) -> list[Path]:
-    """Write `assets` as `fmt` to `out`; returns the files written (licence files included)."""
+          outside_area_of_use: bool = False, notes: list[str] | None = None) -> list[Path]:
+    """Write `assets` as `fmt` to `out`; returns the files written (licence files included).
+    What the user should know about the result (text cut short in a Shapefile) is appended to
+    `notes` when given."""
     if fmt not in FORMATS:
         raise BadInputError(f"Unknown format {fmt!r}; choose from: {', '.join(FORMATS)}.")
     target = parse_crs(crs)
@@ -161,7 +192,13 @@ def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | Non
     writer = {"geojson": _geojson, "gpkg": _gpkg, "shp": _shp, "csv": _csv, "kml": _kml}[fmt]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return writer(projected, out)
+        written = writer(projected, out)
+    if fmt == "shp" and notes is not None:
+        cuts = shapefile_cuts(assets)
+        if cuts:
+            notes.append(f"A Shapefile holds at most {SHAPEFILE_TEXT_BYTES} bytes of text a field, so some text "
+                         f"was cut short: {', '.join(cuts)}; choose GeoPackage (gpkg) to keep it whole.")
+    return written
 
 
 GEOMETRY_GROUPS = {"points": ["Point", "MultiPoint"], "lines": ["LineString", "MultiLineString"],
@@ -297,7 +334,7 @@ def _csv(projected: projection.Projected, out: Path) -> list[Path]:
                                           rounding_precision=8 if crs.is_geographic else 3)
             table["crs"] = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_string()
             name = f"{out.stem}_{group}"
-            table.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
+            neutralise_formulas(table).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
             types = [CSV_TYPES.get(col, "String") for col in table.columns]
             (folder / f"{name}.csvt").write_text(",".join(f'"{t}"' for t in types) + "\n", encoding="utf-8")
             (folder / f"{name}.prj").write_text(crs.to_wkt("WKT1_GDAL"), encoding="utf-8")
@@ -321,6 +358,8 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
     if out.exists():
         out.unlink()
     frame = _plain(projected.frame).rename(columns={"name": "Name", "note": "Description"})
+    # KML viewers show <description> as HTML: user text goes in escaped, so it shows as text.
+    frame["Description"] = [html.escape(v) if isinstance(v, str) else v for v in frame["Description"]]
     first = True
     for cat_id, rows in frame.groupby("category", sort=False):
         for group, part, _gtype in split_by_geometry(rows):
@@ -330,10 +369,11 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
 
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
-              crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False) -> list[Path]:
+              crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False,
+              notes: list[str] | None = None) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
     return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs,
-                 outside_area_of_use=outside_area_of_use)
+                 outside_area_of_use=outside_area_of_use, notes=notes)
 
 
 def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: str, crs: str | None = None,
@@ -360,7 +400,7 @@ def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: st
             table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values),
                                           rounding_precision=8 if target.is_geographic else 3)
             table["crs"] = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
-            table.to_csv(path, index=False, encoding="utf-8")
+            neutralise_formulas(table).to_csv(path, index=False, encoding="utf-8")
         elif fmt == "gpkg":
             metadata = {**file_metadata(projected), "LICENSE": licence or ""}
             for group, part, gtype in split_by_geometry(frame) or [("polygons", frame, "MultiPolygon")]:

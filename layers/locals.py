@@ -9,7 +9,7 @@ from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
 
-from layers import access, areas, categories
+from layers import access, areas, categories, settings
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError
 
@@ -19,7 +19,6 @@ COMBINE_CHOICES = {
     "union": "Either: the walk-time area and the drawn area together",
     "intersection": "Both: only where the walk-time area and the drawn area overlap",
 }
-MAX_SPEC_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class LocalSpec:
 
     @staticmethod
     def from_json(text: str) -> LocalSpec:
-        if len(text) > MAX_SPEC_BYTES:
+        if len(text) > settings.max_local_spec_bytes:
             raise BadInputError("That saved local is too large to open.")
         try:
             data = json.loads(text)

@@ -190,7 +190,7 @@ def _build(rows: list[dict[str, Any]]) -> Directory:
         description = r["description"] or ""
         if r["eligibility"]:  # the UK profile has no eligibility field: said in the description
             description = f"{description}\n\nWho it is for: {r['eligibility']}".strip()
-        geom = shapely.from_wkt(r["geometry_wkt"])
+        geom = r["geometry"]
         sals: list[dict[str, Any]] = []
         areas: list[dict[str, Any]] = []
         if r["kind"] == "place" and geom.geom_type == "Point":
@@ -245,7 +245,8 @@ _cache_lock = threading.Lock()
 def directory() -> Directory:
     """The directory, rebuilt only when what it is built from changes (an asset, its group's name,
     the country setting, the categories)."""
-    rows = [r for r in community.visible_assets(None, status="published") if r["status"] == "published"]
+    rows = [r for r in community.showable(community.visible_assets(None, status="published"))
+            if r["status"] == "published"]
     key = hashlib.sha256(json.dumps([settings.country(), categories.table_fingerprint(), rows],
                                     default=str, sort_keys=True).encode()).hexdigest()
     with _cache_lock:

@@ -51,9 +51,13 @@ def parse_crs(text: str | None) -> CRS:
     if not text:
         return WGS84
     try:
-        return CRS.from_user_input(text.strip())
+        crs = CRS.from_user_input(text.strip())
     except Exception as exc:  # pyproj's CRSError
         raise BadInputError(f"Unknown coordinate system {text[:60]!r}; use a code such as EPSG:27700.") from exc
+    if crs.is_geocentric or len(crs.axis_info) != 2 or not (crs.is_geographic or crs.is_projected):
+        raise BadInputError(f"{text[:60]} ({crs.name}) is not a two-dimensional map coordinate system; choose a "
+                            "geographic or projected one such as EPSG:4326 or EPSG:27700.")
+    return crs
 
 
 def crs_label(crs: CRS) -> str:

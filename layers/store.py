@@ -9,20 +9,24 @@ PRAGMA user_version, each applied in its own transaction; a second run is a no-o
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from layers import settings
-from layers.errors import BadInputError
+from layers import areas, settings
+from layers.errors import BadInputError, LimitError, StorageError
+
+logger = logging.getLogger(__name__)
 
 DB_FILENAME = "ourpatch.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -99,8 +103,19 @@ def _m005_sign_in_failures(db: sqlite_utils.Database) -> None:
     db.table("sign_in_failures").create_index(["name", "at"])
 
 
+def _m006_hostile_input(db: sqlite_utils.Database) -> None:
+    """Sign-in attempts counted per name and per source (growing delays, not a lock others can
+    set), and where an anonymous local came from (so one source counts as one resident)."""
+    db.table("sign_in_attempts").create(
+        {"key": str, "failures": int, "last_failure": float, "next_allowed": float}, pk="key",
+        not_null={"failures", "last_failure", "next_allowed"})
+    db.table("saved_locals").add_column("source", str)
+    db.table("saved_locals").create_index(["source", "created_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail, _m005_sign_in_failures,
+    _m006_hostile_input,
 ]
 TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 MAX_LOCAL_NAME = 120
@@ -110,19 +125,68 @@ def db_path() -> Path:
     return settings.data_dir() / DB_FILENAME
 
 
+def storage_error(exc: BaseException, path: Path | str) -> StorageError:
+    """One sentence for a storage fault that keeps SQLite's (or the system's) own words."""
+    cause = str(exc) or type(exc).__name__
+    low = cause.lower()
+    if "readonly" in low or "read-only" in low or "permission denied" in low:
+        what = f"The data store {path} cannot be written (the folder or file is read-only), so nothing was saved"
+    elif "full" in low or "no space" in low:
+        what = f"The disk holding {path} is full, so nothing was saved; free some space and try again"
+    elif "not a database" in low or "malformed" in low or "corrupt" in low:
+        what = f"The data store {path} is damaged and cannot be used; restore it from a backup"
+    elif "locked" in low or "busy" in low:
+        what = "The data store is busy with another change, so nothing was saved; try again in a moment"
+    elif "unable to open" in low:
+        what = f"The data store {path} cannot be opened (does its folder exist, and may it be written?)"
+    else:
+        what = f"The data store {path} failed, so nothing was saved"
+    return StorageError(f"{what} (cause: {cause.rstrip('.')}).")
+
+
 @contextmanager
 def connect(path: Path | None = None) -> Iterator[sqlite_utils.Database]:
-    """A fresh connection for one unit of work, migrated to the latest schema."""
-    conn = sqlite3.connect(path or db_path(), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    """A fresh connection for one unit of work, migrated to the latest schema. A storage fault
+    (read-only folder, full disk, damaged file) becomes a StorageError naming its cause."""
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        db = sqlite_utils.Database(conn)
-        migrate(db)
-        yield db
+        target = path or db_path()
+    except OSError as exc:  # the data folder cannot be made
+        raise storage_error(exc, getattr(exc, "filename", None) or "folder") from exc
+    try:
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, target) from exc
+    try:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            for pragma in settings.sqlite_extra_pragmas:
+                conn.execute(f"PRAGMA {pragma}")
+            db = sqlite_utils.Database(conn)
+            migrate(db)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise storage_error(exc, target) from exc
+        try:
+            yield db
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise storage_error(exc, target) from exc
     finally:
         conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; a failing rollback is logged, never raised, so
+    the error that caused it is the one the user hears about."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            logger.exception("rollback failed after an error")
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
@@ -143,7 +207,7 @@ def migrate(db: sqlite_utils.Database) -> int:
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
     return schema_version(db)
 
@@ -157,19 +221,35 @@ class SavedLocal:
     created_at: str
 
 
-def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = None) -> str:
-    """Keep a resident's local; returns the secret token its private link carries."""
+def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = None,
+               source: str | None = None) -> str:
+    """Keep a resident's local; returns the secret token its private link carries. `source` is a
+    server-side key for where an anonymous resident's browser connects from (see consensus)."""
     clean = " ".join(name.split())
     if not clean:
         raise BadInputError("Give your local a name, for example \"Home and the park\".")
     if len(clean) > MAX_LOCAL_NAME:
         raise BadInputError(f"A local's name can be at most {MAX_LOCAL_NAME} characters.")
+    if len(spec_json.encode()) > settings.max_local_spec_bytes or len(area_wkt) > 2 * settings.max_local_spec_bytes:
+        raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
+                         "draw it with fewer points.")
+    areas.check_saved_area(area_wkt)
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = datetime.now(UTC)
     with connect() as db:
-        _write(db, lambda: db.table("saved_locals").insert({
-            "token": token, "name": clean, "spec_json": spec_json, "area_wkt": area_wkt,
-            "owner": owner, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }))
+        def insert() -> None:
+            if owner is None:
+                since = (now - timedelta(days=1)).isoformat(timespec="seconds")
+                recent = db.conn.execute("SELECT count(*) FROM saved_locals WHERE owner IS NULL AND source IS ? "
+                                         "AND created_at >= ?", [source, since]).fetchone()[0]
+                if recent >= settings.max_anonymous_locals_per_source_per_day:
+                    raise LimitError(f"At most {settings.max_anonymous_locals_per_source_per_day} locals can be "
+                                     "saved from one connection in a day without an account; try again tomorrow.")
+            db.table("saved_locals").insert({
+                "token": token, "name": clean, "spec_json": spec_json, "area_wkt": area_wkt,
+                "owner": owner, "source": source, "created_at": now.isoformat(timespec="seconds"),
+            })
+        _write(db, insert)
     return token
 
 
@@ -205,12 +285,13 @@ def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
         db.conn.execute("COMMIT")
         return result
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        _rollback(db.conn)
         raise
 
 
 def group_id(name: str, *, create: bool = False) -> int | None:
-    """The id of the group with this name (any case); created first when `create`."""
+    """The id of the group with this name (any case); created first when `create` (safe when two
+    people create the same group at once: one transaction looks and inserts)."""
     with connect() as db:
         rows = list(db.query("select id from groups where name = ? collate nocase", [name]))
         if rows:
@@ -219,11 +300,17 @@ def group_id(name: str, *, create: bool = False) -> int | None:
             return None
 
         def insert() -> int:
-            table = db.table("groups")
-            table.insert({"name": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
-            return int(table.last_pk)  # type: ignore[arg-type]
+            db.conn.execute("INSERT INTO groups (name, created_at) SELECT ?, ? WHERE NOT EXISTS "
+                            "(SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE)",
+                            [name, datetime.now(UTC).isoformat(timespec="seconds"), name])
+            return int(db.conn.execute("SELECT id FROM groups WHERE name = ? COLLATE NOCASE", [name]).fetchone()[0])
 
         return int(_write(db, insert))  # type: ignore[call-overload]
+
+
+def group_names() -> list[str]:
+    with connect() as db:
+        return [str(r[0]) for r in db.conn.execute("SELECT name FROM groups ORDER BY id")]
 
 
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
@@ -284,13 +371,20 @@ class ConflictError(BadInputError):
 
 
 def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str]) -> list[int]:
+                  history_snapshot: Callable[[dict[str, Any]], str],
+                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
     """Insert assets with their links and a first history entry, all in one transaction:
-    either every one is written or none is (an import is all-or-nothing, even if killed)."""
+    either every one is written or none is (an import is all-or-nothing, even if killed).
+    `check` sees the group's assets (id, name, geometry_wkt, status) inside that transaction
+    and may refuse by raising, so two parallel imports cannot both pass a duplicate check."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids: list[int] = []
     with connect() as db:
         def write() -> None:
+            if check is not None:
+                cursor = db.conn.execute("SELECT id, name, geometry_wkt, status FROM community_assets "
+                                         "WHERE group_id = ?", [group])
+                check([dict(zip(("id", "name", "geometry_wkt", "status"), r, strict=True)) for r in cursor])
             for item in items:
                 values = {k: item.get(k) for k in ASSET_FIELDS}
                 cursor = db.conn.execute(
@@ -384,6 +478,11 @@ def asset_rows(*, status: str | None = None, group: int | None = None) -> list[d
     return rows
 
 
+def asset_ids() -> list[int]:
+    with connect() as db:
+        return [int(r[0]) for r in db.conn.execute("SELECT id FROM community_assets")]
+
+
 def asset_history(asset_id: int) -> list[dict[str, Any]]:
     with connect() as db:
         return list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
@@ -397,30 +496,19 @@ def list_users() -> list[dict[str, Any]]:
                              "from users left join groups on groups.id = users.group_id order by users.name"))
 
 
-def saved_local_footprints() -> list[tuple[str, str]]:
-    """(contributor, area WKT) for every saved local: the contributor is the signed-in owner, or the
-    private link itself for residents without an account. Used only for aggregates."""
+def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
+    """(owner, source, area WKT) for every saved local: the owner is the signed-in account, the
+    source where an anonymous resident connected from. Used only for aggregates."""
     with connect() as db:
-        return [(r["owner"] or f"link:{r['token']}", r["area_wkt"])
-                for r in db.query("select owner, token, area_wkt from saved_locals")]
+        return [(r["owner"], r["source"], r["area_wkt"])
+                for r in db.query("select owner, source, area_wkt from saved_locals order by rowid")]
 
 
-def record_sign_in_failure(name: str) -> None:
+def locals_version() -> str:
+    """A fingerprint of the saved locals: saving one moves it (aggregates are cached on it)."""
     with connect() as db:
-        _write(db, lambda: db.execute("insert into sign_in_failures (name, at) values (?, ?)",
-                                      [name.casefold(), datetime.now(UTC).isoformat(timespec="seconds")]))
-
-
-def recent_sign_in_failures(name: str, since: datetime) -> int:
-    with connect() as db:
-        row = db.execute("select count(*) from sign_in_failures where name = ? and at >= ?",
-                         [name.casefold(), since.isoformat(timespec="seconds")]).fetchone()
-    return int(row[0])
-
-
-def clear_sign_in_failures(name: str) -> None:
-    with connect() as db:
-        _write(db, lambda: db.execute("delete from sign_in_failures where name = ?", [name.casefold()]))
+        count, latest, total = db.execute("select count(*), max(rowid), total(rowid) from saved_locals").fetchone()
+    return f"{db_path()}:{count}:{latest}:{total}"
 
 
 def community_version() -> str:
@@ -429,3 +517,67 @@ def community_version() -> str:
         count, latest, versions = db.execute(
             "select count(*), max(updated_at), total(version) from community_assets").fetchone()
     return f"{count}:{latest}:{versions}"
+
+
+# ---------------------------------------------------------------- sign-in attempts (see layers/accounts.py)
+
+
+def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
+                            delay_for: Callable[[str, int], float]) -> tuple[float, str | None]:
+    """Count one attempt against every key (a name, a source) atomically, before the password is
+    checked, so parallel guesses cannot slip past. Returns (0, None) when the attempt may go
+    ahead, else (seconds to wait, the key that is waiting). `delay_for(key, failures)` gives
+    the delay after so many failures."""
+    with connect() as db:
+        def reserve() -> tuple[float, str | None]:
+            # forget what is past the window, so names sprayed by a guesser do not pile up
+            db.conn.execute("DELETE FROM sign_in_attempts WHERE last_failure < ? AND next_allowed < ?",
+                            [now - window_s, now])
+            rows = {r[0]: r for r in db.conn.execute(
+                f"SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts "  # noqa: S608
+                f"WHERE key IN ({', '.join('?' for _ in keys)})", keys)}
+            for key in keys:
+                row = rows.get(key)
+                if row is not None and now - row[2] <= window_s and row[3] > now:
+                    return row[3] - now, key
+            for key in keys:
+                row = rows.get(key)
+                failures = 1 if row is None or now - row[2] > window_s else int(row[1]) + 1
+                db.conn.execute(
+                    "INSERT INTO sign_in_attempts (key, failures, last_failure, next_allowed) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, "
+                    "last_failure = excluded.last_failure, next_allowed = excluded.next_allowed",
+                    [key, failures, now, now + delay_for(key, failures)])
+            return 0.0, None
+        return _write(db, reserve)  # type: ignore[return-value]
+
+
+def forgive_sign_in_attempt(key: str) -> None:
+    """Take back one counted attempt (it succeeded); a count back at nothing leaves no row."""
+    with connect() as db:
+        def forgive() -> None:
+            db.conn.execute("UPDATE sign_in_attempts SET failures = failures - 1 WHERE key = ? AND failures > 0", [key])
+            db.conn.execute("DELETE FROM sign_in_attempts WHERE key = ? AND failures <= 0", [key])
+        _write(db, forgive)
+
+
+def clear_sign_in_attempts(key: str) -> None:
+    with connect() as db:
+        _write(db, lambda: db.conn.execute("DELETE FROM sign_in_attempts WHERE key = ?", [key]))
+
+
+# ---------------------------------------------------------------- for tests and checks
+
+
+def snapshot() -> dict[str, list[str]]:
+    """Every table's rows, sorted, as text: tests compare two snapshots to show a refusal changed
+    nothing in the store."""
+    with connect() as db:
+        tables = [t for t in db.table_names() if not t.startswith("sqlite_")]
+        return {t: sorted(repr(tuple(r)) for r in db.conn.execute(f"SELECT * FROM [{t}]"))  # noqa: S608
+                for t in tables}
+
+
+def digest() -> str:
+    """A short fingerprint of snapshot()."""
+    return hashlib.sha256(repr(sorted(snapshot().items())).encode()).hexdigest()[:16]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import MultiPolygon, Polygon
 
-from layers import areas, geodesy
+from layers import areas, geodesy, settings
 from layers.errors import BadInputError
 
 SQUARE = {"type": "Polygon", "coordinates": [[[24.94, 60.16], [24.95, 60.16], [24.95, 60.17], [24.94, 60.17], [24.94, 60.16]]]}
@@ -102,13 +102,13 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 def test_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
     path = tmp_path / "huge.geojson"
     with open(path, "wb") as fh:
-        fh.truncate(areas.MAX_AREA_FILE_BYTES + 1)
+        fh.truncate(settings.max_area_file_bytes + 1)
     with pytest.raises(BadInputError, match="larger than"):
         areas.read_area_file(path)
 
 
 def test_too_many_vertices() -> None:
-    n = areas.MAX_VERTICES + 10
+    n = settings.max_area_vertices + 10
     ring = [[24.0 + 0.5 * (i / n), 60.0 + 0.0001 * (i % 2)] for i in range(n)]
     ring = [[24.0, 59.9], *ring, [24.5, 59.9], [24.0, 59.9]]
     with pytest.raises(BadInputError, match="more than"):

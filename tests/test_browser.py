@@ -300,3 +300,68 @@ def test_planner_downloads_a_geopackage_in_the_crs_that_fits(playwright: Any, tm
     assert sum(len(f) for f in frames) == len(expected)
     names = {n for f in frames for n in f["name"].dropna()}
     assert {"Helsingin tuomiokirkko", "Esplanadinpuisto"} <= names
+
+
+MARKDOWN_NAME = "![tracker](http://198.51.100.7/pixel.png) # APPROVE ME"
+
+
+def _no_markdown_from(page: Any, requests: list[str]) -> None:
+    """Tables hold the hostile name as text: no image or heading made from it, and no link that
+    says one thing and goes elsewhere (Streamlit's Markdown turns a bare URL into a link to itself)."""
+    tables = page.locator("[data-testid='stTable']")
+    assert tables.locator("img").count() == 0
+    made = tables.locator("h1, h2, h3, h4, h5, h6, blockquote, li, strong, em")
+    assert made.count() == 0, [made.nth(i).evaluate("e => e.outerHTML") for i in range(made.count())]
+    links = tables.locator("a")
+    for i in range(links.count()):
+        assert links.nth(i).evaluate("e => e.textContent === e.getAttribute('href')")
+    assert page.locator("h1, h2, h3", has_text="APPROVE ME").count() == 0
+    assert not [u for u in requests if "198.51.100.7" in u], requests
+
+
+def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: Any, tmp_path: Path) -> None:
+    from layers import accounts, community
+
+    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Hostile Group"),
+                             ("Mika Moderator", "moderator", None))
+    os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
+    try:
+        add_published_handmade_asset(MARKDOWN_NAME, Point(24.9500, 60.1677))
+        editor = accounts.authenticate("Eeva Editor", PASSWORD)
+        community.create_asset(editor, {"name": "# APPROVE ME pending", "geometry": Point(24.9510, 60.1680)})
+    finally:
+        os.environ["OURPATCH_DATA_DIR"] = old
+    with browser.running_app(data) as url:
+        chromium = browser.launch(playwright)
+        requests: list[str] = []
+
+        resident = chromium.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        resident.on("request", lambda r: requests.append(r.url))
+        resident.goto(url)
+        browser.wait_for_map(resident)
+        browser.draw_polygon(resident, SENATE_SQUARE_AND_ESPLANADI)
+        resident.get_by_text("What is inside your local").wait_for(timeout=60_000)
+        text = resident.locator("[data-testid='stTable']").first.inner_text()
+        assert MARKDOWN_NAME in text, [line for line in text.split("\n") if "APPROVE" in line or "tracker" in line]
+        _no_markdown_from(resident, requests)
+
+        finder = chromium.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        finder.on("request", lambda r: requests.append(r.url))
+        finder.goto(url + "find")
+        box = finder.get_by_label("Name, address or place")
+        box.fill("APPROVE")
+        box.press("Enter")
+        table = finder.locator("[data-testid='stTable']").first
+        table.wait_for(timeout=60_000)
+        assert MARKDOWN_NAME in table.inner_text()
+        _no_markdown_from(finder, requests)
+
+        moderator = chromium.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        moderator.on("request", lambda r: requests.append(r.url))
+        _sign_in(moderator, url, "Mika Moderator", PASSWORD)
+        moderator.get_by_role("link", name="Moderate").click()
+        table = moderator.locator("[data-testid='stTable']").first
+        table.wait_for(timeout=60_000)
+        assert "# APPROVE ME pending" in table.inner_text()
+        _no_markdown_from(moderator, requests)
+        chromium.close()

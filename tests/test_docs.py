@@ -36,3 +36,17 @@ def test_every_setting_is_in_readme() -> None:
 def test_readme_screenshot_exists() -> None:
     for path in re.findall(r"\]\((docs/[^)]+\.png)\)", README):
         assert (REPO_ROOT / path).is_file(), path
+
+
+def test_every_limit_is_in_readmes_limits_section() -> None:
+    from layers import settings
+
+    limits = README.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    settings_src = (REPO_ROOT / "layers" / "settings.py").read_text().split("# ---------------------------------------------------------------- limits", 1)[1]
+    names = re.findall(r"^([a-z_]+): [a-z\[\]]+ = ", settings_src, flags=re.MULTILINE)
+    assert len(names) > 15
+    for name in names:
+        assert f"`{name}`" in limits, name
+        value = getattr(settings, name)
+        if isinstance(value, int | float) and name.startswith("max_") and "bytes" not in name:
+            assert f"{value:,.0f}" in limits, (name, value)

@@ -19,7 +19,7 @@ import pytest
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
-from layers import accounts, community, importer, store
+from layers import accounts, community, importer, settings, store
 from layers.errors import BadInputError, NotAllowedError
 from layers.settings import REPO_ROOT
 
@@ -160,7 +160,7 @@ def _zip_bomb(path: Path) -> None:
 
 def _many_entries(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
-        for i in range(importer.MAX_ZIP_ENTRIES + 1):
+        for i in range(settings.max_zip_entries + 1):
             archive.writestr(f"f{i}.txt", "x")
 
 
@@ -214,7 +214,7 @@ def test_hostile_files_get_one_sentence_and_change_nothing(tmp_path: Path, edito
 def test_huge_file_refused_unread(tmp_path: Path, editor: accounts.User) -> None:
     path = tmp_path / "huge.geojson"
     with open(path, "wb") as fh:
-        fh.truncate(importer.MAX_FILE_BYTES + 1)
+        fh.truncate(settings.max_import_file_bytes + 1)
     with pytest.raises(BadInputError, match="larger than 50 MB"):
         importer.import_file(editor, path, group=GROUP)
 
@@ -283,7 +283,7 @@ def test_kill_9_during_a_large_import_leaves_the_data_as_before(tmp_path: Path, 
                                                                 fresh_data_dir: Path) -> None:
     big = tmp_path / "big.csv"
     lines = ["name,lon,lat"] + [f"Handmade Group {i},{24.94 + (i % 100) * 1e-4},{60.16 + (i // 100) * 1e-4}"
-                                for i in range(importer.MAX_ROWS)]
+                                for i in range(settings.max_import_rows)]
     big.write_text("\n".join(lines) + "\n")
     community.create_asset(editor, {"name": "Handmade Before", "geometry": Point(24.95, 60.17)})
     db, wal = store.db_path(), store.db_path().with_name(store.DB_FILENAME + "-wal")

@@ -43,19 +43,22 @@ def test_spec_round_trips_through_json_and_refuses_junk() -> None:
             locals.LocalSpec.from_json(junk)
 
 
+SMALL_AREA = "POLYGON ((24.95 60.17, 24.96 60.17, 24.96 60.18, 24.95 60.17))"
+
+
 def test_saved_locals_are_private_tokens(fresh_data_dir: Path) -> None:
-    token = store.save_local("  Home and   the park ", '{"combine":"union"}', "POINT (1 1)")
+    token = store.save_local("  Home and   the park ", '{"combine":"union"}', SMALL_AREA)
     assert len(token) >= 24
     saved = store.get_local(token)
     assert saved is not None and saved.name == "Home and the park"
     assert store.get_local("x" * 24) is None
     assert store.get_local("'; drop table saved_locals; --") is None
-    other = store.save_local("Another", "{}", "POINT (1 1)")
+    other = store.save_local("Another", "{}", SMALL_AREA)
     assert other != token
     with pytest.raises(BadInputError):
-        store.save_local("   ", "{}", "POINT (1 1)")
+        store.save_local("   ", "{}", SMALL_AREA)
     with pytest.raises(BadInputError):
-        store.save_local("x" * 10_000, "{}", "POINT (1 1)")
+        store.save_local("x" * 10_000, "{}", SMALL_AREA)
 
 
 def test_missing_categories_come_with_the_nearest_by_walking(helsinki_index: query.AssetIndex,

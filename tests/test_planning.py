@@ -13,8 +13,8 @@ from shapely.geometry import Point, Polygon, box
 from layers import access, areas, consensus, gaps, geodesy, sources, store
 
 
-def _save(owner: str | None, area: shapely.Geometry) -> None:
-    store.save_local("Handmade local", "{}", area.wkt, owner=owner)
+def _save(owner: str | None, area: shapely.Geometry, source: str | None = None) -> None:
+    store.save_local("Handmade local", "{}", area.wkt, owner=owner, source=source)
 
 
 def test_consensus_never_shows_a_cell_with_fewer_than_five(fresh_data_dir: Path) -> None:
@@ -25,7 +25,7 @@ def test_consensus_never_shows_a_cell_with_fewer_than_five(fresh_data_dir: Path)
             centre = (24.944 + rng.uniform(0, 0.008), 60.168 + rng.uniform(0, 0.006))
             area = areas.circle(*centre, rng.uniform(150, 400))
             owner = f"user:{person}" if person % 2 else None
-            _save(owner, area)
+            _save(owner, area, source=None if owner else f"ip:192.0.2.{person}")
             footprints.append((owner or "anon", area))
     cells = consensus.consensus_cells()
     assert len(cells) > 0
@@ -34,7 +34,7 @@ def test_consensus_never_shows_a_cell_with_fewer_than_five(fresh_data_dir: Path)
         hexagon = Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(row.h3)])
         assert hexagon.equals_exact(row.geometry, 1e-9)
         centre = Point(h3.cell_to_latlng(row.h3)[::-1])
-        people = {who for who, wkt in saved if shapely.from_wkt(wkt).contains(centre)}
+        people = {owner or source for owner, source, wkt in saved if shapely.from_wkt(wkt).contains(centre)}
         assert row.residents == len(people) >= 5
     with pytest.raises(ValueError):
         consensus.consensus_cells(min_contributors=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
 from layers import access, accounts, catalogue, categories, query, sources
@@ -36,7 +37,7 @@ def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
     try:
         return _load_layers(catalogue.version())
-    except OurPatchError as exc:
+    except (OurPatchError, OSError) as exc:  # OSError: a data folder that cannot be read or written
         st.error(f"The map data could not be loaded: {md(exc)}")
         st.stop()
 
@@ -69,8 +70,10 @@ def require_role(roles: tuple[str, ...], invitation: str) -> accounts.User | Non
 
 def md(text: object) -> str:
     """Any text made inert for Streamlit's markdown (messages, headings, toasts): user and OSM
-    text can carry no links, emphasis or HTML. Every message that may hold such text goes through here."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in str(text))
+    text can carry no links, emphasis or HTML. Every message that may hold such text goes through here.
+    `:` and `@` are escaped too, so "http://…", "www.…" and e-mail addresses do not become links
+    (GitHub-flavoured Markdown links them even without brackets)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:@" else ch for ch in str(text))
 
 
 def category_labels() -> dict[str, str]:
@@ -86,3 +89,25 @@ def check_front_end_assets() -> None:
             + "). Run `make assets` (or `make run`, which does it for you)."
         )
         st.stop()
+
+
+def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose headings and text cells are inert for Streamlit's Markdown:
+    st.table renders Markdown in both, so a name like `![](http://…)` would load an outside
+    image and `# APPROVE ME` would show as a heading. Every table a page shows goes through here."""
+    out = frame.copy()
+    out.columns = [md(c) for c in out.columns]
+    if not isinstance(out.index, pd.RangeIndex):
+        out.index = [md(v) if isinstance(v, str) else v for v in out.index]
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out.isetitem(position, [md(v) if isinstance(v, str) else v for v in column])
+    return out
+
+
+def client_source() -> str:
+    """Where this browser connects from: its network address as the server sees it ("localhost"
+    on the server itself). A server-side key that clearing the browser's state does not reset;
+    used to delay repeated wrong passwords and to count anonymous residents once."""
+    return f"ip:{st.context.ip_address or 'localhost'}"

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from layers import areas, gaps, store
+from layers.errors import BadInputError
 from mapping import build
 from views import common
 
@@ -51,7 +52,11 @@ def render() -> None:
     if a is None or b is None:
         st.info("Save a local on the Explore page, then paste its link here (two are needed).")
         return
-    area_a, area_b = areas.from_wkt(a.area_wkt), areas.from_wkt(b.area_wkt)
+    try:
+        area_a, area_b = areas.from_wkt(a.area_wkt), areas.from_wkt(b.area_wkt)
+    except BadInputError as exc:  # a damaged saved local: say so, never a traceback
+        st.error(common.md(exc))
+        return
     result = gaps.compare(lay.index, area_a, area_b)
     st.subheader(f"A: {common.md(a.name)} — B: {common.md(b.name)}")
     m1, m2, m3 = st.columns(3)
@@ -62,7 +67,7 @@ def render() -> None:
     m3.metric("Overlap as a share of the smaller", f"{share:.0%}")
     left, right = st.columns([2, 3])
     with left:
-        st.table(result.counts.rename(columns={"A": f"A: {a.name}", "B": f"B: {b.name}"}))
+        st.table(common.safe_table(result.counts.rename(columns={"A": f"A: {a.name}", "B": f"B: {b.name}"})))
     with right:
         long = result.counts.melt(id_vars="Category", var_name="Local", value_name="Places")
         chart = alt.Chart(long, title="Places per category").mark_bar().encode(
@@ -74,7 +79,7 @@ def render() -> None:
         with column:
             st.markdown(f"**Only in {label} ({len(items)})**")
             if len(items):
-                st.table(_names(items).reset_index(drop=True))
+                st.table(common.safe_table(_names(items).reset_index(drop=True)))
             else:
                 st.markdown("Nothing.")
     fmap = build.build_map(lay.map_data, draw=False)

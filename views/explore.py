@@ -149,7 +149,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
             st.info("Nothing on the map falls inside this area. Try a larger one.")
         else:
             shown = table.head(MAX_TABLE_ROWS)
-            st.table(shown)
+            st.table(common.safe_table(shown))
             if len(table) > len(shown):
                 st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
         found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
@@ -161,7 +161,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         origin = "your start" if spec.walk else "the middle of your local"
         st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
                     "(a dotted line on the map leads to it):")
-        st.table(_missing_table(missing, mode))
+        st.table(common.safe_table(_missing_table(missing, mode)))
 
 
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
@@ -171,7 +171,7 @@ def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User |
         if st.form_submit_button("Save and get a private link"):
             try:
                 token = store.save_local(name, spec.to_json(), area_wkt,
-                                         owner=user.owner_key if user else None)
+                                         owner=user.owner_key if user else None, source=common.client_source())
             except BadInputError as exc:
                 st.error(common.md(exc))
             else:

@@ -27,12 +27,12 @@ def render() -> None:
     found = search.search_assets(lay.assets, text, chosen or None, limit=MAX_RESULTS)
     st.subheader(f"Places and services ({len(found)}{'+' if len(found) == MAX_RESULTS else ''})")
     if len(found):
-        st.table(pd.DataFrame({
+        st.table(common.safe_table(pd.DataFrame({
             "Name": found["name"].fillna("Unnamed").astype(str),
             "Category": found["category"].map(labels),
             "Address": found["address"].fillna("").astype(str),
             "Source": found["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
-        }).reset_index(drop=True))
+        }).reset_index(drop=True)))
     else:
         st.markdown("No place or service matches.")
     if not text:
@@ -42,7 +42,7 @@ def render() -> None:
     if len(places) == 0:
         st.markdown("No address, street or place matches.")
         return
-    st.table(pd.DataFrame({"Name": places["label"], "Kind": places["kind"]}).reset_index(drop=True))
+    st.table(common.safe_table(pd.DataFrame({"Name": places["label"], "Kind": places["kind"]}).reset_index(drop=True)))
     choices = [f"{label} ({kind})" for label, kind in zip(places["label"], places["kind"], strict=True)]
     pick = st.selectbox("Walk from one of these", list(range(len(choices))), format_func=lambda i: choices[i])
     if st.button("Show what I can reach from here"):

@@ -31,13 +31,13 @@ def _asset_list(user: Any) -> None:
     if not rows:
         st.info("Nothing yet: add your first asset below.")
         return
-    st.table(pd.DataFrame({
+    st.table(common.safe_table(pd.DataFrame({
         "Name": [r["name"] for r in rows],
         "Group": [r["group_name"] or "" for r in rows],
         "Status": [STATUS_WORDS.get(r["status"], r["status"]) for r in rows],
         "Why not accepted": [r["rejection_reason"] or "" for r in rows],
         "Last checked": [f"{r['last_verified'] or ''}{' (out of date)' if community.is_stale(r) else ''}" for r in rows],
-    }))
+    })))
     names = {r["id"]: f"{r['name']} ({STATUS_WORDS.get(r['status'], r['status'])})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
                           key="group_asset_pick")
@@ -171,8 +171,9 @@ def _import(user: Any) -> None:
                     st.success(f"Added {len(result.ids)} assets; they wait for a moderator.")
                 except importer.ImportRefusedError as exc:
                     st.error(common.md(exc))
-                    st.table(pd.DataFrame({"Row": [r.row for r in exc.report], "Name": [r.name for r in exc.report],
-                                           "Problem": [r.problem or "fine" for r in exc.report]}))
+                    st.table(common.safe_table(pd.DataFrame({
+                        "Row": [r.row for r in exc.report], "Name": [r.name for r in exc.report],
+                        "Problem": [r.problem or "fine" for r in exc.report]})))
                 except OurPatchError as exc:
                     st.error(common.md(exc))
 

@@ -16,6 +16,9 @@ def render() -> None:
                                "Moderators and planners sign in to see assets waiting to be checked.")
     if user is None:
         return
+    for problem in community.published_problems():
+        st.warning(common.md(f"community:{problem['id']} “{problem['name']}” is published but not shown on the map: "
+                             f"{problem['reason']}. Change or reject it."))
     status = st.radio("Show", list(community.STATUSES), horizontal=True, key="moderate_status",
                       format_func=lambda s: {"pending": "Waiting", "published": "On the map",
                                              "rejected": "Not accepted"}[s])
@@ -23,9 +26,9 @@ def render() -> None:
     if not rows:
         st.info("Nothing here.")
         return
-    st.table(pd.DataFrame({"Name": [r["name"] for r in rows], "Group": [r["group_name"] or "" for r in rows],
+    st.table(common.safe_table(pd.DataFrame({"Name": [r["name"] for r in rows], "Group": [r["group_name"] or "" for r in rows],
                            "Category": [common.category_labels().get(r["category"], r["category"]) for r in rows],
-                           "Changed": [r["updated_at"] for r in rows]}))
+                           "Changed": [r["updated_at"] for r in rows]})))
     names = {r["id"]: f"{r['name']} — {r['group_name'] or ''}" for r in rows}
     chosen = int(st.selectbox("Look at", list(names), format_func=lambda i: names[i], key="moderate_pick"))
     asset = store.get_asset(chosen)
@@ -35,13 +38,13 @@ def render() -> None:
                                          "email", "phone", "last_verified", "rejection_reason")}
     details["links"] = "; ".join(f"{community.RELATIONS[link['relation']]} {community.target_id(link)}"
                                  for link in asset["links"])
-    st.table(pd.DataFrame({"Field": list(details), "Value": [str(v or "") for v in details.values()]}))
+    st.table(common.safe_table(pd.DataFrame({"Field": list(details), "Value": [str(v or "") for v in details.values()]})))
     history = community.history(chosen)
     st.markdown("**Every change**")
-    st.table(pd.DataFrame({"Version": [h["version"] for h in history], "What": [h["action"] for h in history],
+    st.table(common.safe_table(pd.DataFrame({"Version": [h["version"] for h in history], "What": [h["action"] for h in history],
                            "Who": [h["who"] or "" for h in history], "When": [h["when"] for h in history],
                            "Fields changed": [", ".join(h["changed"]) for h in history],
-                           "Name then": [h["snapshot"].get("name") for h in history]}))
+                           "Name then": [h["snapshot"].get("name") for h in history]})))
     if user.role == "planner":
         st.caption("Planners can see pending assets; moderators publish them.")
         return

@@ -74,8 +74,11 @@ def render() -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / f"our-patch{SUFFIX[fmt]}"
+                notes: list[str] = []
                 files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending,
-                                         outside_area_of_use=anyway)
+                                         outside_area_of_use=anyway, notes=notes)
+                for note in notes:
+                    st.warning(common.md(note))
                 st.session_state["export_file"] = (out.name, out.read_bytes())
                 extra = [f for f in files if f != out]
                 st.session_state["export_licence"] = extra[0].read_text() if extra else None

@@ -27,7 +27,7 @@ def render() -> None:
                                  autocomplete="current-password")
         if st.form_submit_button("Sign in"):
             try:
-                found = accounts.authenticate(name, password)
+                found = accounts.authenticate(name, password, source=common.client_source())
             except OurPatchError as exc:
                 st.error(common.md(exc))
                 return
