@@ -54,7 +54,7 @@ def parse_crs(text: str | None) -> CRS:
     return projection.parse_crs(text)
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = importer.FORMULA_START
 
 
 def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:

@@ -102,10 +102,17 @@ def _check_zip(path: Path) -> tuple[list[str], dict[str, str]]:
     return [f"/vsizip/{path.resolve()}/{member.filename}" for member in members], names
 
 
+#: Text a spreadsheet would run as a formula; CSV exports put a single quote before it (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _clean_value(value: Any) -> Any:
-    """A missing attribute (NaN, NaT, None) as None: a feature without a link has no link."""
+    """A missing attribute (NaN, NaT, None) as None: a feature without a link has no link. Text
+    our CSV export guarded against spreadsheet formulas ("'+358 9 123") comes back as typed."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
     try:
         return None if pd.isna(value) else value
     except (TypeError, ValueError):  # lists and other non-scalars
