@@ -127,3 +127,79 @@ def test_axe_finds_no_serious_violations_on_any_page(playwright: Any, app_with_p
 def _choose_local_from_the_list(page: Any) -> None:
     page.get_by_text("No map? Choose your local from a list instead").click()
     page.get_by_role("button", name="Show what is within this distance").click()
+
+
+def _focused(target: Any) -> str:
+    return str(target.evaluate(
+        "() => { const e = document.activeElement; return e ? (e.getAttribute('aria-label') || e.innerText || e.value"
+        " || e.tagName).trim().slice(0, 80) : ''; }"))
+
+
+def _tab_until(page: Any, wanted: str, limit: int = 40, target: Any = None) -> int:
+    """Press Tab until the focused element's text holds `wanted`; how many presses it took."""
+    seen = []
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if wanted in _focused(target or page):
+            return presses
+        seen.append(_focused(target or page))
+    raise AssertionError(f"{seen} {wanted!r} not reached in {limit} Tab presses (at {_focused(target or page)!r})")
+
+
+def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_with_people: str) -> None:
+    chromium = browser.launch(playwright)
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(app_with_people)
+    browser.wait_for_map(page)
+    settle(page)
+    # the keyboard way to a local comes before the map, in a handful of Tab presses
+    assert _tab_until(page, "No map? Choose your local") < 25
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Show what is within this distance").wait_for()
+    _tab_until(page, "A place at the middle of your local", limit=5)
+    page.keyboard.type("Helsingin tuomiokirkko")
+    page.keyboard.press("Enter")
+    _tab_until(page, "Show what is within this distance", limit=6)
+    page.keyboard.press("Enter")
+    status = page.locator("[role='status'].op-announce")
+    status.filter(has_text="inside your local").wait_for(timeout=60_000)
+    settle(page)
+    table = page.locator(".st-key-op-results-table table")
+    table.locator("tbody tr").first.wait_for(timeout=30_000)
+    names = [table.locator("tbody tr").nth(i).locator("td").first.inner_text()
+             for i in range(table.locator("tbody tr").count())]
+    assert "Helsingin tuomiokirkko" in names
+    assert status.inner_text().strip() == f"{len(names)} places inside your local."
+    assert status.get_attribute("aria-live") == "polite"
+
+    # the skip link: the first thing after the layers, and it jumps past the map to the results
+    page.locator(".op-skip").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.activeElement.id") == "after-the-map"
+
+    # inside the map: a few Tab stops, not one per marker; the places list opens a popup; Escape
+    # closes it and gives focus back
+    frame = browser.wait_for_map(page)  # a local made off the map mounts a fresh map
+    page.locator(".op-skip").focus()
+    stops = _tab_until(page, "Places on the map", limit=15, target=frame)
+    assert stops <= 10, stops
+    assert frame.evaluate("() => [...document.querySelectorAll('.leaflet-marker-icon')].every(m => m.tabIndex < 0)")
+    page.keyboard.press("Enter")
+    place = frame.locator(".op-places-panel li button").first
+    place.wait_for()
+    first_place = place.inner_text()
+    page.keyboard.press("Tab")
+    assert _focused(frame) == first_place
+    page.keyboard.press("Enter")
+    popup = frame.locator(".op-popup")
+    popup.wait_for()
+    assert first_place.split(" (")[0] in popup.inner_text()
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached")
+    assert _focused(frame) == first_place
+    # the focus ring: at least 2 px, and near-black (over 3:1 on the map's light background)
+    ring = frame.evaluate("() => { const s = getComputedStyle(document.activeElement);"
+                          " return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }")
+    assert ring[0] == "solid" and ring[1] >= 2 and ring[2] == "rgb(11, 12, 12)", ring
+    chromium.close()

@@ -145,6 +145,7 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     page = chromium.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_url)
     browser.wait_for_map(page)
+    page.get_by_text("Walk-time local: what can you reach").click()  # a folded section
     page.get_by_text("Or click the map to choose the start").click()
     page.wait_for_timeout(1500)
     frame = browser.wait_for_map(page)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 # Focus: a 3 px near-black ring with a yellow halo (GOV.UK's focus colours; 19:1 and 1.4:1 on
@@ -26,22 +27,54 @@ STYLES = """
   padding: 4px 8px; background: #ffdd00; color: #0b0c0c !important; text-decoration: underline; }
 .op-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
+.block-container { padding-top: 2.5rem; }
 @media (max-width: 480px) {
   /* Phones: the map first (after the page's title), then the results, then the controls. */
-  .block-container { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 3rem; }
-  .st-key-op-title { order: -2; }
-  .st-key-op-map-and-results { order: -1; }
-  /* Tables become cards: one row a card, each cell with its column's name (set per table). */
-  .op-cards table, .op-cards thead, .op-cards tbody, .op-cards tr, .op-cards th, .op-cards td {
-    display: block; width: 100% !important; }
-  .op-cards thead tr { position: absolute; left: -10000px; }
-  .op-cards tbody th { display: none; }
-  .op-cards tbody tr { border: 1px solid #b1b4b6; border-radius: 6px; margin-bottom: 8px; padding: 4px 0; }
-  .op-cards td { border: none !important; padding: 2px 8px !important; overflow-wrap: anywhere; }
-  .op-cards td::before { font-weight: bold; }
+  .block-container { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 3.5rem; }
+  :has(> .st-key-op-title) { order: -2; }
+  :has(> .st-key-op-map-and-results) { order: -1; }
+}
+/* Wide screens: the results beside the map; narrower ones: the results under it. */
+@media (max-width: 1100px) {
+  .st-key-op-map-and-results [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-op-map-and-results [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
+    flex: 1 1 100% !important; min-width: 100% !important; }
 }
 </style>
 """
+
+# A table that becomes cards where it has little room (a phone, or a narrow column): one row a
+# card, each cell led by its column's name, so nothing scrolls sideways.
+CARDS = """
+<style>
+.st-key-{key} {{ container-type: inline-size; }}
+@container (max-width: 560px) {{
+  .st-key-{key} table, .st-key-{key} thead, .st-key-{key} tbody, .st-key-{key} tr,
+  .st-key-{key} th, .st-key-{key} td {{ display: block; width: 100% !important; box-sizing: border-box; }}
+  .st-key-{key} thead tr {{ position: absolute; left: -10000px; }}
+  .st-key-{key} tbody th {{ display: none; }}
+  .st-key-{key} tbody tr {{ border: 1px solid #b1b4b6; border-radius: 6px; margin-bottom: 8px; padding: 4px 0; }}
+  .st-key-{key} td {{ border: none !important; padding: 2px 8px !important; overflow-wrap: anywhere; }}
+  .st-key-{key} td::before {{ font-weight: bold; }}
+  {labels}
+}}
+</style>
+"""
+
+
+def card_table(table: pd.DataFrame, key: str) -> None:
+    """`st.table` (cells escaped by the caller as usual) that turns into cards on a small screen."""
+    labels = "\n  ".join(
+        f'.st-key-{key} td:nth-of-type({i}):not(:empty)::before {{ content: {_css_string(str(col) + ": ")}; }}'
+        for i, col in enumerate(table.columns, start=1)
+    )
+    st.html(CARDS.format(key=key, labels=labels))
+    with st.container(key=key):
+        st.table(table)
+
+
+def _css_string(text: str) -> str:
+    return '"' + "".join(ch if ch.isalnum() or ch in " :-,.()" else f"\\{ord(ch):x} " for ch in text) + '"'
 
 
 def styles() -> None:
