@@ -203,3 +203,60 @@ def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_
                           " return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }")
     assert ring[0] == "solid" and ring[1] >= 2 and ring[2] == "rgb(11, 12, 12)", ring
     chromium.close()
+
+
+def test_phone_draws_a_local_by_touch_and_reads_every_column(playwright: Any, app_with_people: str) -> None:
+    from tests.test_browser import SENATE_SQUARE_AND_ESPLANADI
+
+    chromium = browser.launch(playwright)
+    context = chromium.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(app_with_people)
+    frame = browser.wait_for_map(page)
+    settle(page)
+    frame_el = page.wait_for_selector(browser.MAP_FRAME)
+    box = frame_el.bounding_box()
+    # the map comes first (under the title) and takes at least 60% of the screen's height
+    assert box["height"] >= 0.6 * PHONE["height"], box
+    assert box["y"] < 0.4 * PHONE["height"], box
+    # its key is folded into a button
+    key = frame.get_by_role("button", name="Map key")
+    assert key.get_attribute("aria-expanded") == "false"
+    assert not frame.locator("#op-legend-list").is_visible()
+
+    frame.locator(".leaflet-draw-draw-polygon").tap()
+    for lon, lat in [*SENATE_SQUARE_AND_ESPLANADI, SENATE_SQUARE_AND_ESPLANADI[0]]:
+        x, y = frame.evaluate(
+            "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+            [lat, lon])
+        page.touchscreen.tap(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(250)
+    status = page.locator("[role='status'].op-announce")
+    status.filter(has_text="inside your local").wait_for(timeout=60_000)
+    settle(page)
+    cards = page.locator(".st-key-op-results-table tbody tr")
+    cards.first.wait_for(timeout=30_000)
+    # every column of every card is on the screen's width: nothing scrolls sideways
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    widths = page.evaluate("() => [...document.querySelectorAll('.st-key-op-results-table tbody td')]"
+                           ".map(td => td.getBoundingClientRect().right)")
+    assert widths and max(widths) <= PHONE["width"], max(widths)
+    texts = [cards.nth(i).inner_text() for i in range(cards.count())]
+    cathedral = next(t for t in texts if "Helsingin tuomiokirkko" in t)
+    # each cell is led by its column's name (what a sighted reader sees, and a screen reader reads)
+    labels = page.evaluate("() => [...document.querySelectorAll('.st-key-op-results-table tbody tr')].map(tr =>"
+                           " [...tr.querySelectorAll('td')].map(td => getComputedStyle(td, '::before').content))")
+    columns = ["Name", "Category", "Distance from centre", "Share inside", "Address", "Source"]
+    assert labels and all(row == [f'"{c}: "' for c in columns] for row in labels), labels[:2]
+    assert "Places of worship" in cathedral and "OpenStreetMap" in cathedral
+    assert status.inner_text().strip() == f"{len(texts)} places inside your local."
+    if os.environ.get("OURPATCH_SCREENSHOTS"):
+        page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        PHONE_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PHONE_SCREENSHOT))
+        cards.first.scroll_into_view_if_needed()
+        page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollBy(0, -120)")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(PHONE_SCREENSHOT.with_name("phone-results.png")))
+    chromium.close()

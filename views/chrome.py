@@ -30,6 +30,7 @@ STYLES = """
 .block-container { padding-top: 2.5rem; }
 @media (max-width: 480px) {
   /* Phones: the map first (after the page's title), then the results, then the controls. */
+  h1 { font-size: 2rem !important; }
   .block-container { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 3.5rem; }
   :has(> .st-key-op-title) { order: -2; }
   :has(> .st-key-op-map-and-results) { order: -1; }
