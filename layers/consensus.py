@@ -12,17 +12,20 @@ import shapely
 from shapely.geometry import Polygon
 
 from layers import schema, store
+from layers.progress import Progress, each
 
 RESOLUTION = 10  # average edge about 76 m, so a cell is about 150 m across
 MIN_CONTRIBUTORS = 5
 
 
-def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS) -> gpd.GeoDataFrame:
+def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS, *, progress: Progress | None = None) -> gpd.GeoDataFrame:
     """One row per H3 cell covered by at least `min_contributors` different residents."""
     if min_contributors < MIN_CONTRIBUTORS:
         raise ValueError(f"the consensus layer never shows cells with fewer than {MIN_CONTRIBUTORS} contributors")
     contributors: dict[str, set[str]] = defaultdict(set)
-    for who, wkt in store.saved_local_footprints():
+    footprints = store.saved_local_footprints()
+    for who, wkt in each(progress, "Adding up residents' locals", footprints, len(footprints),
+                         every=max(1, len(footprints) // 50)):
         area = shapely.from_wkt(wkt)
         if area.is_empty:
             continue

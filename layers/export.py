@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import areas, catalogue, categories, community, geojson, importer, query, schema, settings
 from layers.errors import BadInputError
+from layers.progress import Progress, report
 
 FORMATS = ("geojson", "gpkg", "shp", "csv", "kml")
 OSM_LICENCE_TEXT = ("Map data © OpenStreetMap contributors, available under the Open Database Licence (ODbL 1.0): "
@@ -249,9 +250,13 @@ def _kml(assets: gpd.GeoDataFrame, out: Path, _crs: CRS) -> list[Path]:
 
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
-              crs: str | None = None, include_pending: bool = False) -> list[Path]:
+              crs: str | None = None, include_pending: bool = False,
+              progress: Progress | None = None) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
-    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs)
+    report(progress, "Choosing the places", 1, 2)
+    chosen = select(layer_ids, area=area, include_pending=include_pending)
+    report(progress, f"Writing {len(chosen):,} places", 2, 2)
+    return write(chosen, fmt, out, crs=crs)
 
 
 

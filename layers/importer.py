@@ -21,6 +21,8 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from layers import community
 from layers.accounts import User
 from layers.errors import BadInputError
+from layers.progress import Progress, each
+from layers.progress import report as progress_report
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ZIP_UNPACKED_BYTES = 500 * 1024 * 1024
@@ -177,12 +179,14 @@ def read_rows(path: Path | str, *, crs: str | None = None) -> list[dict[str, Any
 
 
 def import_file(user: User | None, path: Path | str, *, group: str | None, publish: bool = False,
-                crs: str | None = None) -> ImportResult:
+                crs: str | None = None, progress: Progress | None = None) -> ImportResult:
     """Check every row, report on each, and write all of them in one transaction or none."""
     p = Path(path)
+    progress_report(progress, "Reading the file", 0, 1)
     rows = read_rows(p, crs=crs)
     report = []
-    for n, row in enumerate(rows, start=1):
+    for n, row in enumerate(each(progress, "Checking rows", rows, len(rows), every=max(1, len(rows) // 50)),
+                            start=1):
         try:
             community.clean_asset(row)
             report.append(RowReport(n, str(row.get("name") or ""), None))
@@ -199,6 +203,7 @@ def import_file(user: User | None, path: Path | str, *, group: str | None, publi
         first = problems[0]
         more = f" ({len(problems) - 1} more rows have problems)" if len(problems) > 1 else ""
         raise ImportRefusedError(f"{p.name}: row {first.row}: {first.problem}{more}; nothing was imported.", report)
+    progress_report(progress, f"Saving {len(rows):,} rows", len(rows), len(rows))
     ids = community.create_assets(user, rows, group=group, publish=publish)
     return ImportResult(ids=ids, report=report)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -9,6 +11,7 @@ import streamlit as st
 
 from layers import access, accounts, catalogue, categories, query, sources
 from layers.errors import OurPatchError
+from layers.progress import Progress
 from mapping import build, vendor
 
 
@@ -20,7 +23,26 @@ class Layers:
     map_data: build.MapData
 
 
-@st.cache_resource(show_spinner="Loading the map layers…", max_entries=2)
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """`st.status` with a bar that layers' progress callbacks move ("Reading streets… 2 of 6");
+    gone once the work is done (an error still shows below it)."""
+    holder = st.empty()
+    with holder.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text=label)
+
+        def update(what: str, step: int, total: int) -> None:
+            bar.progress(min(1.0, step / total) if total else 1.0, text=f"{what}… {step:,} of {total:,}")
+
+        yield update
+        status.update(label=label, state="complete")
+    holder.empty()
+
+
+_SHOWN_LOADING: set[str] = set()  # layer versions this process has loaded in front of someone
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _load_layers(version: str) -> Layers:
     extract = sources.current()
     assets = catalogue.all_assets(extract)
@@ -35,7 +57,17 @@ def _load_layers(version: str) -> Layers:
 def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
     try:
-        return _load_layers(catalogue.version())
+        version = catalogue.version()
+        if version not in _SHOWN_LOADING:
+            # The first load in this process: a cold extract takes seconds, so show each step.
+            with progress_bar("Loading the map layers") as progress:
+                sources.current(progress=progress)
+                progress("Indexing the places and preparing the map", 1, 1)
+                version = catalogue.version()  # a first load writes the prepared extract
+                loaded = _load_layers(version)
+            _SHOWN_LOADING.add(version)
+            return loaded
+        return _load_layers(version)
     except OurPatchError as exc:
         st.error(f"The map data could not be loaded: {md(exc)}")
         st.stop()

@@ -167,7 +167,8 @@ def _import(user: Any) -> None:
                 path = Path(tmp) / Path(upload.name).name
                 path.write_bytes(upload.getbuffer())
                 try:
-                    result = importer.import_file(user, path, group=user.group)
+                    with common.progress_bar("Importing the file") as progress:
+                        result = importer.import_file(user, path, group=user.group, progress=progress)
                     st.success(f"Added {len(result.ids)} assets; they wait for a moderator.")
                 except importer.ImportRefusedError as exc:
                     st.error(common.md(exc))
