@@ -171,6 +171,12 @@ def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_
     assert "Helsingin tuomiokirkko" in names
     assert status.inner_text().strip() == f"{len(names)} places inside your local."
     assert status.get_attribute("aria-live") == "polite"
+    # at 1400x900 the results sit beside the map, their heading and count above the fold
+    top = page.evaluate("() => { const main = document.querySelector('[data-testid=stMain]');"
+                        " const h = [...document.querySelectorAll('h2, h3')].find(e => e.innerText.startsWith("
+                        "'What is inside your local'));"
+                        " return h.getBoundingClientRect().top + main.scrollTop; }")
+    assert top < 900 - 100, top
 
     # the skip link: the first thing after the layers, and it jumps past the map to the results
     page.locator(".op-skip").focus()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import geopandas as gpd
 import streamlit as st
@@ -103,6 +104,37 @@ def md(text: object) -> str:
     """Any text made inert for Streamlit's markdown (messages, headings, toasts): user and OSM
     text can carry no links, emphasis or HTML. Every message that may hold such text goes through here."""
     return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in str(text))
+
+
+# Plain words for stored field names wherever a page lists fields (GOV.UK style: no raw names).
+FIELD_WORDS = {
+    "name": "Name", "kind": "Kind", "category": "Category", "description": "What it is",
+    "schedule": "When it meets or opens", "eligibility": "Who it is for", "website": "Website",
+    "online_url": "Online link", "email": "Email", "phone": "Phone", "last_verified": "Last checked",
+    "rejection_reason": "Why not accepted", "links": "Linked places", "geometry_wkt": "Location",
+    "status": "Status", "group_name": "Group", "address": "Address", "opening_hours": "Opening hours",
+    "note": "Note", "lon": "Longitude", "lat": "Latitude",
+}
+
+
+def field_words(name: str) -> str:
+    return FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
+
+
+def human_date(value: object) -> str:
+    """An ISO date or time as people write it: "26 November 2026", "26 November 2026 at 9:05am"."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    day = f"{when.day} {when:%B %Y}"
+    if len(text) <= 10:
+        return day
+    zone = " UTC" if when.utcoffset() is not None and not when.utcoffset() else ""
+    return f"{day} at {when.hour % 12 or 12}:{when:%M}{'am' if when.hour < 12 else 'pm'}{zone}"
 
 
 def category_labels() -> dict[str, str]:
