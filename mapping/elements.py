@@ -109,7 +109,7 @@ window.ourPatch = window.ourPatch || (function () {
     // reader's way to every marker (each opens its popup), one Tab stop however many there are.
     placesControl: function (map) {
       var self = this;
-      var ctl = L.control({position: 'topleft'});
+      var ctl = L.control({position: 'topright'});  // topleft would push the draw tools' actions over the map
       ctl.onAdd = function () {
         var div = L.DomUtil.create('div', 'leaflet-bar op-places');
         var btn = L.DomUtil.create('button', 'op-toggle', div);

@@ -258,6 +258,9 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
                                     if (el.title === 'Kaisaniemen puisto') { el.click(); return; } }""")
         popup = frame.wait_for_selector(".op-popup")
         assert "Cared for by Friends of Kaisaniemi Park" in popup.inner_text()
+        popup.click()  # then Escape closes it, so it covers nothing to draw on
+        resident.keyboard.press("Escape")
+        frame.wait_for_selector(".op-popup", state="detached")
         browser.draw_polygon(resident, [(24.9410, 60.1725), (24.9505, 60.1725), (24.9505, 60.1775), (24.9410, 60.1775)])
         resident.get_by_text("What is inside your local").wait_for(timeout=30_000)
         table = resident.locator("[data-testid='stTable']").first.inner_text()

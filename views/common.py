@@ -9,6 +9,7 @@ from datetime import datetime
 
 import geopandas as gpd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from layers import access, accounts, catalogue, categories, query, sources
 from layers.errors import OurPatchError
@@ -25,10 +26,10 @@ class Layers:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Progress]:
+def progress_bar(label: str, holder: DeltaGenerator | None = None) -> Iterator[Progress]:
     """`st.status` with a bar that layers' progress callbacks move ("Reading streets… 2 of 6");
-    gone once the work is done (an error still shows below it)."""
-    holder = st.empty()
+    gone once the work is done (an error stays). `holder`: an `st.empty()` to show it in."""
+    holder = holder if holder is not None else st.empty()
     with holder.status(label, expanded=True) as status:
         bar = st.progress(0.0, text=label)
 
@@ -57,11 +58,13 @@ def _load_layers(version: str) -> Layers:
 
 def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
+    # Always there, so the page's elements keep their places (a map that moved would be rebuilt).
+    holder = st.empty()
     try:
         version = catalogue.version()
         if version not in _SHOWN_LOADING:
             # The first load in this process: a cold extract takes seconds, so show each step.
-            with progress_bar("Loading the map layers") as progress:
+            with progress_bar("Loading the map layers", holder) as progress:
                 sources.current(progress=progress)
                 progress("Indexing the places and preparing the map", 1, 1)
                 version = catalogue.version()  # a first load writes the prepared extract
@@ -76,7 +79,7 @@ def layers() -> Layers:
 
 @st.cache_resource(show_spinner="Preparing the street network…", max_entries=6)
 def _network(version: str, mode_id: str) -> access.StreetNetwork:
-    return access.StreetNetwork(layers().extract.network, access.mode_by_id(mode_id))
+    return access.StreetNetwork(_load_layers(catalogue.version()).extract.network, access.mode_by_id(mode_id))
 
 
 def network_for(mode_id: str) -> access.StreetNetwork:
