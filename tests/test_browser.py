@@ -182,6 +182,8 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     assert _names_in_first_table(other) == names
     assert other.get_by_text("Starting from the saved start").count() == 1
     if os.environ.get("OURPATCH_SCREENSHOTS"):
+        browser.wait_for_map(other)
+        other.wait_for_timeout(1000)
         other.screenshot(path=str(REPO_ROOT / "docs" / "screenshots" / "walk-time-local.png"))
     chromium.close()
 

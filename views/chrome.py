@@ -35,6 +35,10 @@ STYLES = """
   :has(> .st-key-op-title) { order: -2; }
   :has(> .st-key-op-map-and-results) { order: -1; }
 }
+/* Figures beside the map have a narrow column: let their words wrap rather than be cut off. */
+.st-key-op-map-and-results [data-testid="stMetricValue"] { font-size: 1.75rem; }
+.st-key-op-map-and-results [data-testid="stMetricValue"] *,
+.st-key-op-map-and-results [data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important; }
 /* Wide screens: the results beside the map; narrower ones: the results under it. */
 @media (max-width: 1100px) {
   .st-key-op-map-and-results [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }

@@ -264,7 +264,7 @@ def render() -> None:
         # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
         west, south, east, north = resolved.area.bounds
         view = {"center": ((south + north) / 2, (west + east) / 2),
-                "zoom": build.zoom_to_fit((west, south, east, north), width_px=800, height_px=MAP_HEIGHT - 60)}
+                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
     with st.container(key="op-map-and-results"):
         map_column, results_column = st.columns([3, 2], gap="medium")  # side by side on a wide screen
     with map_column:
