@@ -6,7 +6,8 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -31,6 +32,7 @@ from layers import (
     sources,
 )
 from layers.errors import BadInputError, NotAllowedError, OurPatchError
+from layers.progress import Progress
 
 EXIT_BAD_INPUT = 2
 
@@ -130,6 +132,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def terminal_progress() -> Iterator[Progress | None]:
+    """A progress bar on standard error when it is a terminal; nothing at all when it is piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    try:  # a terminal that reports no size (0 x 0) would hide the bar
+        size = os.get_terminal_size(sys.stderr.fileno())
+        width, height = size.columns or 80, size.lines or 24
+    except OSError:
+        width, height = 80, 24
+    with tqdm(total=1, file=sys.stderr, leave=False, ncols=width, nrows=height,
+              bar_format="{desc}… {n_fmt} of {total_fmt} |{bar}| {elapsed}") as bar:
+        def update(what: str, step: int, total: int) -> None:
+            bar.total = total
+            bar.n = step
+            bar.set_description_str(what, refresh=False)
+            bar.refresh()
+
+        yield update
+
+
+def _current() -> sources.Extract:
+    with terminal_progress() as progress:
+        return sources.current(progress=progress)
+
+
 def cmd_within(args: argparse.Namespace) -> int:
     wanted = categories.check_category_ids(args.category)
     if args.area == "-":
@@ -137,7 +168,7 @@ def cmd_within(args: argparse.Namespace) -> int:
                                      origin="The area on standard input")
     else:
         area = areas.read_area_file(args.area)
-    extract = sources.current()
+    extract = _current()
     index = query.AssetIndex(catalogue.all_assets(extract))
     found = index.within(area, wanted)
     if len(found) == 0 and not area.intersects(_bbox(extract)):
@@ -157,7 +188,7 @@ def _bbox(extract: sources.Extract) -> Polygon:
 def cmd_isochrone(args: argparse.Namespace) -> int:
     access.check_minutes(args.minutes)
     mode = access.mode_by_id(args.mode)
-    extract = sources.current()
+    extract = _current()
     network = access.StreetNetwork(extract.network, mode)
     result = access.isochrone(network, args.lon, args.lat, args.minutes)
     sys.stdout.write(geojson.dumps(result.feature()) + "\n")
@@ -186,7 +217,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     user = accounts.authenticate(args.user, _password())
     if user is None:
         raise NotAllowedError(f"That name and password do not match an account ({args.user!r}).")
-    result = importer.import_file(user, args.file, group=args.group, publish=args.publish, crs=args.crs)
+    with terminal_progress() as progress:
+        result = importer.import_file(user, args.file, group=args.group, publish=args.publish, crs=args.crs,
+                                      progress=progress)
     status = "published" if args.publish else "pending"
     for row, asset_id in zip(result.report, result.ids, strict=True):
         print(f"row {row.row}: added {row.name!r} as community:{asset_id} ({status})")
@@ -237,9 +270,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     layer_ids = None if args.all else categories.check_category_ids(args.layer)
     area = export.resolve_area(args.area, field=args.area_field, value=args.area_value) if args.area else None
     notes: list[str] = []
-    files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
-                             include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use,
-                             notes=notes)
+    _current()  # a cold first load shows its own progress
+    with terminal_progress() as progress:
+        files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
+                                 include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use,
+                                 notes=notes, progress=progress)
     for note in notes:
         print(f"Warning: {note}", file=sys.stderr)
     print("Wrote " + ", ".join(str(f) for f in files))
@@ -248,7 +283,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_consensus(args: argparse.Namespace) -> int:
     _check_output(args)
-    cells = consensus.consensus_cells()
+    with terminal_progress() as progress:
+        cells = consensus.consensus_cells(progress=progress)
     licence = "Aggregated from residents' saved locals on Our Patch (cells with fewer than 5 residents left out).\n"
     export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence,
                        outside_area_of_use=args.outside_area_of_use)
@@ -260,10 +296,12 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 def cmd_gaps(args: argparse.Namespace) -> int:
     _check_output(args)
     categories.check_category_ids([args.category])
-    extract = sources.current()
+    extract = _current()
     area = export.resolve_area(args.area) if args.area else box(*extract.bounds)
     network = access.StreetNetwork(extract.network, access.mode_by_id(args.mode))
-    result = gaps.coverage_gap(network, catalogue.all_assets(extract), args.category, args.minutes, area)
+    with terminal_progress() as progress:
+        result = gaps.coverage_gap(network, catalogue.all_assets(extract), args.category, args.minutes, area,
+                                   progress=progress)
     label = categories.by_id()[args.category].item
     frame = gpd.GeoDataFrame({"category": [args.category], "minutes": [args.minutes], "mode": [args.mode],
                               "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
@@ -275,7 +313,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 
 def cmd_categories(_args: argparse.Namespace) -> int:
-    assets = catalogue.all_assets()
+    assets = catalogue.all_assets(_current())
     counts = assets["category"].value_counts()
     width = max(len(c.id) for c in categories.load_categories())
     for cat in categories.load_categories():
@@ -286,9 +324,10 @@ def cmd_categories(_args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.default:
         sources.reset_to_default()
-        extract = sources.current()
+        extract = _current()
     elif args.pbf:
-        extract = sources.load_file(args.pbf)
+        with terminal_progress() as progress:
+            extract = sources.load_file(args.pbf, progress=progress)
         sources.save(extract)
     else:
         print(f"Fetching {args.place!r} from OpenStreetMap…", file=sys.stderr)

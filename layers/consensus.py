@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from layers import geodesy, schema, settings, store
+from layers.progress import Progress, each
 
 RESOLUTION = 10  # average edge about 76 m, so a cell is about 150 m across
 MIN_CONTRIBUTORS = 5
@@ -94,9 +95,11 @@ def _build(min_contributors: int) -> gpd.GeoDataFrame:
                             geometry=gpd.GeoSeries(geoms, crs=schema.WGS84), crs=schema.WGS84)
 
 
-def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS) -> gpd.GeoDataFrame:
+def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS, *, progress: Progress | None = None) -> gpd.GeoDataFrame:
     """One row per H3 cell covered by at least `min_contributors` different residents (cached
     until a local is saved)."""
+    for _ in each(progress, "Adding up residents' locals", [None], 1):
+        pass
     if min_contributors < MIN_CONTRIBUTORS:
         raise ValueError(f"the consensus layer never shows cells with fewer than {MIN_CONTRIBUTORS} contributors")
     key = (store.locals_version(), min_contributors)

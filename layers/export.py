@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import areas, catalogue, categories, community, geojson, importer, projection, query, schema, settings
 from layers.errors import BadInputError
+from layers.progress import Progress, report
 
 FORMATS = ("geojson", "gpkg", "shp", "csv", "kml")
 OSM_LICENCE_TEXT = ("Map data © OpenStreetMap contributors, available under the Open Database Licence (ODbL 1.0): "
@@ -370,10 +371,12 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
               crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False,
-              notes: list[str] | None = None) -> list[Path]:
+              notes: list[str] | None = None, progress: Progress | None = None) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
-    return write(select(layer_ids, area=area, include_pending=include_pending), fmt, out, crs=crs,
-                 outside_area_of_use=outside_area_of_use, notes=notes)
+    report(progress, "Choosing the places", 1, 2)
+    chosen = select(layer_ids, area=area, include_pending=include_pending)
+    report(progress, f"Writing {len(chosen):,} places", 2, 2)
+    return write(chosen, fmt, out, crs=crs, outside_area_of_use=outside_area_of_use, notes=notes)
 
 
 def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: str, crs: str | None = None,

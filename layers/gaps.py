@@ -11,6 +11,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import access, categories, geodesy, query
 from layers.areas import AreaGeometry
+from layers.progress import Progress, report
 
 CANDIDATES = 5  # nearest by straight line, then the quickest of these along the streets
 
@@ -101,7 +102,7 @@ class CoverageGap:
 
 
 def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: str, minutes: float,
-                 area: BaseGeometry) -> CoverageGap:
+                 area: BaseGeometry, *, progress: Progress | None = None) -> CoverageGap:
     """The part of `area` more than `minutes` along the streets from every asset of `category`.
 
     All the category's assets start at once (one multi-source Dijkstra); each starts from both
@@ -111,6 +112,7 @@ def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: 
     area_m2 = geodesy.area_m2(area)
     if len(pool) == 0:
         return CoverageGap(area, area_m2, area_m2, 0)
+    report(progress, "Finding the nearest street to each place", 1, 3)
     xs, ys = geodesy.representative_xy(np.asarray(pool.geometry.values))
     starts: list[int] = []
     first_xy = None
@@ -122,9 +124,11 @@ def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: 
             first_xy = first_xy or (mx, my)
     if not starts or first_xy is None:
         return CoverageGap(area, area_m2, area_m2, 0)
+    report(progress, "Walking the streets from every place", 2, 3)
     budget = minutes * network.mode.metres_per_minute
     dist = np.asarray(dijkstra(network.graph, directed=True, indices=sorted(set(starts)), limit=budget, min_only=True))
     reached = network.area_from_lines(network.reachable_lines(dist, budget), first_xy,
                                       network.reachable_blocks(dist, budget))
+    report(progress, "Drawing the gap", 3, 3)
     beyond = area.difference(reached)
     return CoverageGap(beyond, area_m2, geodesy.area_m2(beyond) if not beyond.is_empty else 0.0, len(pool))

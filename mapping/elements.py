@@ -19,18 +19,31 @@ HELPERS_JS = """
 window.ourPatch = window.ourPatch || (function () {
   var css = document.createElement('style');
   css.textContent = [
-    '.op-marker{display:block;width:18px;height:18px;border-radius:50%;border:2px solid #fff;',
-    'box-shadow:0 0 0 1px #0b0c0c;color:#fff;font:bold 12px/18px Arial,sans-serif;text-align:center;}',
+    // 24 px markers (WCAG 2.2 target size): a 20 px disc with a 2 px white edge.
+    '.op-marker{display:block;box-sizing:border-box;width:24px;height:24px;border-radius:50%;border:2px solid #fff;',
+    'box-shadow:0 0 0 1px #0b0c0c;color:#fff;font:bold 12px/20px Arial,sans-serif;text-align:center;}',
     '.op-cluster{border-radius:50%;border:3px solid #fff;box-shadow:0 0 0 2px #0b0c0c;',
     'background:#505a5f;color:#fff;font:bold 13px Arial,sans-serif;display:flex;',
     'align-items:center;justify-content:center;}',
     '.leaflet-container{background:#f2efe9}',
+    // A visible focus ring on everything in the map that takes focus (3 px near-black, 19:1 on
+    // white and 16:1 on the map background, with a yellow halo).
+    '.leaflet-container :focus-visible,.leaflet-container a:focus,.leaflet-container button:focus{',
+    'outline:3px solid #0b0c0c !important;outline-offset:2px;box-shadow:0 0 0 2px #ffdd00;}',
     '.op-popup{font:14px/1.4 Arial,sans-serif;max-width:260px}',
     '.op-popup strong{display:block;font-size:16px}',
     '.op-popup .op-cat{color:#505a5f;margin-bottom:4px}',
     '.op-popup .op-credit{color:#505a5f;font-size:12px;margin-top:4px}',
     '.op-key{display:inline-block;width:18px;height:18px;border-radius:50%;color:#fff;',
-    'font:bold 11px/18px Arial,sans-serif;text-align:center;margin-right:4px;border:1px solid #0b0c0c}'
+    'font:bold 11px/18px Arial,sans-serif;text-align:center;margin-right:4px;border:1px solid #0b0c0c}',
+    '.op-legend{max-height:70vh;overflow:auto;font:13px/1.5 Arial,sans-serif}',
+    '.op-toggle{display:block;min-height:30px;min-width:30px;padding:4px 10px;border:0;background:#fff;',
+    'color:#0b0c0c;font:bold 13px Arial,sans-serif;cursor:pointer;text-align:left}',
+    '.op-places-panel{max-height:45vh;max-width:280px;overflow:auto;background:#fff;padding:4px 8px;',
+    'font:13px/1.4 Arial,sans-serif}',
+    '.op-places-panel ul{list-style:none;margin:0;padding:0}',
+    '.op-places-panel li button{display:block;width:100%;min-height:28px;margin:2px 0;padding:2px 4px;',
+    'text-align:left;background:#f3f2f1;border:1px solid #b1b4b6;color:#0b0c0c;font:13px Arial,sans-serif}'
   ].join('');
   document.head.appendChild(css);
   function line(parent, label, value) {
@@ -81,9 +94,84 @@ window.ourPatch = window.ourPatch || (function () {
       return s;
     },
     icon: function (cat) {
-      return L.divIcon({className: 'op-icon op-' + cat.id, iconSize: [22, 22],
+      return L.divIcon({className: 'op-icon op-' + cat.id, iconSize: [24, 24],
         html: '<span class="op-marker" aria-hidden="true" style="background:' + cat.colour + '">' +
               cat.symbol + '</span>'});
+    },
+    openPlace: function (map, marker) {
+      if (map._opCluster && map._opCluster.hasLayer(marker)) {
+        map._opCluster.zoomToShowLayer(marker, function () { marker.openPopup(); });
+      } else {
+        marker.openPopup();
+      }
+    },
+    // A button in the map that opens a list of the places in view: the keyboard's and screen
+    // reader's way to every marker (each opens its popup), one Tab stop however many there are.
+    placesControl: function (map) {
+      var self = this;
+      var ctl = L.control({position: 'topright'});  // topleft would push the draw tools' actions over the map
+      ctl.onAdd = function () {
+        var div = L.DomUtil.create('div', 'leaflet-bar op-places');
+        var btn = L.DomUtil.create('button', 'op-toggle', div);
+        btn.type = 'button';
+        btn.textContent = 'Places on the map';
+        btn.setAttribute('aria-expanded', 'false');
+        var panel = L.DomUtil.create('div', 'op-places-panel', div);
+        panel.id = 'op-places-panel';
+        panel.hidden = true;
+        btn.setAttribute('aria-controls', panel.id);
+        function fill() {
+          panel.textContent = '';
+          var bounds = map.getBounds();
+          var items = (map._opPlaces || []).filter(function (p) {
+            return p.layer.on && bounds.contains(p.marker.getLatLng());
+          });
+          items.sort(function (a, b) { return a.name.localeCompare(b.name); });
+          var shown = items.slice(0, 200);
+          var note = L.DomUtil.create('p', '', panel);
+          note.textContent = items.length + (items.length === 1 ? ' place' : ' places') + ' in this view' +
+            (items.length > shown.length ? '; the first ' + shown.length + ' by name (zoom in for the others)' : '') +
+            '. Choose one to open its details; Escape closes them.';
+          var ul = L.DomUtil.create('ul', '', panel);
+          shown.forEach(function (p) {
+            var b = L.DomUtil.create('button', '', L.DomUtil.create('li', '', ul));
+            b.type = 'button';
+            b.textContent = p.name + ' (' + p.cat.label + ')';
+            L.DomEvent.on(b, 'click', function () { self.openPlace(map, p.marker); });
+          });
+        }
+        map._opPlacesToggle = function (open) {
+          panel.hidden = !open;
+          btn.setAttribute('aria-expanded', String(open));
+          if (open) { fill(); } else { btn.focus(); }
+        };
+        L.DomEvent.on(btn, 'click', function () { map._opPlacesToggle(panel.hidden); });
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+      };
+      return ctl;
+    },
+    // Keyboard: Escape closes an open popup (and gives focus back to what opened it), else the
+    // places list; a popup opened from the list takes focus so its text is read out.
+    a11y: function (map) {
+      var opener = null;
+      map.on('popupopen', function (e) {
+        var active = document.activeElement;
+        opener = (active && active !== document.body && map.getContainer().contains(active)) ? active : null;
+        var content = e.popup.getElement() && e.popup.getElement().querySelector('.leaflet-popup-content');
+        if (opener && content) { content.setAttribute('tabindex', '-1'); content.focus(); }
+      });
+      document.addEventListener('keydown', function (e) {
+        if (e.key !== 'Escape') { return; }
+        if (map._popup && map.hasLayer(map._popup)) {
+          map.closePopup();
+          if (opener && document.contains(opener)) { opener.focus(); }
+        } else if (map._opPlacesToggle && document.querySelector('.op-places-panel:not([hidden])')) {
+          map._opPlacesToggle(false);
+        }
+      });
+      this.placesControl(map).addTo(map);
     },
     sharedCluster: function (map) {
       // One cluster group for every category, so clusters of different layers never pile up.
@@ -111,13 +199,18 @@ window.ourPatch = window.ourPatch || (function () {
       // too (a popup would otherwise swallow the map's click).
       function forwardClick(e) { if (map._opPickStart) { map.fire('click', {latlng: e.latlng}); } }
       var markers = new Array(rows.length);
+      // Markers take no keyboard focus (Tab would walk through every one): the "Places on the
+      // map" list is the keyboard's way to each of them.
+      var state = {on: false};
+      map._opPlaces = map._opPlaces || [];
       for (var i = 0; i < rows.length; i++) {
         var row = rows[i];
         var m = L.marker([row[0], row[1]], {icon: icon, title: row[2] || cat.label,
-                                            alt: row[2] || cat.label, keyboard: true});
+                                            alt: row[2] || cat.label, keyboard: false});
         m.bindPopup(this.popup.bind(this, cat, row));
         m.on('click', forwardClick);
         markers[i] = m;
+        map._opPlaces.push({marker: m, cat: cat, name: row[2] || ('Unnamed ' + cat.item), layer: state});
       }
       var polygons = L.geoJSON(shapes, {
         style: {color: cat.colour, weight: 2, fillColor: cat.colour, fillOpacity: 0.25},
@@ -129,10 +222,12 @@ window.ourPatch = window.ourPatch || (function () {
       var plain = L.featureGroup(markers);
       var Layer = L.Layer.extend({
         onAdd: function (m) {
+          state.on = true;
           polygons.addTo(m);
           if (clustered) { self.sharedCluster(m).addLayers(markers); } else { plain.addTo(m); }
         },
         onRemove: function (m) {
+          state.on = false;
           m.removeLayer(polygons);
           if (clustered) { self.sharedCluster(m).removeLayers(markers); } else { m.removeLayer(plain); }
         }
@@ -148,7 +243,8 @@ class MapHelpers(JSCSSMixin, MacroElement):
     """Shared JS (popups built with textContent, marker icons, styles). Add before the layers."""
 
     _template = Template(
-        "{% macro script(this, kwargs) %}" + HELPERS_JS + "{% endmacro %}"
+        "{% macro script(this, kwargs) %}" + HELPERS_JS
+        + "window.ourPatch.a11y({{ this._parent.get_name() }});{% endmacro %}"
     )
     default_js = [vendor.CLUSTER_JS]
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
@@ -283,11 +379,22 @@ class Legend(MacroElement):
         (function (map) {
           var legend = L.control({position: 'topright'});
           legend.onAdd = function () {
+            // Folded into a "Map key" button; open at first on a wide map, folded on a phone.
             var div = L.DomUtil.create('div', 'leaflet-control-layers leaflet-control-layers-expanded op-legend');
-            div.setAttribute('role', 'list');
-            div.setAttribute('aria-label', 'Map key');
-            div.innerHTML = {{ this.rows_html_json }};
+            var btn = L.DomUtil.create('button', 'op-toggle', div);
+            btn.type = 'button';
+            btn.textContent = 'Map key';
+            var list = L.DomUtil.create('div', '', div);
+            list.id = 'op-legend-list';
+            list.setAttribute('role', 'list');
+            list.setAttribute('aria-label', 'Map key');
+            list.innerHTML = {{ this.rows_html_json }};
+            btn.setAttribute('aria-controls', list.id);
+            function show(open) { list.hidden = !open; btn.setAttribute('aria-expanded', String(open)); }
+            show(window.innerWidth >= 600);
+            L.DomEvent.on(btn, 'click', function () { show(list.hidden); });
             L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
             return div;
           };
           legend.addTo(map);

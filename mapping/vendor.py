@@ -6,10 +6,13 @@ never committed. Every folium element we put on a map declares its scripts here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import folium
 import folium.plugins
+from branca.element import Element
 
 from layers.settings import REPO_ROOT
 
@@ -39,14 +42,30 @@ VENDOR_FILES: dict[tuple[str, str], str] = {
     ("leaflet.markercluster", "dist/leaflet.markercluster.js"): "leaflet.markercluster/leaflet.markercluster.js",
     ("leaflet.markercluster", "dist/MarkerCluster.css"): "leaflet.markercluster/MarkerCluster.css",
     ("leaflet.markercluster", "dist/MarkerCluster.Default.css"): "leaflet.markercluster/MarkerCluster.Default.css",
+    # Not loaded by the app: the accessibility tests inject it into every page and the map frame.
+    ("axe-core", "axe.min.js"): "axe-core/axe.min.js",
 }
 
 
+VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1" />'
+
+
 class OfflineMap(folium.Map):
-    """folium.Map that loads only Leaflet (and jQuery, which folium's popups call) from the app."""
+    """folium.Map that loads only Leaflet (and jQuery, which folium's popups call) from the app,
+    and lets people zoom the page: folium's header says `maximum-scale=1.0, user-scalable=no`,
+    which fails WCAG 1.4.4 (axe's meta-viewport)."""
 
     default_js = [LEAFLET_JS, JQUERY_JS]
     default_css = [LEAFLET_CSS]
+
+    def render(self, **kwargs: Any) -> Any:
+        out = super().render(**kwargs)
+        header = self.get_root().header  # type: ignore[attr-defined]
+        ours = header._children.get(self.get_name())
+        if ours is not None and ours._template_str:
+            html = re.sub(r"<meta name=\"viewport\"[^>]*>", VIEWPORT_META, ours._template_str)
+            header.add_child(Element(html), name=self.get_name())
+        return out
 
 
 class OfflineDraw(folium.plugins.Draw):

@@ -145,6 +145,7 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     page = chromium.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_url)
     browser.wait_for_map(page)
+    page.get_by_text("Walk-time local: what can you reach").click()  # a folded section
     page.get_by_text("Or click the map to choose the start").click()
     page.wait_for_timeout(1500)
     frame = browser.wait_for_map(page)
@@ -181,6 +182,8 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     assert _names_in_first_table(other) == names
     assert other.get_by_text("Starting from the saved start").count() == 1
     if os.environ.get("OURPATCH_SCREENSHOTS"):
+        browser.wait_for_map(other)
+        other.wait_for_timeout(1000)
         other.screenshot(path=str(REPO_ROOT / "docs" / "screenshots" / "walk-time-local.png"))
     chromium.close()
 
@@ -257,6 +260,9 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
                                     if (el.title === 'Kaisaniemen puisto') { el.click(); return; } }""")
         popup = frame.wait_for_selector(".op-popup")
         assert "Cared for by Friends of Kaisaniemi Park" in popup.inner_text()
+        popup.click()  # then Escape closes it, so it covers nothing to draw on
+        resident.keyboard.press("Escape")
+        frame.wait_for_selector(".op-popup", state="detached")
         browser.draw_polygon(resident, [(24.9410, 60.1725), (24.9505, 60.1725), (24.9505, 60.1775), (24.9410, 60.1775)])
         resident.get_by_text("What is inside your local").wait_for(timeout=30_000)
         table = resident.locator("[data-testid='stTable']").first.inner_text()

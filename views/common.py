@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from layers import access, accounts, catalogue, categories, query, sources
 from layers.errors import OurPatchError
+from layers.progress import Progress
 from mapping import build, vendor
 
 
@@ -21,7 +26,26 @@ class Layers:
     map_data: build.MapData
 
 
-@st.cache_resource(show_spinner="Loading the map layers…", max_entries=2)
+@contextmanager
+def progress_bar(label: str, holder: DeltaGenerator | None = None) -> Iterator[Progress]:
+    """`st.status` with a bar that layers' progress callbacks move ("Reading streets… 2 of 6");
+    gone once the work is done (an error stays). `holder`: an `st.empty()` to show it in."""
+    holder = holder if holder is not None else st.empty()
+    with holder.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text=label)
+
+        def update(what: str, step: int, total: int) -> None:
+            bar.progress(min(1.0, step / total) if total else 1.0, text=f"{what}… {step:,} of {total:,}")
+
+        yield update
+        status.update(label=label, state="complete")
+    holder.empty()
+
+
+_SHOWN_LOADING: set[str] = set()  # layer versions this process has loaded in front of someone
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _load_layers(version: str) -> Layers:
     extract = sources.current()
     assets = catalogue.all_assets(extract)
@@ -35,8 +59,20 @@ def _load_layers(version: str) -> Layers:
 
 def layers() -> Layers:
     """The current layers; rebuilt only when the extract or the community store changes."""
+    # Always there, so the page's elements keep their places (a map that moved would be rebuilt).
+    holder = st.empty()
     try:
-        return _load_layers(catalogue.version())
+        version = catalogue.version()
+        if version not in _SHOWN_LOADING:
+            # The first load in this process: a cold extract takes seconds, so show each step.
+            with progress_bar("Loading the map layers", holder) as progress:
+                sources.current(progress=progress)
+                progress("Indexing the places and preparing the map", 1, 1)
+                version = catalogue.version()  # a first load writes the prepared extract
+                loaded = _load_layers(version)
+            _SHOWN_LOADING.add(version)
+            return loaded
+        return _load_layers(version)
     except (OurPatchError, OSError) as exc:  # OSError: a data folder that cannot be read or written
         st.error(f"The map data could not be loaded: {md(exc)}")
         st.stop()
@@ -44,7 +80,7 @@ def layers() -> Layers:
 
 @st.cache_resource(show_spinner="Preparing the street network…", max_entries=6)
 def _network(version: str, mode_id: str) -> access.StreetNetwork:
-    return access.StreetNetwork(layers().extract.network, access.mode_by_id(mode_id))
+    return access.StreetNetwork(_load_layers(catalogue.version()).extract.network, access.mode_by_id(mode_id))
 
 
 def network_for(mode_id: str) -> access.StreetNetwork:
@@ -74,6 +110,37 @@ def md(text: object) -> str:
     `:` and `@` are escaped too, so "http://…", "www.…" and e-mail addresses do not become links
     (GitHub-flavoured Markdown links them even without brackets)."""
     return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:@" else ch for ch in str(text))
+
+
+# Plain words for stored field names wherever a page lists fields (GOV.UK style: no raw names).
+FIELD_WORDS = {
+    "name": "Name", "kind": "Kind", "category": "Category", "description": "What it is",
+    "schedule": "When it meets or opens", "eligibility": "Who it is for", "website": "Website",
+    "online_url": "Online link", "email": "Email", "phone": "Phone", "last_verified": "Last checked",
+    "rejection_reason": "Why not accepted", "links": "Linked places", "geometry_wkt": "Location",
+    "status": "Status", "group_name": "Group", "address": "Address", "opening_hours": "Opening hours",
+    "note": "Note", "lon": "Longitude", "lat": "Latitude",
+}
+
+
+def field_words(name: str) -> str:
+    return FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
+
+
+def human_date(value: object) -> str:
+    """An ISO date or time as people write it: "26 November 2026", "26 November 2026 at 9:05am"."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    day = f"{when.day} {when:%B %Y}"
+    if len(text) <= 10:
+        return day
+    zone = " UTC" if when.utcoffset() is not None and not when.utcoffset() else ""
+    return f"{day} at {when.hour % 12 or 12}:{when:%M}{'am' if when.hour < 12 else 'pm'}{zone}"
 
 
 def category_labels() -> dict[str, str]:

@@ -12,7 +12,7 @@ from streamlit_folium import st_folium
 from layers import access, accounts, categories, gaps, geojson, locals, query, search, store
 from layers.errors import BadInputError
 from mapping import build
-from views import common, local_state
+from views import chrome, common, local_state
 
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
@@ -28,16 +28,17 @@ def _layer_choice() -> None:
     if "shown_categories" not in st.session_state:
         hidden = set(st.session_state.get("hidden", []))
         st.session_state["shown_categories"] = [c.id for c in cats if c.id not in hidden]
-    shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
-                           format_func=lambda cid: labels.get(cid, cid))
+    with st.expander(f"Layers on the map: {len(st.session_state['shown_categories'])} of {len(cats)} shown"):
+        shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
+                               format_func=lambda cid: labels.get(cid, cid))
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
 def _walk_controls(lay: common.Layers) -> None:
     """The walk-time local's controls (the toggle's value says whether map clicks set the start)."""
     modes = access.load_modes()
-    with st.container(border=True):
-        st.markdown("**Walk-time local**: what can you reach from home in a few minutes?")
+    opened = st.session_state.get("walk_start") is not None or bool(st.session_state.get("pick_start"))
+    with st.expander("Walk-time local: what can you reach from home in a few minutes?", expanded=opened):
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
             query_text = st.text_input("Start from an address, street or place",
@@ -139,29 +140,26 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
     c1.metric("Places inside", len(summary.items))
     c2.metric("Size of your local", _format_area(summary.area_m2))
     c3.metric("Categories with nothing inside", int((counts["count"] == 0).sum()))
-    left, right = st.columns([3, 2])
-    with right:
-        st.altair_chart(_chart(counts), use_container_width=True)
-        st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
-    with left:
-        table = _display_table(summary)
-        if table.empty:
-            st.info("Nothing on the map falls inside this area. Try a larger one.")
-        else:
-            shown = table.head(MAX_TABLE_ROWS)
-            st.table(common.safe_table(shown))
-            if len(table) > len(shown):
-                st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
-        found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
-        st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
-                           file_name="my-local.geojson", mime="application/geo+json")
+    table = _display_table(summary)
+    if table.empty:
+        st.info("Nothing on the map falls inside this area. Try a larger one.")
+    else:
+        shown = table.head(MAX_TABLE_ROWS)
+        chrome.card_table(shown, key="op-results-table")
+        if len(table) > len(shown):
+            st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
+    found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
+    st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
+                       file_name="my-local.geojson", mime="application/geo+json")
+    st.altair_chart(_chart(counts), use_container_width=True)
+    st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
         origin = "your start" if spec.walk else "the middle of your local"
         st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
                     "(a dotted line on the map leads to it):")
-        st.table(common.safe_table(_missing_table(missing, mode)))
+        chrome.card_table(_missing_table(missing, mode), key="op-missing-table")
 
 
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
@@ -193,7 +191,7 @@ def _my_locals(user: accounts.User | None) -> None:
     mine = store.locals_owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
-        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {m.created_at[:10]}"
+        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.human_date(m.created_at[:10])}"
                                for m in mine))
 
 
@@ -224,15 +222,17 @@ def render() -> None:
             st.error(common.md(exc))
             st.session_state["loaded_token"] = shared  # do not try again on every rerun
 
-    st.title("Explore your patch")
+    with st.container(key="op-title"):  # on a phone: the title, then the map, then the rest
+        st.title("Explore your patch")
     st.markdown(
         "Parks, places of worship, community services and groups near you. **Draw your local** with "
-        "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or ask "
-        "for a **walk-time local** below, to see what is inside it."
+        "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or make it "
+        "**without the map**: by how far you can walk from an address, or by a distance around a place."
     )
     pick_start = bool(st.session_state.get("pick_start"))
     local_state.take_map_output(pick_start)  # before the controls, so they show a clicked start
     _walk_controls(lay)
+    _no_map_chooser(lay)  # before the map in Tab order: a local made from the keyboard alone
     spec = local_state.current_spec()
     _combine_control(spec)
     spec = local_state.current_spec()
@@ -264,28 +264,47 @@ def render() -> None:
         # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
         west, south, east, north = resolved.area.bounds
         view = {"center": ((south + north) / 2, (west + east) / 2),
-                "zoom": build.zoom_to_fit((west, south, east, north), width_px=800, height_px=MAP_HEIGHT - 60)}
-    st_folium(
-        fmap,
-        key=local_state.map_key(),
-        **view,
-        height=MAP_HEIGHT,
-        use_container_width=True,
-        returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
-        feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
-    )
-    st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
-    if problem:
-        st.error(problem)
-    _no_map_chooser(lay)
-    if summary is None or resolved is None:
-        st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
-        _my_locals(user)
-        return
-    st.button("Clear my local and start again", on_click=local_state.clear)
-    _show_results(summary, missing, spec, lay)
-    _save_and_share(spec, resolved.area.wkt, user)
+                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
+    with st.container(key="op-map-and-results"):
+        map_column, results_column = st.columns([3, 2], gap="medium")  # side by side on a wide screen
+    with map_column:
+        st.markdown(SKIP_LINK, unsafe_allow_html=True)
+        st_folium(
+            fmap,
+            key=local_state.map_key(),
+            **view,
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
+            feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
+        )
+        st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
+    with results_column:
+        st.markdown(_announcement(summary), unsafe_allow_html=True)
+        if problem:
+            st.error(problem)
+        if summary is None or resolved is None:
+            st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
+        else:
+            st.button("Clear my local and start again", on_click=local_state.clear)
+            _show_results(summary, missing, spec, lay)
+    if summary is not None and resolved is not None:
+        _save_and_share(spec, resolved.area.wkt, user)
     _my_locals(user)
+
+
+SKIP_LINK = '<a class="op-skip" href="#after-the-map">Skip the map</a>'
+
+
+def _announcement(summary: query.AreaSummary | None) -> str:
+    """A polite live region, always at the same place so screen readers hear its text change."""
+    if summary is None:
+        text = "No local yet."
+    else:
+        n = len(summary.items)
+        text = f"{n:,} {'place' if n == 1 else 'places'} inside your local."
+    return (f'<p id="after-the-map" tabindex="-1" role="status" aria-live="polite" '
+            f'class="op-announce">{text}</p>')
 
 
 def _no_map_chooser(lay: common.Layers) -> None:

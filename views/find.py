@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from layers import categories, search
-from views import common
+from views import chrome, common
 
 MAX_RESULTS = 50
 
@@ -27,12 +27,12 @@ def render() -> None:
     found = search.search_assets(lay.assets, text, chosen or None, limit=MAX_RESULTS)
     st.subheader(f"Places and services ({len(found)}{'+' if len(found) == MAX_RESULTS else ''})")
     if len(found):
-        st.table(common.safe_table(pd.DataFrame({
+        chrome.card_table(pd.DataFrame({
             "Name": found["name"].fillna("Unnamed").astype(str),
             "Category": found["category"].map(labels),
             "Address": found["address"].fillna("").astype(str),
             "Source": found["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
-        }).reset_index(drop=True)))
+        }).reset_index(drop=True), key="op-find-table")
     else:
         st.markdown("No place or service matches.")
     if not text:

@@ -36,7 +36,8 @@ def _asset_list(user: Any) -> None:
         "Group": [r["group_name"] or "" for r in rows],
         "Status": [STATUS_WORDS.get(r["status"], r["status"]) for r in rows],
         "Why not accepted": [r["rejection_reason"] or "" for r in rows],
-        "Last checked": [f"{r['last_verified'] or ''}{' (out of date)' if community.is_stale(r) else ''}" for r in rows],
+        "Last checked": [common.human_date(r["last_verified"]) + (" (out of date)" if community.is_stale(r) else "")
+                         for r in rows],
     })))
     names = {r["id"]: f"{r['name']} ({STATUS_WORDS.get(r['status'], r['status'])})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
@@ -167,7 +168,8 @@ def _import(user: Any) -> None:
                 path = Path(tmp) / Path(upload.name).name
                 path.write_bytes(upload.getbuffer())
                 try:
-                    result = importer.import_file(user, path, group=user.group)
+                    with common.progress_bar("Importing the file") as progress:
+                        result = importer.import_file(user, path, group=user.group, progress=progress)
                     st.success(f"Added {len(result.ids)} assets; they wait for a moderator.")
                 except importer.ImportRefusedError as exc:
                     st.error(common.md(exc))

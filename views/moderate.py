@@ -28,7 +28,7 @@ def render() -> None:
         return
     st.table(common.safe_table(pd.DataFrame({"Name": [r["name"] for r in rows], "Group": [r["group_name"] or "" for r in rows],
                            "Category": [common.category_labels().get(r["category"], r["category"]) for r in rows],
-                           "Changed": [r["updated_at"] for r in rows]})))
+                           "Changed": [common.human_date(r["updated_at"]) for r in rows]})))
     names = {r["id"]: f"{r['name']} — {r['group_name'] or ''}" for r in rows}
     chosen = int(st.selectbox("Look at", list(names), format_func=lambda i: names[i], key="moderate_pick"))
     asset = store.get_asset(chosen)
@@ -38,13 +38,16 @@ def render() -> None:
                                          "email", "phone", "last_verified", "rejection_reason")}
     details["links"] = "; ".join(f"{community.RELATIONS[link['relation']]} {community.target_id(link)}"
                                  for link in asset["links"])
-    st.table(common.safe_table(pd.DataFrame({"Field": list(details), "Value": [str(v or "") for v in details.values()]})))
+    details["last_verified"] = common.human_date(details["last_verified"])
+    st.table(common.safe_table(pd.DataFrame({"Field": [common.field_words(k) for k in details],
+                                             "Value": [str(v or "") for v in details.values()]})))
     history = community.history(chosen)
     st.markdown("**Every change**")
-    st.table(common.safe_table(pd.DataFrame({"Version": [h["version"] for h in history], "What": [h["action"] for h in history],
-                           "Who": [h["who"] or "" for h in history], "When": [h["when"] for h in history],
-                           "Fields changed": [", ".join(h["changed"]) for h in history],
-                           "Name then": [h["snapshot"].get("name") for h in history]})))
+    st.table(common.safe_table(pd.DataFrame({
+        "Version": [h["version"] for h in history], "What": [h["action"] for h in history],
+        "Who": [h["who"] or "" for h in history], "When": [common.human_date(h["when"]) for h in history],
+        "Fields changed": [", ".join(common.field_words(f) for f in h["changed"]) for h in history],
+        "Name then": [h["snapshot"].get("name") for h in history]})))
     if user.role == "planner":
         st.caption("Planners can see pending assets; moderators publish them.")
         return

@@ -18,7 +18,7 @@ def render() -> None:
     people = accounts.list_people(user)
     st.table(common.safe_table(pd.DataFrame({"Name": [p["name"] for p in people], "Role": [p["role"] for p in people],
                            "Group": [p["group_name"] or "" for p in people],
-                           "Since": [str(p["created_at"])[:10] for p in people]})))
+                           "Since": [common.human_date(str(p["created_at"])[:10]) for p in people]})))
     with st.form("add-person", clear_on_submit=True):
         st.subheader("Add a person")
         name = st.text_input("Name", max_chars=64)

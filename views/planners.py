@@ -75,8 +75,9 @@ def render() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / f"our-patch{SUFFIX[fmt]}"
                 notes: list[str] = []
-                files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending,
-                                         outside_area_of_use=anyway, notes=notes)
+                with common.progress_bar("Preparing the download") as progress:
+                    files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending,
+                                             outside_area_of_use=anyway, notes=notes, progress=progress)
                 for note in notes:
                     st.warning(common.md(note))
                 st.session_state["export_file"] = (out.name, out.read_bytes())
@@ -117,7 +118,8 @@ def _layer_download(frame: gpd.GeoDataFrame, name: str, key: str, licence: str, 
 
 def _consensus(lay: common.Layers, crs: str, anyway: bool) -> None:
     st.subheader("What residents' locals add up to")
-    cells = consensus.consensus_cells()
+    with common.progress_bar("Adding up residents' locals") as progress:
+        cells = consensus.consensus_cells(progress=progress)
     st.markdown(f"How many residents' saved locals cover each hexagon (about 150 m across). Hexagons covered by "
                 f"fewer than {consensus.MIN_CONTRIBUTORS} residents are left out, so nobody's own local can be "
                 f"recovered. {len(cells)} hexagons so far.")
@@ -153,7 +155,8 @@ def _coverage_gaps(lay: common.Layers, crs: str, anyway: bool) -> None:
         st.error(common.md(exc))
         return
     area = shapely.box(*lay.extract.bounds)
-    result = gaps.coverage_gap(network, lay.assets, category, minutes, area)
+    with common.progress_bar("Finding the coverage gap") as progress:
+        result = gaps.coverage_gap(network, lay.assets, category, minutes, area, progress=progress)
     item = categories.by_id()[category].item
     st.metric(f"Share of the map more than {minutes} minutes from any {item}", f"{result.share:.0%}")
     fmap = build.build_map(lay.map_data, draw=False)
