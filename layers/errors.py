@@ -26,3 +26,7 @@ class DataSourceError(OurPatchError, OSError):
 
 class NotAllowedError(OurPatchError, PermissionError):
     """The signed-in person's role or group does not allow this."""
+
+
+class ChangedMeanwhileError(BadInputError):
+    """The thing changed after the person was shown it (a newer version is stored)."""

@@ -1,0 +1,128 @@
+"""Moderation applies to the version shown; restore waits to be checked; links survive a data
+refresh; sign-in sessions live server-side and end on sign-out. Real SQLite, real extract."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from layers import accounts, community, sessions, store
+from layers.errors import BadInputError, ChangedMeanwhileError, NotAllowedError
+from tests.test_community import KAISANIEMI, PASSWORD, friends
+
+
+@pytest.fixture
+def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
+    return {
+        "admin": accounts.add_user("Ada Admin", "admin", PASSWORD),
+        "moderator": accounts.add_user("Mika Moderator", "moderator", PASSWORD),
+        "editor": accounts.add_user("Eeva Editor", "editor", PASSWORD, group="Friends of Kaisaniemi Park"),
+    }
+
+
+def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, accounts.User]) -> None:
+    asset_id = community.create_asset(people["editor"], friends())
+    shown = store.get_asset(asset_id)["version"]  # what the moderator opened
+    community.update_asset(people["editor"], asset_id, friends(description="Edited after the moderator looked"),
+                           expected_version=shown)
+    with pytest.raises(ChangedMeanwhileError, match="changed after you opened it"):
+        community.publish(people["moderator"], asset_id, expected_version=shown)
+    with pytest.raises(ChangedMeanwhileError):
+        community.reject(people["moderator"], asset_id, "Not like this", expected_version=shown)
+    row = store.get_asset(asset_id)
+    assert row["status"] == "pending"
+    assert [h["action"] for h in store.asset_history(asset_id)] == ["created", "edited"]
+    community.publish(people["moderator"], asset_id, expected_version=row["version"])
+    assert store.get_asset(asset_id)["status"] == "published"
+
+
+def test_reject_needs_a_reason_and_says_so(people: dict[str, accounts.User]) -> None:
+    asset_id = community.create_asset(people["editor"], friends())
+    with pytest.raises(BadInputError, match=r"^Reason: is required"):
+        community.reject(people["moderator"], asset_id, "   ")
+    with pytest.raises(NotAllowedError):
+        community.reject(people["editor"], asset_id, "mine")
+
+
+def test_restore_makes_the_old_version_pending_again(people: dict[str, accounts.User]) -> None:
+    asset_id = community.create_asset(people["editor"], friends())
+    community.publish(people["moderator"], asset_id)
+    row = store.get_asset(asset_id)
+    community.update_asset(people["moderator"], asset_id, friends(schedule="Sundays"), expected_version=row["version"])
+    assert store.get_asset(asset_id)["status"] == "published"
+    community.restore(people["moderator"], asset_id, 2)  # the published version with Saturdays
+    restored = store.get_asset(asset_id)
+    assert restored["schedule"] == "Saturdays 10:00"
+    assert restored["status"] == "pending"
+    assert community.published_layer().empty or "community:" + str(asset_id) not in set(community.published_layer()["id"])
+
+
+def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: dict[str, accounts.User]) -> None:
+    asset_id = community.create_asset(people["editor"], friends())
+    link = store.get_asset(asset_id)["links"][0]
+    assert link["target_name"] == "Kaisaniemen puisto" and link["target_category"] == "parks"
+    assert community.link_problems(store.get_asset(asset_id)) == []
+    # A newer extract maps the park under another id: the stored id is no longer on the map.
+    with store.connect() as db:
+        db.execute("update asset_links set target_osm_id = 999999999999 where asset_id = ?", [asset_id])
+    problems = community.link_problems(store.get_asset(asset_id))
+    assert len(problems) == 1
+    assert problems[0]["replacement"] == KAISANIEMI
+    assert "Kaisaniemen puisto" in problems[0]["message"]
+    community.publish(people["moderator"], asset_id)
+    note = community.published_layer().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
+    assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
+    # an edit keeps the vanished link (flagged), a one-click replacement mends it
+    row = store.get_asset(asset_id)
+    community.use_replacement(people["editor"], asset_id, "osm:relation/999999999999", KAISANIEMI,
+                              expected_version=row["version"])
+    assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
+    assert community.link_problems(store.get_asset(asset_id)) == []
+    with pytest.raises(BadInputError, match="not on the map"):
+        community.create_asset(people["editor"], friends(name="Another", links=[
+            {"relation": "cares_for", "target": "osm:way/123"}]))
+
+
+def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accounts.User]) -> None:
+    editor = people["editor"]
+    session_id, code = sessions.start(editor)
+    token = sessions.claim(code)
+    assert token is not None and sessions.claim(code) is None  # a code works once
+    found = sessions.from_token(token)
+    assert found is not None and found.user == editor and found.id == session_id
+    with store.connect() as db:
+        stored = [tuple(r) for r in db.execute("select * from sign_in_sessions").fetchall()]
+    assert not any(token in str(v) or code in str(v) or "Eeva" in str(v) or "editor" in str(v)
+                   for row in stored for v in row)
+    assert hashlib.sha256(token.encode()).hexdigest() in {v for row in stored for v in row}
+    assert sessions.from_token("x" * 43) is None
+    # idle past the limit: gone
+    stale = (datetime.now(UTC) - sessions.IDLE - timedelta(minutes=1)).isoformat(timespec="seconds")
+    with store.connect() as db:
+        db.execute("update sign_in_sessions set last_seen = ? where id = ?", [stale, session_id])
+    assert sessions.from_token(token) is None
+    # sign-out everywhere ends every browser's session
+    ids = [sessions.start(editor)[0] for _ in range(2)]
+    assert all(sessions.from_id(i) for i in ids)
+    assert sessions.end_everywhere(editor.id) == 2
+    assert not any(sessions.from_id(i) for i in ids)
+    # an expired code is refused
+    _, late = sessions.start(editor)
+    with store.connect() as db:
+        db.execute("update sign_in_sessions set code_expires = '2000-01-01T00:00:00+00:00'")
+    assert sessions.claim(late) is None
+
+
+def test_single_sign_on_email_maps_to_the_role_an_admin_set(people: dict[str, accounts.User]) -> None:
+    assert accounts.user_for_email("mika@council.example") is None
+    with pytest.raises(NotAllowedError):
+        accounts.set_email_as(people["editor"], people["moderator"].id, "mika@council.example")
+    with pytest.raises(BadInputError):
+        accounts.set_email_as(people["admin"], people["moderator"].id, "not an email")
+    accounts.set_email_as(people["admin"], people["moderator"].id, "mika@council.example")
+    assert accounts.user_for_email("MIKA@council.example") == people["moderator"]
+    with pytest.raises(BadInputError, match="already has"):
+        accounts.set_email_as(people["admin"], people["editor"].id, "mika@council.example")
