@@ -224,6 +224,17 @@ def _may_edit(user: User, asset: dict[str, Any]) -> None:
     raise NotAllowedError("You can change only your own group's assets.")
 
 
+def asset_for(user: User | None, asset_id: int) -> dict[str, Any]:
+    """One asset with its links, for someone who may change it (or moderate it)."""
+    who = _require(user, ("admin", "moderator", "editor", "planner"), "look at community assets")
+    asset = store.get_asset(int(asset_id))
+    if asset is None:
+        raise BadInputError(f"There is no community asset {asset_id}.")
+    if who.role == "editor":
+        _may_edit(who, asset)
+    return asset
+
+
 def create_asset(user: User | None, data: dict[str, Any], *, group: str | None = None,
                  publish: bool = False) -> int:
     return create_assets(user, [data], group=group, publish=publish)[0]
@@ -482,6 +493,12 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     notes = []
     for r in rows:
         parts = [link_label(link, names) for link in r["links"]]
+        if r.get("description"):
+            parts.append(str(r["description"]))
+        if r.get("eligibility"):
+            parts.append(f"For: {r['eligibility']}")
+        if r.get("email"):
+            parts.append(f"Email: {r['email']}")
         if r.get("schedule"):
             parts.append(f"Meets: {r['schedule']}")
         if r.get("online_url"):
