@@ -249,3 +249,61 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
             row = store.get_asset(asset_id)
             assert row["status"] == "published" and row["description"] == "Text the moderator never saw."
         chromium.close()
+
+
+def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+    """st.login against a local OpenID Connect provider (oidc-provider-mock), configured in a
+    secrets.toml of the test's own; the e-mail maps to the account an admin gave it."""
+    import secrets
+
+    from oidc_provider_mock import User, run_server_in_thread
+
+    from layers import accounts, store
+
+    data = _data_with_people(tmp_path, ("Ada Admin", "admin", None), ("Mika Moderator", "moderator", None))
+    with _in(data):
+        admin = accounts.get_user(store.find_user(name="Ada Admin").id)  # type: ignore[union-attr]
+        moderator = store.find_user(name="Mika Moderator")
+        assert moderator is not None
+        accounts.set_email_as(admin, moderator.id, "mika@council.example")
+    council = [User(sub="mika-at-council", claims={"email": "mika@council.example", "email_verified": True,
+                                                   "name": "Mika M."}),
+               User(sub="stranger", claims={"email": "stranger@council.example", "email_verified": True})]
+    port = browser.free_port()
+    with run_server_in_thread(port=0, user_claims=council) as provider:
+        secrets_file = tmp_path / "secrets.toml"
+        secrets_file.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+            'client_id = "our-patch-test"\n'
+            f'client_secret = "{secrets.token_urlsafe(16)}"\n'
+            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
+        with browser.running_app(data, port=port, args=("--secrets.files", str(secrets_file))) as url:
+            chromium = browser.launch(playwright)
+            page = chromium.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+            page.goto(url + "signin")
+            page.get_by_role("button", name="Sign in with your council account").click()
+            page.get_by_role("button", name="mika-at-council").click(timeout=60_000)  # the provider's page
+            page.wait_for_url(f"{url}**", timeout=60_000)
+            page.goto(url + "signin")
+            page.get_by_text("Signed in as Mika Moderator (moderator)").wait_for(timeout=60_000)
+            page.goto(url + "moderate")
+            page.get_by_text("Check what groups have sent").wait_for(timeout=60_000)
+            page.get_by_text("Nothing here").wait_for(timeout=60_000)  # a moderator's page, not an invitation
+            page.goto(url + "signin")
+            page.get_by_role("button", name="Sign out", exact=True).click()
+            page.wait_for_timeout(3000)
+            page.goto(url + "moderate")
+            page.get_by_text("Moderators and planners sign in").wait_for(timeout=60_000)
+
+            other = chromium.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+            other.goto(url + "signin")
+            other.get_by_role("button", name="Sign in with your council account").click()
+            other.get_by_role("button", name="stranger").click(timeout=60_000)
+            other.wait_for_url(f"{url}**", timeout=60_000)
+            other.goto(url + "signin")
+            other.get_by_text("has no role here yet").wait_for(timeout=60_000)
+            other.goto(url + "moderate")
+            other.get_by_text("Moderators and planners sign in").wait_for(timeout=60_000)
+            chromium.close()
