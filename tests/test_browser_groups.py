@@ -307,3 +307,33 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
             other.goto(url + "moderate")
             other.get_by_text("Moderators and planners sign in").wait_for(timeout=60_000)
             chromium.close()
+
+
+def test_sign_out_leaves_nothing_of_the_person_on_compare(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+    from tests.test_browser import SENATE_SQUARE_AND_ESPLANADI
+
+    data = _data_with_people(tmp_path, ("Pia Planner", "planner", None))
+    with browser.running_app(data) as url:
+        chromium = browser.launch(playwright)
+        context = chromium.new_context(viewport={"width": 1400, "height": 1900})
+        page = context.new_page()
+        _sign_in(page, url, "Pia Planner", PASSWORD)
+        _wait_session_cookie(context)
+        page.get_by_role("link", name="Explore the map").click()
+        browser.wait_for_map(page)
+        browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
+        page.get_by_text("What is inside your local").wait_for(timeout=60_000)
+        page.get_by_label("Name your local").fill("Planner's private local")
+        page.get_by_role("button", name="Save and get a private link").click()
+        token = page.locator("[data-testid='stCode']").first.inner_text(timeout=30_000).split("?local=")[1].strip()
+        page.get_by_role("link", name="Compare two locals").click()
+        expect(page.get_by_label("Second local (B)")).to_have_value(f"?local={token}", timeout=30_000)
+        page.get_by_role("link", name="Sign in").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
+        page.get_by_text("You are signed out").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Compare two locals").click()
+        page.get_by_text("Set two saved locals side by side").wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert page.get_by_label("Second local (B)").input_value() == ""
+        assert token not in page.inner_text("body") and token not in page.url
+        chromium.close()

@@ -59,6 +59,7 @@ def forget_person() -> None:
     prefilled on Compare, forms half filled): the next person starts clean."""
     for key in list(st.session_state):
         del st.session_state[key]
+    st.query_params.clear()  # a private link to a saved local, say
 
 
 def _single_sign_on_user() -> accounts.User | None:
