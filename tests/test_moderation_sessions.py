@@ -126,3 +126,35 @@ def test_single_sign_on_email_maps_to_the_role_an_admin_set(people: dict[str, ac
     assert accounts.user_for_email("MIKA@council.example") == people["moderator"]
     with pytest.raises(BadInputError, match="already has"):
         accounts.set_email_as(people["admin"], people["editor"].id, "mika@council.example")
+
+
+def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click(
+        people: dict[str, accounts.User]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    asset_id = community.create_asset(people["editor"], friends())
+    with store.connect() as db:  # as after `load` of an extract where the park has a new id
+        db.execute("update asset_links set target_osm_id = 999999999999 where asset_id = ?", [asset_id])
+
+    def run(page: str, user: accounts.User, **state: object) -> AppTest:
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+        at.session_state["user_id"] = user.id
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.switch_page(page)
+        return at.run()
+
+    at = run("views/moderate.py", people["moderator"])
+    assert not at.exception
+    assert any("Kaisaniemen puisto" in w.value and "no longer on the map" in w.value for w in at.warning)
+    assert not any("osm:" in str(t.value.to_string()) for t in at.table)
+    at = run("views/group.py", people["editor"], editing=asset_id)
+    assert not at.exception
+    assert any("no longer on the map" in w.value for w in at.warning)
+    button = next(b for b in at.button if b.label.startswith("Use this instead: Kaisaniemen puisto"))
+    button.click().run()
+    assert not at.exception
+    assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
+    assert community.link_problems(store.get_asset(asset_id)) == []
