@@ -378,13 +378,20 @@ def restore(user: User | None, asset_id: int, version: int, *, expected_version:
                               user=who.id, snapshot=snapshot, links=record.get("links") or [])
 
 
+def comparable(field: str, value: Any) -> Any:
+    """A value as people compare it: links by what they point at, empty text as nothing."""
+    if field == "links":
+        return sorted(f"{link.get('relation')} {target_id(link)}" for link in value or [])
+    return value or None
+
+
 def history(asset_id: int) -> list[dict[str, Any]]:
     """Every change to an asset: version, what was done, who, when, and which fields changed."""
     out = []
     previous: dict[str, Any] = {}
     for entry in store.asset_history(asset_id):
         snap = json.loads(entry["snapshot_json"])
-        changed = [k for k in snap if previous and snap.get(k) != previous.get(k)]
+        changed = [k for k in snap if previous and comparable(k, snap.get(k)) != comparable(k, previous.get(k))]
         out.append({"version": entry["version"], "action": entry["action"], "who": entry["changed_by"],
                     "when": entry["changed_at"], "changed": changed, "snapshot": snap})
         previous = snap

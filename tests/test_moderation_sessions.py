@@ -158,3 +158,32 @@ def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click
     assert not at.exception
     assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
     assert community.link_problems(store.get_asset(asset_id)) == []
+
+
+def test_moderator_sees_labels_dates_names_and_what_changed_since_published(
+        people: dict[str, accounts.User]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    asset_id = community.create_asset(people["editor"], friends())
+    community.publish(people["moderator"], asset_id)
+    version = store.get_asset(asset_id)["version"]
+    community.update_asset(people["editor"], asset_id, friends(schedule="Sundays 12:00"), expected_version=version)
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.session_state["user_id"] = people["moderator"].id
+    at.switch_page("views/moderate.py")
+    at.run()
+    assert not at.exception
+    details = at.table[1].value
+    details = getattr(details, "data", details)  # a Styler's frame
+    rows = dict(zip(details["Field"], details["Since it was last on the map"], strict=True))
+    assert rows["When you meet or open"] == "Changed ✱"
+    assert {k for k, v in rows.items() if v} == {"When you meet or open"}
+    values = dict(zip(details["Field"], details["Value"], strict=True))
+    assert values["Link to a place"] == "Cares for Kaisaniemen puisto"
+    assert "online_url" not in set(details["Field"]) and "Online community link" in set(details["Field"])
+    history = at.table[2].value
+    assert list(history["What"]) == ["Sent", "Published", "Changed"]
+    assert all("T" not in when and "," in when for when in history["When"])  # "26 Nov 2026, 05:49"
+    assert history["Fields changed"].iloc[-1] == "When you meet or open, Status"

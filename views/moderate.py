@@ -59,10 +59,9 @@ def _show(field: str, value: Any, names: dict[str, str]) -> str:
     return "" if value is None else str(value)
 
 
-def _comparable(field: str, value: Any) -> Any:
-    if field == "links":
-        return sorted(community.target_id(link) + link["relation"] for link in value or [])
-    return value or None
+def _cell(text: str) -> str:
+    """Table cells render Markdown (and turn web addresses into links): show the text as typed."""
+    return common.md(text).replace("://", ":\\/\\/")
 
 
 def _last_published(history: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -78,12 +77,12 @@ def _details(asset: dict[str, Any], history: list[dict[str, Any]], names: dict[s
     for field in fields:
         if published is None:
             changed.append("New" if asset.get(field) else "")
-        elif _comparable(field, asset.get(field)) != _comparable(field, published.get(field)):
+        elif community.comparable(field, asset.get(field)) != community.comparable(field, published.get(field)):
             changed.append("Changed ✱" if field not in ("status", "last_verified", "rejection_reason") else "")
         else:
             changed.append("")
     frame = pd.DataFrame({"Field": [FIELD_LABELS[f] for f in fields],
-                          "Value": [_show(f, asset.get(f), names) for f in fields],
+                          "Value": [_cell(_show(f, asset.get(f), names)) for f in fields],
                           "Since it was last on the map": changed})
     st.markdown(f"**Details — version {asset['version']}**"
                 + (" (never on the map yet)" if published is None else ""))
@@ -97,7 +96,7 @@ def _map(asset: dict[str, Any], lay: common.Layers) -> None:
     geom = shapely.from_wkt(asset["geometry_wkt"])
     point = (geom.x, geom.y) if geom.geom_type == "Point" else None
     centre = geom.representative_point()
-    st_folium(build.build_map(lay.map_data, draw=False), key=f"moderate-map-{asset['id']}", height=420,
+    st_folium(build.build_map(lay.map_data, draw=False, legend=False), key=f"moderate-map-{asset['id']}", height=420,
               use_container_width=True, returned_objects=[], center=(centre.y, centre.x), zoom=16,
               feature_group_to_add=pins.pin_group(point, area=None if point else geom, draggable=False,
                                                   title=f"Where {asset['name']} is"))
@@ -145,7 +144,7 @@ def _history(history: list[dict[str, Any]]) -> None:
         "When": [common.when(h["when"]) for h in history],
         "Fields changed": [", ".join(FIELD_LABELS.get(f, f) for f in h["changed"]
                                      if f not in ("target_name", "target_category")) for h in history],
-        "Name then": [h["snapshot"].get("name") for h in history]}))
+        "Name then": [common.md(h["snapshot"].get("name") or "") for h in history]}))
 
 
 def _links_to_check(user: Any, asset: dict[str, Any], lay: common.Layers) -> None:
@@ -192,7 +191,7 @@ def render() -> None:
     history = community.history(chosen)
     lay = common.layers()
     on_map = dict(zip(lay.assets["id"].astype(str), lay.assets["name"].fillna("").astype(str), strict=True))
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         _details(asset, history, {k: v for k, v in on_map.items() if v})
     with right:
