@@ -296,7 +296,7 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
             chromium = browser.launch(playwright)
             page = chromium.new_context(viewport={"width": 1400, "height": 1600}).new_page()
             page.goto(url + "signin")
-            page.get_by_role("button", name="Sign in with your council account").click()
+            page.get_by_role("button", name="Use your council account (single sign-on)").click()
             page.get_by_role("button", name="mika-at-council").click(timeout=60_000)  # the provider's page
             page.wait_for_url(f"{url}**", timeout=60_000)
             page.goto(url + "signin")
@@ -312,7 +312,7 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
 
             other = chromium.new_context(viewport={"width": 1400, "height": 1600}).new_page()
             other.goto(url + "signin")
-            other.get_by_role("button", name="Sign in with your council account").click()
+            other.get_by_role("button", name="Use your council account (single sign-on)").click()
             other.get_by_role("button", name="stranger").click(timeout=60_000)
             other.wait_for_url(f"{url}**", timeout=60_000)
             other.goto(url + "signin")

@@ -187,3 +187,21 @@ def test_moderator_sees_labels_dates_names_and_what_changed_since_published(
     assert list(history["What"]) == ["Sent", "Published", "Changed"]
     assert all("T" not in when and "," in when for when in history["When"])  # "26 Nov 2026, 05:49"
     assert history["Fields changed"].iloc[-1] == "When you meet or open, Status"
+
+
+def test_admin_sets_a_single_sign_on_email_on_the_people_page(people: dict[str, accounts.User]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.session_state["user_id"] = people["admin"].id
+    at.switch_page("views/people.py")
+    at.run()
+    person = next(s for s in at.selectbox if s.label == "Person")
+    person.select(people["moderator"].id)
+    next(t for t in at.text_input if t.label == "E-mail").input("mika@council.example")
+    next(b for b in at.button if b.label == "Set e-mail").click().run()
+    assert not at.exception
+    assert any("Saved the e-mail for Mika Moderator" in s.value for s in at.success)
+    assert accounts.user_for_email("mika@council.example") == people["moderator"]

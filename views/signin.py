@@ -62,7 +62,7 @@ def render() -> None:
         c1, c2 = st.columns(2)
         if c1.button("Sign out"):
             _sign_out(user, everywhere=False)
-        if c2.button("Sign out everywhere", help="Ends your sign-in on every browser and device"):
+        if c2.button("End my sign-in on every device", help="Signs you out on every browser and device"):
             _sign_out(user, everywhere=True)
         return
     if st.session_state.get("signed_out"):
@@ -76,7 +76,7 @@ def render() -> None:
                            "ask an administrator to add your e-mail.")
         except (AttributeError, KeyError):
             pass
-        st.button("Sign in with your council account", on_click=st.login, type="primary")
+        st.button("Use your council account (single sign-on)", on_click=st.login, type="primary")
     with st.form("sign-in"):
         name = st.text_input("Your name", max_chars=64, autocomplete="username")
         password = st.text_input("Password", type="password", max_chars=accounts.MAX_PASSWORD,
