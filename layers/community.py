@@ -134,13 +134,15 @@ def _targets_on_the_map() -> pd.DataFrame:
                         index=osm["id"].values)
 
 
-def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any]],
+                         on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Each link with the name, category and place of what it points at, as the map has them now.
     A target no longer on the map may stay only if the asset already had it (an edit keeps it,
-    flagged); a new link must point at something on the map."""
+    flagged); a new link must point at something on the map. (`on_map`: pass it when checking
+    many rows.)"""
     if not links:
         return links
-    on_map = _targets_on_the_map()
+    on_map = _targets_on_the_map() if on_map is None else on_map
     kept = {target_id(link): link for link in before}
     out = []
     for link in links:
@@ -260,11 +262,14 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
     cleaned = []
     area = _served_area()
     existing = store.asset_rows(group=group_id)
+    on_map: pd.DataFrame | None = None
     for n, row in enumerate(rows, start=row_offset):
         prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
             item = clean_asset(row)
-            item["links"] = _with_target_details(item["links"], [])
+            if item["links"] and on_map is None:
+                on_map = _targets_on_the_map()
+            item["links"] = _with_target_details(item["links"], [], on_map)
             _check_near_the_map(item, area)
             _check_not_already_there(item, existing)
         except BadInputError as exc:
