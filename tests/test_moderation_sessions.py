@@ -205,3 +205,36 @@ def test_admin_sets_a_single_sign_on_email_on_the_people_page(people: dict[str, 
     assert not at.exception
     assert any("Saved the e-mail for Mika Moderator" in s.value for s in at.success)
     assert accounts.user_for_email("mika@council.example") == people["moderator"]
+
+
+def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None:
+    """After a newer extract is loaded in which the park was mapped again under another id (and
+    then deleted), the link is flagged with its replacement; residents never see a raw id."""
+    import dataclasses
+
+    from layers import catalogue, sources
+
+    asset_id = community.create_asset(people["editor"], friends())
+    community.publish(people["moderator"], asset_id)
+    real = sources.current()
+    remapped = real.assets.copy()
+    park = remapped["id"] == KAISANIEMI
+    assert park.sum() == 1
+    remapped.loc[park, ["id", "osm_type", "osm_id"]] = ["osm:way/4242424242", "way", 4242424242]
+    newer = dataclasses.replace(real, meta={**real.meta, "name": "Central Helsinki, newer"}, assets=remapped)
+    sources.save(newer, sources.settings.data_dir() / sources.EXTRACT_DIRNAME)
+    assert KAISANIEMI not in set(sources.current().assets["id"])
+
+    problems = community.link_problems(store.get_asset(asset_id))
+    assert [p["replacement"] for p in problems] == ["osm:way/4242424242"]
+    notes = catalogue.all_assets().set_index("name")
+    assert "Cares for Kaisaniemen puisto" in notes.loc["Friends of Kaisaniemi Park", "note"]
+    assert not notes["note"].dropna().str.contains(r"osm:(?:node|way|relation)/").any()
+
+    gone = dataclasses.replace(newer, assets=remapped[~park])  # then deleted altogether
+    sources.save(gone, sources.settings.data_dir() / sources.EXTRACT_DIRNAME)
+    problems = community.link_problems(store.get_asset(asset_id))
+    assert [p["replacement"] for p in problems] == [None]
+    assert "Kaisaniemen puisto" in problems[0]["message"]
+    note = catalogue.all_assets().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
+    assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
