@@ -247,6 +247,7 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
         _sign_in(moderator, url, "Mika Moderator", PASSWORD)
         moderator.get_by_role("link", name="Moderate").click()
         moderator.get_by_text("Songs for toddlers.").wait_for(timeout=60_000)
+        moderator.get_by_text("Publish and Reject apply to version 1").wait_for(timeout=30_000)
         with _in(data):  # the group changes it while the moderator is looking
             community.update_asset(editor, asset_id, {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17),
                                                       "description": "Text the moderator never saw."},
@@ -256,6 +257,7 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
         moderator.get_by_text("Text the moderator never saw.").wait_for(timeout=30_000)  # the new version shown
         with _in(data):
             assert store.get_asset(asset_id)["status"] == "pending"
+        moderator.get_by_text("Publish and Reject apply to version 2").wait_for(timeout=30_000)
         moderator.get_by_role("button", name="Publish").click()  # now of the version shown
         moderator.get_by_text("Published: residents now see Handmade Toddler Group").wait_for(timeout=30_000)
         with _in(data):
