@@ -308,7 +308,7 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
             page.get_by_text("Nothing here").wait_for(timeout=60_000)  # a moderator's page, not an invitation
             page.goto(url + "signin")
             page.get_by_role("button", name="Sign out", exact=True).click()
-            page.wait_for_timeout(3000)
+            page.wait_for_url(lambda u: not u.startswith(url + "signin"), timeout=60_000)  # to the provider
             page.goto(url + "moderate")
             page.get_by_text("Moderators and planners sign in").wait_for(timeout=60_000)
 

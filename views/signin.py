@@ -44,7 +44,8 @@ def _sign_out(user: accounts.User, *, everywhere: bool) -> None:
     st.session_state["signed_out"] = True  # this tab's old cookie no longer counts
     st.session_state["drop_cookie"] = True
     if single_sign_on:
-        st.logout()
+        st.logout()  # Streamlit's identity cookie goes, and the provider is asked to sign out too
+        return
     st.rerun()
 
 
