@@ -49,6 +49,7 @@ def _iso(moment: datetime) -> str:
 def start(user: accounts.User) -> tuple[int, str]:
     """A new session for this person (already checked by the caller) and the one-time code that
     the browser swaps for the cookie. Returns (session id, code)."""
+    purge_expired()  # sessions idle or old past their limits go when anyone signs in
     code = secrets.token_urlsafe(TOKEN_BYTES)
     now = _now()
     session_id = store.insert_session(user.id, _hash(code), _iso(now + CODE_TTL), _iso(now))

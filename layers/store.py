@@ -102,11 +102,11 @@ def _m005_sign_in_failures(db: sqlite_utils.Database) -> None:
 def _m006_sign_in_sessions(db: sqlite_utils.Database) -> None:
     """Sign-in sessions kept server-side (the browser holds only an opaque random id, whose hash is
     stored here), and an e-mail on accounts for council single sign-on."""
-    db.table("sign_in_sessions").create(
-        {"id": int, "user_id": int, "token_hash": str, "code_hash": str, "code_expires": str,
-         "created_at": str, "last_seen": str},
-        pk="id", not_null={"user_id", "created_at", "last_seen"}, foreign_keys=[("user_id", "users", "id")],
-    )
+    # AUTOINCREMENT: a session's id is never given again (a tab holding an ended session's id
+    # must never find someone else's session under it).
+    db.execute("CREATE TABLE sign_in_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+               "user_id INTEGER NOT NULL REFERENCES users(id), token_hash TEXT, code_hash TEXT, code_expires TEXT, "
+               "created_at TEXT NOT NULL, last_seen TEXT NOT NULL)")
     db.execute("CREATE UNIQUE INDEX sign_in_sessions_token ON sign_in_sessions (token_hash)")
     db.execute("CREATE UNIQUE INDEX sign_in_sessions_code ON sign_in_sessions (code_hash)")
     db.table("sign_in_sessions").create_index(["user_id"])

@@ -238,3 +238,22 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     assert "Kaisaniemen puisto" in problems[0]["message"]
     note = catalogue.all_assets().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
+
+
+def test_old_sessions_are_purged_when_someone_signs_in(people: dict[str, accounts.User]) -> None:
+    old_id, _ = sessions.start(people["editor"])
+    long_ago = (datetime.now(UTC) - sessions.MAX_AGE - timedelta(hours=1)).isoformat(timespec="seconds")
+    with store.connect() as db:
+        db.execute("update sign_in_sessions set created_at = ?, last_seen = ? where id = ?",
+                   [long_ago, datetime.now(UTC).isoformat(timespec="seconds"), old_id])
+    sessions.start(people["moderator"])
+    with store.connect() as db:
+        left = [tuple(r) for r in db.execute("select user_id from sign_in_sessions").fetchall()]
+    assert left == [(people["moderator"].id,)]
+
+
+def test_an_ended_sessions_id_is_never_given_to_someone_else(people: dict[str, accounts.User]) -> None:
+    ended, _ = sessions.start(people["editor"])
+    sessions.end(ended)
+    again, _ = sessions.start(people["moderator"])
+    assert again != ended and sessions.from_id(ended) is None

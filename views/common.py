@@ -81,7 +81,7 @@ def signed_in_user() -> accounts.User | None:
     state = st.session_state
     if state.get("session_id") is not None:
         found = sessions.from_id(int(state["session_id"]))
-        if found is None:
+        if found is None or found.user.id != state.get("user_id"):
             forget_person()
             return None
         return found.user
