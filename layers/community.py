@@ -162,7 +162,7 @@ def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any
         elif tid in kept:
             details = {k: kept[tid].get(k) for k in ("target_name", "target_category", "target_lon", "target_lat")}
         else:
-            raise FieldError("links", "that place is not on the map.")
+            raise FieldError("links", f"{tid} is not on the loaded map.")
         out.append({**link, **details})
     return out
 

@@ -81,7 +81,7 @@ def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: d
                               expected_version=row["version"])
     assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
     assert community.link_problems(store.get_asset(asset_id)) == []
-    with pytest.raises(BadInputError, match="not on the map"):
+    with pytest.raises(BadInputError, match="osm:way/123 is not on the loaded map"):
         community.create_asset(people["editor"], friends(name="Another", links=[
             {"relation": "cares_for", "target": "osm:way/123"}]))
 

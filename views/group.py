@@ -191,7 +191,8 @@ def _form(user: Any, lay: common.Layers) -> None:
     links = current["links"] if current else []
     first = links[0] if links else None
     if first is not None and community.target_id(first) not in targets:
-        targets = {**targets, community.target_id(first): f"{community.target_name(first)} (no longer on the map)"}
+        why = "not on the map yet" if first.get("target_asset_id") is not None else "no longer on the map"
+        targets = {**targets, community.target_id(first): f"{community.target_name(first)} ({why})"}
     with st.form(f"asset-form-{key}"):
         def value(field: str) -> str:
             return str(current.get(field) or "") if current else ""
