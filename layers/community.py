@@ -125,7 +125,8 @@ def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _targets_on_the_map() -> pd.DataFrame:
+def targets_on_the_map() -> pd.DataFrame:
+    """What links may point at on the loaded map: name, category and a point, by asset id."""
     from layers import sources  # the loaded map: what links may point at
 
     osm = sources.current().assets
@@ -142,7 +143,7 @@ def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any
     many rows.)"""
     if not links:
         return links
-    on_map = _targets_on_the_map() if on_map is None else on_map
+    on_map = targets_on_the_map() if on_map is None else on_map
     kept = {target_id(link): link for link in before}
     out = []
     for link in links:
@@ -268,7 +269,7 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
         try:
             item = clean_asset(row)
             if item["links"] and on_map is None:
-                on_map = _targets_on_the_map()
+                on_map = targets_on_the_map()
             item["links"] = _with_target_details(item["links"], [], on_map)
             _check_near_the_map(item, area)
             _check_not_already_there(item, existing)
@@ -452,17 +453,17 @@ def link_label(link: dict[str, Any], names: dict[str, str] | None = None) -> str
 REPLACEMENT_WITHIN_M = 200.0
 
 
-def link_problems(asset: dict[str, Any]) -> list[dict[str, Any]]:
+def link_problems(asset: dict[str, Any], on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Links whose OpenStreetMap feature is not in the current extract (deleted, or re-mapped under
     a new id after `load`), each with its likely replacement: the nearest feature of the same name
-    and category within REPLACEMENT_WITHIN_M of where the old one was (None when there is none)."""
-    on_map = None
+    and category within REPLACEMENT_WITHIN_M of where the old one was (None when there is none).
+    (`on_map`: targets_on_the_map(), when checking many assets.)"""
     out = []
     for link in asset.get("links") or []:
         if link.get("target_asset_id") is not None:
             continue
         if on_map is None:
-            on_map = _targets_on_the_map()
+            on_map = targets_on_the_map()
         if target_id(link) in on_map.index:
             continue
         replacement = None

@@ -150,6 +150,8 @@ def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click
     assert not at.exception
     assert any("Kaisaniemen puisto" in w.value and "no longer on the map" in w.value for w in at.warning)
     assert not any("osm:" in str(t.value.to_string()) for t in at.table)
+    at = run("views/group.py", people["editor"])
+    assert any("Friends of Kaisaniemi Park" in w.value and "press Change it" in w.value for w in at.warning)
     at = run("views/group.py", people["editor"], editing=asset_id)
     assert not at.exception
     assert any("no longer on the map" in w.value for w in at.warning)

@@ -67,6 +67,11 @@ def _asset_list(user: Any) -> None:
                          for r in rows],
         "Links": [", ".join(community.link_label(link) for link in r["links"]) for r in rows],
     }))
+    on_map = community.targets_on_the_map() if any(r["links"] for r in rows) else None
+    for r in rows:
+        for problem in community.link_problems(r, on_map):
+            st.warning(common.md(f"{r['name']}: {problem['message']} Choose it below and press Change it "
+                                 "to mend the link."))
     names = {r["id"]: f"{r['name']} ({STATUS_WORDS.get(r['status'], r['status'])})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
                           key="group_asset_pick")
