@@ -235,29 +235,38 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
 
     from layers import accounts, community, store
 
+    def toddlers(description: str) -> dict[str, Any]:
+        return {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17), "description": description}
+
     data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Friends"),
                              ("Mika Moderator", "moderator", None))
-    with _in(data):
+    with _in(data):  # on the map already; then the group sends a change
         editor = accounts.get_user(store.find_user(name="Eeva Editor").id)  # type: ignore[union-attr]
-        asset_id = community.create_asset(editor, {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17),
-                                                   "description": "Songs for toddlers."})
+        moderator_account = accounts.get_user(store.find_user(name="Mika Moderator").id)  # type: ignore[union-attr]
+        asset_id = community.create_asset(editor, toddlers("Songs for toddlers."))
+        community.publish(moderator_account, asset_id)
+        community.update_asset(editor, asset_id, toddlers("Songs and stories for toddlers."), expected_version=2)
     with browser.running_app(data) as url:
         chromium = browser.launch(playwright)
-        moderator = chromium.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        moderator = chromium.new_context(viewport={"width": 1400, "height": 1500}).new_page()
         _sign_in(moderator, url, "Mika Moderator", PASSWORD)
         moderator.get_by_role("link", name="Moderate").click()
-        moderator.get_by_text("Songs for toddlers.").wait_for(timeout=60_000)
-        moderator.get_by_text("Publish and Reject apply to version 1").wait_for(timeout=30_000)
-        with _in(data):  # the group changes it while the moderator is looking
-            community.update_asset(editor, asset_id, {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17),
-                                                      "description": "Text the moderator never saw."},
-                                   expected_version=1)
+        moderator.get_by_text("Songs and stories for toddlers.").wait_for(timeout=60_000)
+        moderator.get_by_text("Publish and Reject apply to version 3").wait_for(timeout=30_000)
+        details = moderator.locator("[data-testid='stTable']").nth(1).inner_text()
+        assert "Changed ✱" in details  # What you do differs from what residents see
+        with _in(data):  # the group changes it again while the moderator is looking
+            community.update_asset(editor, asset_id, toddlers("Text the moderator never saw."), expected_version=3)
         moderator.get_by_role("button", name="Publish").click()
         moderator.get_by_text("changed after you opened it").wait_for(timeout=30_000)
         moderator.get_by_text("Text the moderator never saw.").wait_for(timeout=30_000)  # the new version shown
         with _in(data):
             assert store.get_asset(asset_id)["status"] == "pending"
-        moderator.get_by_text("Publish and Reject apply to version 2").wait_for(timeout=30_000)
+            assert [h["action"] for h in store.asset_history(asset_id)][-1] == "edited"
+        moderator.get_by_text("Publish and Reject apply to version 4").wait_for(timeout=30_000)
+        if os.environ.get("OURPATCH_SCREENSHOTS"):
+            moderator.wait_for_timeout(1500)
+            moderator.screenshot(path=str(SHOTS / "moderate-changed-meanwhile.png"), full_page=True)
         moderator.get_by_role("button", name="Publish").click()  # now of the version shown
         moderator.get_by_text("Published: residents now see Handmade Toddler Group").wait_for(timeout=30_000)
         with _in(data):
