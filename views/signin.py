@@ -15,7 +15,7 @@ from layers.errors import OurPatchError
 from views import common
 
 _COOKIE_SCRIPT = """<script>
-fetch(window.location.origin + "/auth/session%s", {method: "POST", credentials: "same-origin",
+fetch(window.location.origin + "/auth/session%s", {method: "POST", credentials: "same-origin", keepalive: true,
       headers: {"Content-Type": "application/json"}, body: JSON.stringify(%s)});
 </script>"""
 
