@@ -259,3 +259,27 @@ def test_an_ended_sessions_id_is_never_given_to_someone_else(people: dict[str, a
     sessions.end(ended)
     again, _ = sessions.start(people["moderator"])
     assert again != ended and sessions.from_id(ended) is None
+
+
+def test_changing_an_area_asset_keeps_its_area_until_one_is_drawn(people: dict[str, accounts.User]) -> None:
+    from shapely.geometry import box
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    area = box(24.944, 60.170, 24.950, 60.173)
+    asset_id = community.create_asset(people["editor"], friends(kind="area", geometry=area, links=[]))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.session_state["user_id"] = people["editor"].id
+    at.session_state["editing"] = asset_id
+    at.switch_page("views/group.py")
+    at.run()
+    assert not at.exception
+    assert any("The area as saved" in c.value for c in at.caption)
+    assert next(r for r in at.radio if r.label == "What is it?").value == "area"
+    next(t for t in at.text_input if t.label == "Phone").input("+358 9 000 0000")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert not at.exception
+    row = store.get_asset(asset_id)
+    assert row["phone"] == "+358 9 000 0000" and row["kind"] == "area" and row["schedule"] == "Saturdays 10:00"
+    assert row["geometry_wkt"].startswith("POLYGON")
