@@ -1,5 +1,9 @@
 """Our Patch: Streamlit entry point. Page config, logging and the page router; and, as st.App,
-our HTTP routes (routes/: the Open Referral UK API). Nothing else."""
+our own HTTP routes (routes/: sign-in cookies, the Open Referral UK API). Nothing else.
+
+`streamlit run app.py` imports this file and finds `app` (an st.App, Starlette) for the routes;
+Streamlit then runs the same file as the page script for each session and rerun.
+"""
 
 import logging
 
@@ -11,7 +15,6 @@ from views import chrome
 from views.common import md
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
 
 PAGES = {
     "Everyone": [
@@ -45,7 +48,8 @@ def pages() -> None:
 
 if get_script_run_ctx(suppress_warning=True) is not None:  # a script run: the pages
     pages()
-else:  # imported by the ASGI server (`streamlit run app.py` finds `app`): the pages and our routes
+else:  # imported by the ASGI server: the pages and our routes
+    from routes import auth as auth_routes
     from routes import oruk as oruk_routes
 
-    app = st.App(__file__, routes=oruk_routes.ROUTES)
+    app = st.App(__file__, routes=[*auth_routes.ROUTES, *oruk_routes.ROUTES])

@@ -200,3 +200,28 @@ def add_user_as(by: User | None, name: str, role: str, password: str, *, group: 
 def get_user(user_id: int) -> User | None:
     row = store.find_user(user_id=user_id)
     return User(row.id, row.name, row.role, row.group_name) if row else None
+
+
+EMAIL_PATTERN = re.compile(r"[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}")
+
+
+def set_email_as(by: User | None, user_id: int, email: str | None) -> None:
+    """An admin gives a person the e-mail their council single sign-on uses (None removes it):
+    whoever signs in with that e-mail gets this account's role."""
+    if by is None or by.role != "admin":
+        raise NotAllowedError("Only an admin can set people's e-mails.")
+    clean = " ".join(str(email or "").split()) or None
+    if clean is not None and not EMAIL_PATTERN.fullmatch(clean):
+        raise BadInputError(f"{clean[:80]!r} is not an e-mail address.")
+    if store.find_user(user_id=user_id) is None:
+        raise BadInputError("There is no such person.")
+    store.set_user_email(user_id, clean)
+
+
+def user_for_email(email: str | None) -> User | None:
+    """The account an admin gave this (single sign-on) e-mail, else None."""
+    clean = " ".join(str(email or "").split())
+    if not clean or not EMAIL_PATTERN.fullmatch(clean):
+        return None
+    row = store.find_user_by_email(clean)
+    return User(row.id, row.name, row.role, row.group_name) if row else None

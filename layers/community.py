@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import accounts, areas, categories, geodesy, schema, settings, store
 from layers.accounts import User
-from layers.errors import BadInputError, NotAllowedError
+from layers.errors import BadInputError, ChangedMeanwhileError, NotAllowedError
 
 KINDS = {"place": "A place (a point on the map)", "area": "An area it serves",
          "online": "An online community (a link and the area it covers)"}
@@ -154,6 +154,49 @@ def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def targets_on_the_map() -> pd.DataFrame:
+    """What links may point at on the loaded map: name, category and a point, by asset id."""
+    from layers import sources  # the loaded map: what links may point at
+
+    osm = sources.current().assets
+    xs, ys = geodesy.representative_xy(np.asarray(osm.geometry.values))
+    return pd.DataFrame({"name": osm["name"].values, "category": osm["category"].values, "lon": xs, "lat": ys},
+                        index=osm["id"].values)
+
+
+def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any]],
+                         on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Each link with the name, category and place of what it points at, as the map has them now.
+    A target no longer on the map may stay only if the asset already had it (an edit keeps it,
+    flagged); a new link must point at something on the map. (`on_map`: pass it when checking
+    many rows.)"""
+    if not links:
+        return links
+    on_map = targets_on_the_map() if on_map is None else on_map
+    kept = {target_id(link): link for link in before}
+    out = []
+    for link in links:
+        tid = target_id(link)
+        if link.get("target_asset_id") is not None:
+            other = store.get_asset(int(link["target_asset_id"]))
+            if other is None:
+                raise FieldError("links", f"there is no community asset {link['target_asset_id']}.")
+            centre = shapely.from_wkt(other["geometry_wkt"]).representative_point()
+            details = {"target_name": other["name"], "target_category": other["category"],
+                       "target_lon": centre.x, "target_lat": centre.y}
+        elif tid in on_map.index:
+            row: dict[Any, Any] = on_map.loc[tid].to_dict()
+            details = {"target_name": None if pd.isna(row["name"]) else str(row["name"]),
+                       "target_category": str(row["category"]), "target_lon": float(row["lon"]),
+                       "target_lat": float(row["lat"])}
+        elif tid in kept:
+            details = {k: kept[tid].get(k) for k in ("target_name", "target_category", "target_lon", "target_lat")}
+        else:
+            raise FieldError("links", f"{tid} is not on the loaded map.")
+        out.append({**link, **details})
+    return out
+
+
 def clean_asset(data: dict[str, Any]) -> dict[str, Any]:
     """One asset's fields checked and tidied; raises FieldError naming the field."""
     kind = str(data.get("kind") or "place")
@@ -213,6 +256,17 @@ def _may_edit(user: User, asset: dict[str, Any]) -> None:
     raise NotAllowedError("You can change only your own group's assets.")
 
 
+def asset_for(user: User | None, asset_id: int) -> dict[str, Any]:
+    """One asset with its links, for someone who may change it (or moderate it)."""
+    who = _require(user, ("admin", "moderator", "editor", "planner"), "look at community assets")
+    asset = store.get_asset(int(asset_id))
+    if asset is None:
+        raise BadInputError(f"There is no community asset {asset_id}.")
+    if who.role == "editor":
+        _may_edit(who, asset)
+    return asset
+
+
 def create_asset(user: User | None, data: dict[str, Any], *, group: str | None = None,
                  publish: bool = False) -> int:
     return create_assets(user, [data], group=group, publish=publish)[0]
@@ -238,14 +292,16 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
         raise BadInputError("That group does not exist.")
     cleaned = []
     area = _served_area()
-    known = _known_targets()
     prefixes = []
+    on_map: pd.DataFrame | None = None
     for n, row in enumerate(rows, start=row_offset):
         prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
             item = clean_asset(row)
+            if item["links"] and on_map is None:
+                on_map = targets_on_the_map()
+            item["links"] = _with_target_details(item["links"], [], on_map)
             _check_near_the_map(item, area)
-            _check_targets_exist(item["links"], known)
         except BadInputError as exc:
             raise BadInputError(f"{prefix}{exc}") from exc
         cleaned.append(item)
@@ -306,19 +362,6 @@ def _check_not_already_there(item: dict[str, Any], index: dict[str, list[dict[st
             raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
 
 
-def _known_targets() -> set[str]:
-    """Every feature a link may point at: the loaded map's assets and the community assets."""
-    from layers import sources
-
-    return set(sources.current().assets["id"].astype(str)) | {f"community:{i}" for i in store.asset_ids()}
-
-
-def _check_targets_exist(links: list[dict[str, Any]], known: set[str]) -> None:
-    for link in links:
-        if target_id(link) not in known:
-            raise FieldError("links", f"{target_id(link)} is not on the loaded map (link to a place that exists).")
-
-
 def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
     who = _require(user, ("admin", "moderator", "editor"), "change community assets")
     asset = store.get_asset(asset_id)
@@ -326,25 +369,46 @@ def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expe
         raise BadInputError(f"There is no community asset {asset_id}.")
     _may_edit(who, asset)
     cleaned = clean_asset(data)
-    links = cleaned.pop("links")
-    _check_targets_exist(links, _known_targets())
+    links = _with_target_details(cleaned.pop("links"), asset["links"])
     status = asset["status"] if who.role in ("admin", "moderator") else "pending"
     return store.change_asset(asset_id, {**cleaned, "status": status, "rejection_reason": None},
                               expected_version=expected_version, action="edited", user=who.id,
                               snapshot=snapshot, links=links)
 
 
-def publish(user: User | None, asset_id: int) -> int:
+MAX_REASON = 500
+MODERATION_CHANGED = ("This asset was changed after you opened it, so nothing was published or rejected; "
+                      "check the version now shown.")
+
+
+def _moderate(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
+              who: User) -> int:
+    try:
+        return store.change_asset(asset_id, values, expected_version=expected_version, action=action,
+                                  user=who.id, snapshot=snapshot)
+    except store.ConflictError as exc:
+        raise ChangedMeanwhileError(MODERATION_CHANGED) from exc
+
+
+def publish(user: User | None, asset_id: int, *, expected_version: int | None = None) -> int:
+    """Publish the asset as the moderator was shown it: with `expected_version` (the pages always
+    give it), a change made in between stops the publish with ChangedMeanwhileError."""
     who = _require(user, ("admin", "moderator"), "publish community assets")
-    return store.change_asset(asset_id, {"status": "published", "rejection_reason": None},
-                              expected_version=None, action="published", user=who.id, snapshot=snapshot)
+    return _moderate(asset_id, {"status": "published", "rejection_reason": None},
+                     expected_version=expected_version, action="published", who=who)
 
 
-def reject(user: User | None, asset_id: int, reason: str) -> int:
+def reject(user: User | None, asset_id: int, reason: str, *, expected_version: int | None = None) -> int:
     who = _require(user, ("admin", "moderator"), "reject community assets")
-    text = _text({"schedule": reason}, "schedule", required=True)
-    return store.change_asset(asset_id, {"status": "rejected", "rejection_reason": text},
-                              expected_version=None, action="rejected", user=who.id, snapshot=snapshot)
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise FieldError("reason", "is required: tell the group what to change.")
+    if CONTROL.search(text):
+        raise FieldError("reason", "contains control characters.")
+    if len(text) > MAX_REASON:
+        raise FieldError("reason", f"can be at most {MAX_REASON} characters (this has {len(text):,}).")
+    return _moderate(asset_id, {"status": "rejected", "rejection_reason": text},
+                     expected_version=expected_version, action="rejected", who=who)
 
 
 def verify(user: User | None, asset_id: int) -> int:
@@ -358,17 +422,27 @@ def verify(user: User | None, asset_id: int) -> int:
                               action="verified", user=who.id, snapshot=snapshot)
 
 
-def restore(user: User | None, asset_id: int, version: int) -> int:
+def restore(user: User | None, asset_id: int, version: int, *, expected_version: int | None = None) -> int:
+    """Make an earlier version the pending one: it waits to be checked again (residents keep
+    seeing nothing new until a moderator publishes it)."""
     who = _require(user, ("admin", "moderator"), "restore earlier versions")
     past = next((h for h in store.asset_history(asset_id) if h["version"] == version), None)
     if past is None:
         raise BadInputError(f"Asset {asset_id} has no version {version}.")
     record = json.loads(past["snapshot_json"])
     values = {k: record.get(k) for k in store.ASSET_FIELDS}
-    values["status"] = record.get("status") or "pending"
-    values["rejection_reason"] = record.get("rejection_reason")
-    return store.change_asset(asset_id, values, expected_version=None, action=f"restored version {version}",
+    values["status"] = "pending"
+    values["rejection_reason"] = None
+    return store.change_asset(asset_id, values, expected_version=expected_version,
+                              action=f"restored version {version}",
                               user=who.id, snapshot=snapshot, links=record.get("links") or [])
+
+
+def comparable(field: str, value: Any) -> Any:
+    """A value as people compare it: links by what they point at, empty text as nothing."""
+    if field == "links":
+        return sorted(f"{link.get('relation')} {target_id(link)}" for link in value or [])
+    return value or None
 
 
 def history(asset_id: int) -> list[dict[str, Any]]:
@@ -377,7 +451,7 @@ def history(asset_id: int) -> list[dict[str, Any]]:
     previous: dict[str, Any] = {}
     for entry in store.asset_history(asset_id):
         snap = json.loads(entry["snapshot_json"])
-        changed = [k for k in snap if previous and snap.get(k) != previous.get(k)]
+        changed = [k for k in snap if previous and comparable(k, snap.get(k)) != comparable(k, previous.get(k))]
         out.append({"version": entry["version"], "action": entry["action"], "who": entry["changed_by"],
                     "when": entry["changed_at"], "changed": changed, "snapshot": snap})
         previous = snap
@@ -463,6 +537,66 @@ def published_problems() -> list[dict[str, Any]]:
     return out
 
 
+def target_name(link: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """What a person calls the linked place: its name now, else its name when linked; never a raw id."""
+    name = (names or {}).get(target_id(link)) or link.get("target_name")
+    if name:
+        return str(name)
+    label = categories.by_id().get(str(link.get("target_category") or ""))
+    return f"a {label.label.lower()} place" if label else "a place on the map"
+
+
+def link_label(link: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """ "Cares for Kaisaniemen puisto" """
+    return f"{RELATIONS.get(link['relation'], link['relation'])} {target_name(link, names)}"
+
+
+REPLACEMENT_WITHIN_M = 200.0
+
+
+def link_problems(asset: dict[str, Any], on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Links whose OpenStreetMap feature is not in the current extract (deleted, or re-mapped under
+    a new id after `load`), each with its likely replacement: the nearest feature of the same name
+    and category within REPLACEMENT_WITHIN_M of where the old one was (None when there is none).
+    (`on_map`: targets_on_the_map(), when checking many assets.)"""
+    out = []
+    for link in asset.get("links") or []:
+        if link.get("target_asset_id") is not None:
+            continue
+        if on_map is None:
+            on_map = targets_on_the_map()
+        if target_id(link) in on_map.index:
+            continue
+        replacement = None
+        name, lon, lat = link.get("target_name"), link.get("target_lon"), link.get("target_lat")
+        if name and lon is not None and lat is not None:
+            same = on_map[(on_map["name"].astype(str).str.casefold() == str(name).casefold())
+                          & (on_map["category"] == link.get("target_category"))]
+            if len(same):
+                dist = geodesy.distances_m(float(lon), float(lat), same["lon"].to_numpy(), same["lat"].to_numpy())
+                best = int(np.argmin(dist))
+                if dist[best] <= REPLACEMENT_WITHIN_M:
+                    replacement = str(same.index[best])
+        out.append({"link": link, "replacement": replacement,
+                    "message": f"{target_name(link)} ({RELATIONS.get(link['relation'], '')} link) is no longer "
+                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")})
+    return out
+
+
+def use_replacement(user: User | None, asset_id: int, old_target: str, new_target: str, *,
+                    expected_version: int) -> int:
+    """Point a flagged link at its replacement (one click on the group's or the moderator's page)."""
+    asset = store.get_asset(asset_id)
+    if asset is None:
+        raise BadInputError(f"There is no community asset {asset_id}.")
+    data = {k: asset.get(k) for k in store.ASSET_FIELDS}
+    data["geometry"] = data.pop("geometry_wkt")
+    data["links"] = [{"relation": link["relation"],
+                      "target": new_target if target_id(link) == old_target else target_id(link)}
+                     for link in asset["links"]]
+    return update_asset(user, asset_id, data, expected_version=expected_version)
+
+
 def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """Published community assets in the common asset shape, with a note for their links and
     freshness ("Cares for Kaisaniemen puisto · Meets Saturdays · Not checked since 2024-05-01").
@@ -473,8 +607,13 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     names = {**(names or {}), **{f"community:{r['id']}": r["name"] for r in rows}}
     notes = []
     for r in rows:
-        parts = [f"{RELATIONS[link['relation']]} {names.get(target_id(link), target_id(link))}"
-                 for link in r["links"]]
+        parts = [link_label(link, names) for link in r["links"]]
+        if r.get("description"):
+            parts.append(str(r["description"]))
+        if r.get("eligibility"):
+            parts.append(f"For: {r['eligibility']}")
+        if r.get("email"):
+            parts.append(f"Email: {r['email']}")
         if r.get("schedule"):
             parts.append(f"Meets: {r['schedule']}")
         if r.get("online_url"):

@@ -43,3 +43,7 @@ class TooManyAttemptsError(NotAllowedError):
     def __init__(self, message: str, wait_s: float) -> None:
         super().__init__(message)
         self.wait_s = wait_s
+
+
+class ChangedMeanwhileError(BadInputError):
+    """The thing changed after the person was shown it (a newer version is stored)."""

@@ -24,7 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from layers import areas, settings
-from layers.errors import BadInputError, LimitError, StorageError
+from layers.errors import BadInputError, ChangedMeanwhileError, LimitError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +113,30 @@ def _m006_hostile_input(db: sqlite_utils.Database) -> None:
     db.table("saved_locals").create_index(["source", "created_at"])
 
 
+def _m007_sign_in_sessions(db: sqlite_utils.Database) -> None:
+    """Sign-in sessions kept server-side (the browser holds only an opaque random id, whose hash is
+    stored here), and an e-mail on accounts for council single sign-on."""
+    # AUTOINCREMENT: a session's id is never given again (a tab holding an ended session's id
+    # must never find someone else's session under it).
+    db.execute("CREATE TABLE sign_in_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+               "user_id INTEGER NOT NULL REFERENCES users(id), token_hash TEXT, code_hash TEXT, code_expires TEXT, "
+               "created_at TEXT NOT NULL, last_seen TEXT NOT NULL)")
+    db.execute("CREATE UNIQUE INDEX sign_in_sessions_token ON sign_in_sessions (token_hash)")
+    db.execute("CREATE UNIQUE INDEX sign_in_sessions_code ON sign_in_sessions (code_hash)")
+    db.table("sign_in_sessions").create_index(["user_id"])
+    db.table("users").add_column("email", str)
+    db.execute("CREATE UNIQUE INDEX users_email ON users (email COLLATE NOCASE)")
+    # What a link pointed at when it was made: after a newer extract, a vanished feature can be
+    # named, and its likely replacement found (same name and category nearby).
+    for column, kind in [("target_name", str), ("target_category", str), ("target_lon", float),
+                         ("target_lat", float)]:
+        db.table("asset_links").add_column(column, kind)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail, _m005_sign_in_failures,
     _m006_hostile_input,
+    _m007_sign_in_sessions,
 ]
 TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 MAX_LOCAL_NAME = 120
@@ -366,7 +387,7 @@ _INSERT_ASSET = (
 )
 
 
-class ConflictError(BadInputError):
+class ConflictError(ChangedMeanwhileError):
     """Someone else changed the asset since it was opened."""
 
 
@@ -401,10 +422,11 @@ def _replace_links(db: sqlite_utils.Database, asset_id: int, links: list[dict[st
     db.conn.execute("DELETE FROM asset_links WHERE asset_id = ?", [asset_id])
     for link in links:
         db.conn.execute(
-            "INSERT INTO asset_links (asset_id, relation, target_osm_type, target_osm_id, target_asset_id) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO asset_links (asset_id, relation, target_osm_type, target_osm_id, target_asset_id, "
+            "target_name, target_category, target_lon, target_lat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [asset_id, link["relation"], link.get("target_osm_type"), link.get("target_osm_id"),
-             link.get("target_asset_id")],
+             link.get("target_asset_id"), link.get("target_name"), link.get("target_category"),
+             link.get("target_lon"), link.get("target_lat")],
         )
 
 
@@ -415,6 +437,10 @@ def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action:
         "VALUES (?, ?, ?, ?, ?, ?)", [asset_id, version, action, user, when, snapshot])
 
 
+_LINK_COLUMNS = ("relation, target_osm_type, target_osm_id, target_asset_id, target_name, target_category, "
+                 "target_lon, target_lat")
+
+
 def get_asset(asset_id: int) -> dict[str, Any] | None:
     with connect() as db:
         rows = list(db.query("select a.*, g.name as group_name from community_assets a "
@@ -422,7 +448,7 @@ def get_asset(asset_id: int) -> dict[str, Any] | None:
         if not rows:
             return None
         row = rows[0]
-        row["links"] = list(db.query("select relation, target_osm_type, target_osm_id, target_asset_id "
+        row["links"] = list(db.query("select " + _LINK_COLUMNS + " "
                                      "from asset_links where asset_id = ? order by id", [asset_id]))
     return row
 
@@ -455,8 +481,8 @@ def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int
             names = [d[0] for d in row.description]
             record = dict(zip(names, row.fetchone(), strict=True))
             record["links"] = links if links is not None else [
-                dict(zip(["relation", "target_osm_type", "target_osm_id", "target_asset_id"], r, strict=True))
-                for r in db.conn.execute("SELECT relation, target_osm_type, target_osm_id, target_asset_id "
+                dict(zip(_LINK_COLUMNS.split(", "), r, strict=True))
+                for r in db.conn.execute("SELECT " + _LINK_COLUMNS + " "
                                          "FROM asset_links WHERE asset_id = ? ORDER BY id", [asset_id])]
             _add_history(db, asset_id, new_version, action, user, now, snapshot(record))
             return new_version
@@ -468,8 +494,7 @@ def asset_rows(*, status: str | None = None, group: int | None = None) -> list[d
            "where (? is null or a.status = ?) and (? is null or a.group_id = ?) order by a.id")
     with connect() as db:
         rows = list(db.query(sql, [status, status, group, group]))
-        links = list(db.query("select asset_id, relation, target_osm_type, target_osm_id, target_asset_id "
-                              "from asset_links order by id"))
+        links = list(db.query("select asset_id, " + _LINK_COLUMNS + " from asset_links order by id"))  # noqa: S608
     by_asset: dict[int, list[dict[str, Any]]] = {}
     for link in links:
         by_asset.setdefault(int(link.pop("asset_id")), []).append(link)
@@ -492,7 +517,8 @@ def asset_history(asset_id: int) -> list[dict[str, Any]]:
 
 def list_users() -> list[dict[str, Any]]:
     with connect() as db:
-        return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at "
+        return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at, "
+                             "users.email "
                              "from users left join groups on groups.id = users.group_id order by users.name"))
 
 
@@ -517,6 +543,75 @@ def community_version() -> str:
         count, latest, versions = db.execute(
             "select count(*), max(updated_at), total(version) from community_assets").fetchone()
     return f"{count}:{latest}:{versions}"
+
+
+# ---------------------------------------------------------------- sign-in sessions (see layers/sessions.py)
+
+
+def insert_session(user_id: int, code_hash: str, code_expires: str, now: str) -> int:
+    with connect() as db:
+        def insert() -> int:
+            cursor = db.conn.execute(
+                "INSERT INTO sign_in_sessions (user_id, code_hash, code_expires, created_at, last_seen) "
+                "VALUES (?, ?, ?, ?, ?)", [user_id, code_hash, code_expires, now, now])
+            return int(cursor.lastrowid or 0)
+        return int(_write(db, insert))  # type: ignore[call-overload]
+
+
+def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
+    """Swap a one-time code (unexpired, unused) for the session's token hash; the session's id, or None."""
+    with connect() as db:
+        def claim() -> int | None:
+            row = db.conn.execute("SELECT id FROM sign_in_sessions WHERE code_hash = ? AND code_expires >= ? "
+                                  "AND token_hash IS NULL", [code_hash, now]).fetchone()
+            if row is None:
+                return None
+            db.conn.execute("UPDATE sign_in_sessions SET token_hash = ?, code_hash = NULL, code_expires = NULL, "
+                            "last_seen = ? WHERE id = ?", [token_hash, now, row[0]])
+            return int(row[0])
+        return _write(db, claim)  # type: ignore[return-value]
+
+
+def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+    with connect() as db:
+        if token_hash is not None:
+            rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
+                                 "where token_hash = ?", [token_hash]))
+        else:
+            rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
+                                 "where id = ?", [session_id]))
+    return rows[0] if rows else None
+
+
+def touch_session(session_id: int, now: str) -> None:
+    with connect() as db:
+        _write(db, lambda: db.execute("update sign_in_sessions set last_seen = ? where id = ?", [now, session_id]))
+
+
+def delete_sessions(*, session_id: int | None = None, user_id: int | None = None,
+                    idle_before: str | None = None, created_before: str | None = None) -> int:
+    """End sessions: one, all of a person's, or those idle or old past the given times."""
+    with connect() as db:
+        def delete() -> int:
+            cursor = db.conn.execute(
+                "DELETE FROM sign_in_sessions WHERE id = ? OR user_id = ? OR last_seen < ? OR created_at < ?",
+                [session_id, user_id, idle_before, created_before])
+            return int(cursor.rowcount)
+        return int(_write(db, delete))  # type: ignore[call-overload]
+
+
+def set_user_email(user_id: int, email: str | None) -> None:
+    with connect() as db:
+        clash = list(db.query("select 1 from users where email = ? collate nocase and id != ?", [email, user_id]))
+        if email and clash:
+            raise BadInputError(f"Another account already has the e-mail {email!r}.")
+        _write(db, lambda: db.execute("update users set email = ? where id = ?", [email, user_id]))
+
+
+def find_user_by_email(email: str) -> UserRow | None:
+    with connect() as db:
+        rows = list(db.query(_USER_SELECT + "where users.email = ? collate nocase", [email]))
+    return UserRow(**rows[0]) if rows else None
 
 
 # ---------------------------------------------------------------- sign-in attempts (see layers/accounts.py)

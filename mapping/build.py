@@ -158,7 +158,7 @@ def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 900, 
 
 
 def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True,
-              pick_start: bool = False) -> folium.Map:
+              pick_start: bool = False, legend: bool = True) -> folium.Map:
     west, south, east, north = data.bounds
     fmap = vendor.OfflineMap(
         location=[(south + north) / 2, (west + east) / 2],
@@ -191,7 +191,8 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
             clustered=clustered,
             show=payload.id not in hidden,
         ).add_to(fmap)
-    elements.Legend([p.label_html for p in data.categories if p.id not in hidden]).add_to(fmap)
+    if legend:  # a small map (a moderator's, beside the details) shows the asset, not the key
+        elements.Legend([p.label_html for p in data.categories if p.id not in hidden]).add_to(fmap)
     if draw:
         vendor.OfflineDraw(
             export=False,

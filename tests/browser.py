@@ -33,9 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free port; yield its URL; stop it afterwards."""
-    port = free_port()
+def running_app(data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
+                args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start `streamlit run app.py` on a free port (or `port`); yield its URL; stop it afterwards.
+    `args` are more Streamlit options, e.g. ("--secrets.files", path)."""
+    port = port or free_port()
     # Real tile settings unless a caller says otherwise: offline, tile requests fail and the map
     # must still be readable from the base map drawn from the extract.
     inherited = {k: v for k, v in os.environ.items() if k != "OURPATCH_TILE_URL"}
@@ -43,7 +45,7 @@ def running_app(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterato
     log = open(data_dir / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from views.common import FIELD_WORDS, field_words, human_date
+from views.common import FIELD_WORDS, field_words, when
 
 
 def test_dates_read_as_people_write_them() -> None:
-    assert human_date("2026-11-26") == "26 November 2026"
-    assert human_date("2026-03-01T09:05:00+00:00") == "1 March 2026 at 9:05am UTC"
-    assert human_date("2026-03-01T14:30:00") == "1 March 2026 at 2:30pm"
-    assert human_date("2026-03-01T00:10:00") == "1 March 2026 at 12:10am"
-    assert human_date(None) == ""
-    assert human_date("not a date") == "not a date"  # shown as it is rather than lost
+    assert when("2026-11-26") == "26 Nov 2026"
+    assert when("2026-11-26T05:49:12+00:00") == "26 Nov 2026, 05:49"
+    assert when("2026-03-01T14:30:00") == "1 Mar 2026, 14:30"
+    assert when(None) == ""
+    assert when("not a date") == "not a date"  # shown as it is rather than lost
 
 
 def test_field_names_become_words() -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from layers import access, accounts, catalogue, categories, query, sources
+from layers import access, accounts, catalogue, categories, query, sessions, sources
 from layers.errors import OurPatchError
 from layers.progress import Progress
 from mapping import build, vendor
@@ -88,10 +88,49 @@ def network_for(mode_id: str) -> access.StreetNetwork:
     return _network(catalogue.extract_version(), mode_id)
 
 
+SESSION_KEYS = ("session_id", "user_id")
+
+
+def forget_person() -> None:
+    """Clear everything of the signed-in person from this browser session (widgets, links
+    prefilled on Compare, forms half filled): the next person starts clean."""
+    for key in list(st.session_state):
+        del st.session_state[key]
+    st.query_params.clear()  # a private link to a saved local, say
+
+
+def _single_sign_on_user() -> accounts.User | None:
+    """The account an admin gave the e-mail of the person signed in with council single sign-on."""
+    try:
+        if not st.user.is_logged_in:
+            return None
+    except (AttributeError, KeyError):  # no [auth] configured
+        return None
+    if st.user.get("email_verified") is False:
+        return None
+    return accounts.user_for_email(str(st.user.get("email") or ""))
+
+
 def signed_in_user() -> accounts.User | None:
-    """The person signed in to this session, looked up afresh (a removed account signs out)."""
-    user_id = st.session_state.get("user_id")
-    return accounts.get_user(int(user_id)) if user_id is not None else None
+    """The person signed in to this browser, looked up afresh each rerun (a removed account or a
+    session ended elsewhere signs out): this tab's session, else the session cookie (a reload or a
+    new tab), else council single sign-on."""
+    state = st.session_state
+    if state.get("session_id") is not None:
+        found = sessions.from_id(int(state["session_id"]))
+        if found is None or found.user.id != state.get("user_id"):
+            forget_person()
+            return None
+        return found.user
+    if state.get("user_id") is not None:
+        return accounts.get_user(int(state["user_id"]))
+    token = st.context.cookies.get(sessions.COOKIE_NAME)
+    if token and not state.get("signed_out"):
+        found = sessions.from_token(token)
+        if found is not None:
+            state["session_id"], state["user_id"] = found.id, found.user.id
+            return found.user
+    return _single_sign_on_user()
 
 
 def require_role(roles: tuple[str, ...], invitation: str) -> accounts.User | None:
@@ -125,22 +164,6 @@ FIELD_WORDS = {
 
 def field_words(name: str) -> str:
     return FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
-
-
-def human_date(value: object) -> str:
-    """An ISO date or time as people write it: "26 November 2026", "26 November 2026 at 9:05am"."""
-    text = str(value or "").strip()
-    if not text:
-        return ""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    day = f"{when.day} {when:%B %Y}"
-    if len(text) <= 10:
-        return day
-    zone = " UTC" if when.utcoffset() is not None and not when.utcoffset() else ""
-    return f"{day} at {when.hour % 12 or 12}:{when:%M}{'am' if when.hour < 12 else 'pm'}{zone}"
 
 
 def category_labels() -> dict[str, str]:
@@ -178,3 +201,16 @@ def client_source() -> str:
     on the server itself). A server-side key that clearing the browser's state does not reset;
     used to delay repeated wrong passwords and to count anonymous residents once."""
     return f"ip:{st.context.ip_address or 'localhost'}"
+
+
+def when(stamp: object) -> str:
+    """A stored ISO date or time as people write it: "26 Nov 2026" or "26 Nov 2026, 05:49"."""
+    text = str(stamp or "").strip()
+    if not text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    day = f"{moment.day} {moment:%b %Y}"
+    return day if len(text) <= 10 else f"{day}, {moment:%H:%M}"

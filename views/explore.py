@@ -191,7 +191,7 @@ def _my_locals(user: accounts.User | None) -> None:
     mine = store.locals_owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
-        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.human_date(m.created_at[:10])}"
+        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.when(m.created_at[:10])}"
                                for m in mine))
 
 

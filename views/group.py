@@ -3,6 +3,7 @@ import many at once. Changes wait for a moderator before residents see them."""
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,38 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import categories, community, importer, search, store
+from layers import categories, community, importer, search
 from layers.errors import BadInputError, OurPatchError
-from mapping import build, drawing
+from mapping import build, drawing, pins
 from views import common
 
 STATUS_WORDS = {"pending": "Waiting for a moderator", "published": "On the map", "rejected": "Not accepted"}
+FLASH = "group_flash"
+
+
+def _form_key() -> str:
+    """Every widget of the form is keyed by the asset being changed, or by a fresh nonce for a new
+    one (rotated after each send): a form never shows another asset's values."""
+    editing = st.session_state.get("editing")
+    if editing:
+        return f"asset-{int(editing)}"
+    if "asset_form_nonce" not in st.session_state:
+        st.session_state["asset_form_nonce"] = secrets.token_hex(6)
+    return f"new-{st.session_state['asset_form_nonce']}"
+
+
+def _forget_form(key: str) -> None:
+    """Drop every widget value of this form and start the next one empty."""
+    for name in [k for k in st.session_state if str(k).endswith(f"-{key}")]:
+        del st.session_state[name]
+    st.session_state["asset_form_nonce"] = secrets.token_hex(6)
+
+
+def _done(message: str, key: str) -> None:
+    st.session_state[FLASH] = message
+    st.session_state.pop("editing", None)
+    _forget_form(key)
+    st.rerun()
 
 
 def _my_assets(user: Any) -> list[dict[str, Any]]:
@@ -36,9 +63,15 @@ def _asset_list(user: Any) -> None:
         "Group": [r["group_name"] or "" for r in rows],
         "Status": [STATUS_WORDS.get(r["status"], r["status"]) for r in rows],
         "Why not accepted": [r["rejection_reason"] or "" for r in rows],
-        "Last checked": [common.human_date(r["last_verified"]) + (" (out of date)" if community.is_stale(r) else "")
+        "Last checked": [f"{common.when(r['last_verified'])}{' (out of date)' if community.is_stale(r) else ''}"
                          for r in rows],
+        "Links": [", ".join(community.link_label(link) for link in r["links"]) for r in rows],
     })))
+    on_map = community.targets_on_the_map() if any(r["links"] for r in rows) else None
+    for r in rows:
+        for problem in community.link_problems(r, on_map):
+            st.warning(common.md(f"{r['name']}: {problem['message']} Choose it below and press Change it "
+                                 "to mend the link."))
     names = {r["id"]: f"{r['name']} ({STATUS_WORDS.get(r['status'], r['status'])})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
                           key="group_asset_pick")
@@ -60,33 +93,49 @@ def _targets(lay: common.Layers) -> dict[str, str]:
     return dict(zip(named["id"].astype(str), labels, strict=True))
 
 
-def _location(lay: common.Layers, kind: str) -> Any:
-    """Where the asset is: an address from the extract, a click on the map, or a drawn area."""
-    st.markdown("**Where** — " + ("click the map, or find an address" if kind == "place"
-                                  else "draw the area on the map with the shape tools"))
-    if kind == "place":
-        text = st.text_input("Find an address or place", key="asset_address")
-        if text:
-            found = search.search_places(lay.extract.gazetteer, text, limit=10)
-            if len(found):
-                labels = [f"{r.label} ({r.kind})" for r in found.itertuples()]
-                pick = st.selectbox("Matches", range(len(labels)), format_func=lambda i: labels[i], key="asset_addr_pick")
+MAP_HEIGHT = 380
+
+
+def _place(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
+    """A point: from an address (the pin appears on the map), a click on the map, or the pin dragged."""
+    point_key = f"point-{key}"
+    if point_key not in st.session_state and current is not None and current["kind"] == "place":
+        geom = shapely.from_wkt(current["geometry_wkt"])
+        st.session_state[point_key] = (geom.x, geom.y)
+    text = st.text_input("Find an address or place", key=f"address-{key}")
+    if text:
+        found = search.search_places(lay.extract.gazetteer, text, limit=10)
+        if len(found):
+            labels = [f"{r.label} ({r.kind})" for r in found.itertuples()]
+            pick = st.selectbox("Matches", range(len(labels)), format_func=lambda i: labels[i], key=f"addrpick-{key}")
+            choice = (text, labels[int(pick)])
+            if st.session_state.get(f"addr-applied-{key}") != choice:  # a new choice moves the pin
                 row = found.iloc[int(pick)]
-                st.session_state["asset_point"] = (float(row["lon"]), float(row["lat"]))
-            else:
-                st.warning("No address or place on this map matches that.")
-    fmap = build.build_map(lay.map_data, pick_start=kind == "place", draw=kind != "place")
-    out = st_folium(fmap, key=f"group-map-{kind}", height=380, use_container_width=True,
-                    returned_objects=["last_clicked"] if kind == "place" else ["all_drawings", "last_active_drawing"])
-    if kind == "place":
-        if out and out.get("last_clicked"):
-            clicked = out["last_clicked"]
-            st.session_state["asset_point"] = (float(clicked["lng"]), float(clicked["lat"]))
-        point = st.session_state.get("asset_point")
-        if point:
-            st.caption(f"Location: {point[1]:.5f} N, {point[0]:.5f} E")
-            return shapely.Point(point)
-        return None
+                st.session_state[point_key] = (float(row["lon"]), float(row["lat"]))
+                st.session_state[f"addr-applied-{key}"] = choice
+        else:
+            st.warning("No address or place on this map matches that.")
+    point = st.session_state.get(point_key)
+    view = {"center": (point[1], point[0]), "zoom": 16} if point else {}
+    out = st_folium(build.build_map(lay.map_data, pick_start=True, draw=False), key=f"map-{key}",
+                    height=MAP_HEIGHT, use_container_width=True, returned_objects=["last_clicked"],
+                    feature_group_to_add=pins.pin_group(point), **view)
+    clicked = pins.clicked_point(out)
+    if clicked is not None and clicked != st.session_state.get(f"click-seen-{key}"):
+        st.session_state[f"click-seen-{key}"] = clicked
+        st.session_state[point_key] = clicked
+        st.rerun()  # show the pin where it was put
+    if point:
+        st.caption(f"Location: {point[1]:.5f} N, {point[0]:.5f} E — drag the pin to move it.")
+        return shapely.Point(point)
+    return None
+
+
+def _area(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
+    saved = shapely.from_wkt(current["geometry_wkt"]) if current is not None and current["kind"] != "place" else None
+    out = st_folium(build.build_map(lay.map_data, draw=True), key=f"map-{key}", height=MAP_HEIGHT,
+                    use_container_width=True, returned_objects=["all_drawings", "last_active_drawing"],
+                    feature_group_to_add=pins.pin_group(area=saved) if saved is not None else None)
     try:
         area = drawing.area_from_map_output(out)
     except BadInputError as exc:
@@ -94,66 +143,118 @@ def _location(lay: common.Layers, kind: str) -> Any:
         return None
     if area is not None:
         st.caption("Area drawn.")
-    return area
+        return area
+    if saved is not None:
+        st.caption("The area as saved (outlined in red); draw a new one to replace it.")
+    return saved
+
+
+def _location(lay: common.Layers, kind: str, key: str, current: dict[str, Any] | None) -> Any:
+    """Where the asset is: an address from the extract, a click on the map, or a drawn area."""
+    st.markdown("**Where** — " + ("find an address, or click the map; drag the pin to move it" if kind == "place"
+                                  else "draw the area on the map with the shape tools"))
+    return _place(lay, key, current) if kind == "place" else _area(lay, key, current)
+
+
+def _link_problems(user: Any, current: dict[str, Any], lay: common.Layers) -> None:
+    """Links whose map feature is gone after a data refresh, each with its likely replacement."""
+    labels = _targets(lay)
+    for n, problem in enumerate(community.link_problems(current)):
+        st.warning(common.md(problem["message"]))
+        if problem["replacement"] and st.button(f"Use this instead: {labels.get(problem['replacement'], 'the new one')}",
+                                                key=f"replace-{n}-{current['id']}"):
+            try:
+                community.use_replacement(user, int(current["id"]), community.target_id(problem["link"]),
+                                          problem["replacement"], expected_version=int(current["version"]))
+                _done("Link mended. A moderator will check the change.", f"asset-{current['id']}")
+            except OurPatchError as exc:
+                st.error(common.md(exc))
 
 
 def _form(user: Any, lay: common.Layers) -> None:
+    key = _form_key()
     editing = st.session_state.get("editing")
-    current = store.get_asset(int(editing)) if editing else None
-    st.subheader(f"Change {common.md(current['name'])}" if current else "Add an asset")
+    try:
+        current = community.asset_for(user, int(editing)) if editing else None
+    except OurPatchError as exc:
+        st.error(common.md(exc))
+        st.session_state.pop("editing", None)
+        return
+    if current is not None:
+        st.subheader(f"Change {common.md(current['name'])}")
+        if st.button("Stop changing it (add a new asset instead)", key=f"cancel-{key}"):
+            st.session_state.pop("editing", None)
+            st.rerun()
+        _link_problems(user, current, lay)
+    else:
+        st.subheader("Add an asset")
     cats = categories.load_categories()
     kind = st.radio("What is it?", list(community.KINDS), format_func=lambda k: community.KINDS[k],
-                    index=list(community.KINDS).index(current["kind"]) if current else 0, key="asset_kind")
-    geometry = _location(lay, kind)
-    if geometry is None and current is not None:
-        geometry = shapely.from_wkt(current["geometry_wkt"])
+                    index=list(community.KINDS).index(current["kind"]) if current else 0, key=f"kind-{key}")
+    geometry = _location(lay, kind, key, current)
     targets = _targets(lay)
-    with st.form("asset-form"):
+    links = current["links"] if current else []
+    first = links[0] if links else None
+    if first is not None and community.target_id(first) not in targets:
+        why = "not on the map yet" if first.get("target_asset_id") is not None else "no longer on the map"
+        targets = {**targets, community.target_id(first): f"{community.target_name(first)} ({why})"}
+    with st.form(f"asset-form-{key}"):
         def value(field: str) -> str:
             return str(current.get(field) or "") if current else ""
 
-        name = st.text_input("Name", value=value("name"), max_chars=community.LIMITS["name"])
+        name = st.text_input("Name", value=value("name"), max_chars=community.LIMITS["name"], key=f"name-{key}")
         category = st.selectbox("Category", [c.id for c in cats], format_func=lambda c: common.category_labels()[c],
-                                index=[c.id for c in cats].index(current["category"] if current else "community_groups"))
-        description = st.text_area("What you do", value=value("description"), max_chars=community.LIMITS["description"])
+                                index=[c.id for c in cats].index(current["category"] if current else "community_groups"),
+                                key=f"category-{key}")
+        description = st.text_area("What you do", value=value("description"), max_chars=community.LIMITS["description"],
+                                   key=f"description-{key}")
         schedule = st.text_input("When you meet or open (for example Saturdays 10:00-12:00)", value=value("schedule"),
-                                 max_chars=community.LIMITS["schedule"])
-        eligibility = st.text_input("Who it is for", value=value("eligibility"), max_chars=community.LIMITS["eligibility"])
-        website = st.text_input("Website (https://…)", value=value("website"), max_chars=community.LIMITS["website"])
+                                 max_chars=community.LIMITS["schedule"], key=f"schedule-{key}")
+        eligibility = st.text_input("Who it is for", value=value("eligibility"), max_chars=community.LIMITS["eligibility"],
+                                    key=f"eligibility-{key}")
+        website = st.text_input("Website (https://…)", value=value("website"), max_chars=community.LIMITS["website"],
+                                key=f"website-{key}")
         online_url = st.text_input("Online community link (for an online community)", value=value("online_url"),
-                                   max_chars=community.LIMITS["online_url"])
-        email = st.text_input("Email", value=value("email"), max_chars=community.LIMITS["email"])
-        phone = st.text_input("Phone", value=value("phone"), max_chars=community.LIMITS["phone"])
-        relation = st.selectbox("Link to a place", ["", *community.RELATIONS],
-                                format_func=lambda r: community.RELATIONS.get(r, "No link"))
-        target = st.selectbox("The place", ["", *targets], format_func=lambda t: targets.get(t, "—"),
-                              key="asset_link_target")
+                                   max_chars=community.LIMITS["online_url"], key=f"online_url-{key}")
+        email = st.text_input("Email", value=value("email"), max_chars=community.LIMITS["email"], key=f"email-{key}")
+        phone = st.text_input("Phone", value=value("phone"), max_chars=community.LIMITS["phone"], key=f"phone-{key}")
+        relations = ["", *community.RELATIONS]
+        relation = st.selectbox("Link to a place", relations,
+                                format_func=lambda r: community.RELATIONS.get(r, "No link"),
+                                index=relations.index(first["relation"]) if first else 0, key=f"relation-{key}")
+        options = ["", *targets]
+        target = st.selectbox("The place", options, format_func=lambda t: targets.get(t, "—"),
+                              index=options.index(community.target_id(first)) if first else 0, key=f"target-{key}")
+        if len(links) > 1:
+            st.caption("Also linked (kept): " + common.md("; ".join(community.link_label(x) for x in links[1:])))
         submitted = st.form_submit_button("Save changes" if current else "Send for checking")
     if not submitted:
+        return
+    if bool(relation) != bool(target):
+        st.error("Choose both the kind of link and the place, or neither.")
         return
     data = {"name": name, "category": category, "kind": kind, "description": description, "schedule": schedule,
             "eligibility": eligibility, "website": website, "online_url": online_url, "email": email,
             "phone": phone, "geometry": geometry,
-            "links": [{"relation": relation, "target": target}] if relation and target else
-            ([{"relation": link["relation"], "target": community.target_id(link)} for link in current["links"]]
-             if current else [])}
+            "links": ([{"relation": relation, "target": target}] if relation else [])
+            + [{"relation": x["relation"], "target": community.target_id(x)} for x in links[1:]]}
+    if current is not None:
+        data["address"], data["opening_hours"] = current.get("address"), current.get("opening_hours")
     if geometry is not None and not current:
         similar = community.similar_nearby(name, geometry, lay.assets)
-        if similar and st.session_state.get("confirmed_similar") != name:
-            st.session_state["confirmed_similar"] = name
+        if similar and st.session_state.get(f"confirmed_similar-{key}") != name:
+            st.session_state[f"confirmed_similar-{key}"] = name
             st.warning(f"Something with a similar name is already within 100 m: {common.md(', '.join(similar))}. "
                        "If yours is different, press the button again.")
             return
     try:
         if current:
             community.update_asset(user, int(current["id"]), data, expected_version=int(current["version"]))
-            st.session_state.pop("editing", None)
-            st.success("Saved. A moderator will check the change before residents see it."
-                       if user.role == "editor" else "Saved.")
+            _done(f"Saved {name}. A moderator will check the change before residents see it."
+                  if user.role == "editor" else f"Saved {name}.", key)
         else:
             community.create_asset(user, data, group=user.group)
-            st.success(f"Thank you: {common.md(name)} is waiting for a moderator to check it.")
-        st.session_state.pop("asset_point", None)
+            _done(f"Thank you: {name} is waiting for a moderator to check it.", key)
     except OurPatchError as exc:
         st.error(common.md(exc))
 
@@ -188,6 +289,8 @@ def render() -> None:
     if user is None:
         return
     lay = common.layers()
+    if FLASH in st.session_state:
+        st.success(common.md(st.session_state.pop(FLASH)))
     if user.role != "editor" and not user.group:
         st.caption("You are not in a group: the form adds assets for the group you name in a file import.")
     _asset_list(user)

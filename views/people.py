@@ -18,7 +18,8 @@ def render() -> None:
     people = accounts.list_people(user)
     st.table(common.safe_table(pd.DataFrame({"Name": [p["name"] for p in people], "Role": [p["role"] for p in people],
                            "Group": [p["group_name"] or "" for p in people],
-                           "Since": [common.human_date(str(p["created_at"])[:10]) for p in people]})))
+                           "Council sign-on e-mail": [p.get("email") or "" for p in people],
+                           "Since": [common.when(str(p["created_at"])[:10]) for p in people]})))
     with st.form("add-person", clear_on_submit=True):
         st.subheader("Add a person")
         name = st.text_input("Name", max_chars=64)
@@ -30,6 +31,25 @@ def render() -> None:
             try:
                 added = accounts.add_user_as(user, name, role, password, group=group or None)
                 st.success(f"Added {common.md(added.name)} ({added.role}).")
+            except OurPatchError as exc:
+                st.error(common.md(exc))
+
+    _emails(user, people)
+
+
+def _emails(user: accounts.User, people: list[dict[str, object]]) -> None:
+    """Council single sign-on: whoever signs in with this e-mail gets this person's role."""
+    with st.form("person-email", clear_on_submit=True):
+        st.subheader("Council single sign-on e-mail")
+        st.caption("When your council's sign-on is set up, whoever signs in with this e-mail gets this "
+                   "person's role and group. Leave it empty to remove it.")
+        names = {int(str(p["id"])): str(p["name"]) for p in people}
+        chosen = st.selectbox("Person", list(names), format_func=lambda i: names[i])
+        email = st.text_input("E-mail", max_chars=254)
+        if st.form_submit_button("Set e-mail"):
+            try:
+                accounts.set_email_as(user, int(chosen), email or None)
+                st.success(f"Saved the e-mail for {common.md(names[int(chosen)])}.")
             except OurPatchError as exc:
                 st.error(common.md(exc))
 
