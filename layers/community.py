@@ -180,7 +180,8 @@ def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any
         if link.get("target_asset_id") is not None:
             other = store.get_asset(int(link["target_asset_id"]))
             if other is None:
-                raise FieldError("links", f"there is no community asset {link['target_asset_id']}.")
+                raise FieldError("links", f"there is no community asset {link['target_asset_id']}, so it is "
+                                             "not on the loaded map (link to a place that exists).")
             centre = shapely.from_wkt(other["geometry_wkt"]).representative_point()
             details = {"target_name": other["name"], "target_category": other["category"],
                        "target_lon": centre.x, "target_lat": centre.y}

@@ -78,8 +78,11 @@ def _cells(wkt: str) -> set[str]:
     return set(h3.geo_to_cells(area, RESOLUTION))
 
 
-def _build(min_contributors: int) -> gpd.GeoDataFrame:
+def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDataFrame:
     footprints = store.saved_local_footprints()
+    if footprints:
+        for _ in each(progress, "Adding up residents' locals", [None], 1):
+            pass
     by_resident: dict[str, set[str]] = {}
     for (_owner, _source, wkt), who in zip(footprints, resident_keys(footprints), strict=True):
         try:
@@ -98,13 +101,11 @@ def _build(min_contributors: int) -> gpd.GeoDataFrame:
 def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS, *, progress: Progress | None = None) -> gpd.GeoDataFrame:
     """One row per H3 cell covered by at least `min_contributors` different residents (cached
     until a local is saved)."""
-    for _ in each(progress, "Adding up residents' locals", [None], 1):
-        pass
     if min_contributors < MIN_CONTRIBUTORS:
         raise ValueError(f"the consensus layer never shows cells with fewer than {MIN_CONTRIBUTORS} contributors")
     key = (store.locals_version(), min_contributors)
     with _lock:
         if key not in _cache:
             _cache.clear()
-            _cache[key] = _build(min_contributors)
+            _cache[key] = _build(min_contributors, progress)
         return _cache[key].copy()
