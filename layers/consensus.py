@@ -103,7 +103,7 @@ def _build(min_contributors: int) -> gpd.GeoDataFrame:
     if not cells:
         return _frame([], [])
     centres = np.array([h3.cell_to_latlng(c) for c in cells])
-    points = shapely.points(centres[:, 1], centres[:, 0])
+    points = np.asarray(shapely.points(centres[:, 1], centres[:, 0]))
     shapely.prepare(geoms)  # each local is tested against the cell centres near it, prepared once
     local_index, point_index = shapely.STRtree(points).query(geoms, predicate="contains")
     people = int(resident.max()) + 1
