@@ -171,7 +171,8 @@ def check_saved_area(text: str) -> AreaGeometry:
     """A local's area as it is about to be saved: a finite polygon within the limits on points
     and size (so a saved local always reopens, and never weighs on the consensus layer)."""
     try:
-        geom = shapely.from_wkt(text)
+        with np.errstate(invalid="ignore"):  # NaN in the text is refused below, not warned about
+            geom = shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:
         raise BadInputError("That local's area cannot be read; draw it again.") from exc
     if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 
 import geopandas as gpd
 import h3
+import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import Polygon
 
-from layers import geodesy, schema, settings, store
-from layers.progress import Progress, each
+from layers import schema, settings, store
+from layers.progress import Progress, report
 
 RESOLUTION = 10  # average edge about 76 m, so a cell is about 150 m across
 MIN_CONTRIBUTORS = 5
@@ -68,33 +68,57 @@ def resident_keys(footprints: list[tuple[str | None, str | None, str]]) -> list[
     return [people.find(k) for k in keys]
 
 
-def _cells(wkt: str) -> set[str]:
-    area = shapely.from_wkt(wkt)
-    if not isinstance(area, Polygon | MultiPolygon) or area.is_empty or not area.is_valid:
-        raise ValueError("not a valid polygon")
-    estimate = geodesy.area_m2(area) / h3.average_hexagon_area(RESOLUTION, "m^2")
-    if estimate > settings.max_consensus_cells_per_local:
-        raise ValueError(f"about {estimate:,.0f} cells, over the limit of {settings.max_consensus_cells_per_local:,}")
-    return set(h3.geo_to_cells(area, RESOLUTION))
+TILE_DEG = 0.05  # candidate cells are listed tile by tile (about 3 x 5 km at 60° N)
 
 
 def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDataFrame:
+    """Vectorised: the H3 cells over the tiles the locals touch, their centres tested against all
+    locals at once (an STRtree), then distinct (cell, resident) pairs counted. A cell counts for a
+    local when its centre lies inside it (H3's own rule for filling a polygon)."""
     footprints = store.saved_local_footprints()
-    if footprints:
-        for _ in each(progress, "Adding up residents' locals", [None], 1):
-            pass
-    by_resident: dict[str, set[str]] = {}
-    for (_owner, _source, wkt), who in zip(footprints, resident_keys(footprints), strict=True):
-        try:
-            cells = _cells(wkt)
-        except (ValueError, shapely.errors.GEOSException) as exc:
-            logger.warning("consensus: a saved local was skipped (%s)", exc)
-            continue
-        by_resident.setdefault(who, set()).update(cells)
-    counts = Counter(cell for cells in by_resident.values() for cell in cells)
-    kept = sorted((cell, n) for cell, n in counts.items() if n >= min_contributors)
-    geoms = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]) for cell, _ in kept]
-    return gpd.GeoDataFrame({"h3": [c for c, _ in kept], "residents": [n for _, n in kept]},
+    if not footprints:
+        return _frame([], [])
+    report(progress, f"Adding up {len(footprints):,} residents' locals", 1, 2)
+    keys, resident = np.unique(np.asarray(resident_keys(footprints), dtype=object), return_inverse=True)
+    del keys
+    with np.errstate(invalid="ignore"):
+        geoms = shapely.from_wkt([wkt for *_, wkt in footprints], on_invalid="ignore")
+    kinds = shapely.get_type_id(geoms)
+    usable = np.isin(kinds, [3, 6]) & ~shapely.is_empty(geoms) & shapely.is_valid(geoms)
+    lat = np.where(usable, shapely.get_y(shapely.centroid(geoms)), 0.0)
+    cell_m2 = h3.average_hexagon_area(RESOLUTION, "m^2")
+    estimate = shapely.area(geoms) * 111_320.0**2 * np.cos(np.radians(lat)) / cell_m2
+    too_big = usable & (np.nan_to_num(estimate, nan=np.inf) > settings.max_consensus_cells_per_local)
+    if (~usable).any() or too_big.any():
+        logger.warning("consensus: %d saved locals skipped (not a valid polygon), %d too large to grid "
+                       "(over %s cells)", int((~usable).sum()), int(too_big.sum()),
+                       f"{settings.max_consensus_cells_per_local:,}")
+    keep = usable & ~too_big
+    geoms, resident = geoms[keep], resident[keep]
+    if len(geoms) == 0:
+        return _frame([], [])
+    tiles: set[tuple[int, int]] = set()
+    for minx, miny, maxx, maxy in np.floor(shapely.bounds(geoms) / TILE_DEG).astype(np.int64):
+        tiles.update((i, j) for i in range(minx, maxx + 1) for j in range(miny, maxy + 1))
+    cells = sorted({c for i, j in tiles for c in h3.geo_to_cells(
+        shapely.box(i * TILE_DEG, j * TILE_DEG, (i + 1) * TILE_DEG, (j + 1) * TILE_DEG), RESOLUTION)})
+    if not cells:
+        return _frame([], [])
+    centres = np.array([h3.cell_to_latlng(c) for c in cells])
+    points = np.asarray(shapely.points(centres[:, 1], centres[:, 0]))
+    shapely.prepare(geoms)  # each local is tested against the cell centres near it, prepared once
+    local_index, point_index = shapely.STRtree(points).query(geoms, predicate="contains")
+    people = int(resident.max()) + 1
+    pairs = np.unique(point_index.astype(np.int64) * people + resident[local_index])  # (cell, resident) once
+    counts = np.bincount(pairs // people, minlength=len(cells))
+    kept = np.flatnonzero(counts >= min_contributors)
+    report(progress, "Drawing the cells", 2, 2)
+    return _frame([cells[i] for i in kept], [int(counts[i]) for i in kept])
+
+
+def _frame(cells: list[str], residents: list[int]) -> gpd.GeoDataFrame:
+    geoms = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]) for cell in cells]
+    return gpd.GeoDataFrame({"h3": cells, "residents": residents},
                             geometry=gpd.GeoSeries(geoms, crs=schema.WGS84), crs=schema.WGS84)
 
 

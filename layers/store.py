@@ -255,6 +255,9 @@ def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = 
         raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
                          "draw it with fewer points.")
     areas.check_saved_area(area_wkt)
+    from layers import locals as local_specs  # the spec must reopen: same checks as opening it
+
+    local_specs.LocalSpec.from_json(spec_json)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = datetime.now(UTC)
     with connect() as db:

@@ -488,6 +488,25 @@ def test_the_store_itself_refuses_an_area_no_local_may_have(world: dict[str, Any
     refused(lambda: store.save_local("Handmade Saved", "{}", wkt, source="ip:203.0.113.1"), words)
 
 
+SAVED_SPECS = {
+    "huge-drawing": (json.dumps({"drawn": polygon([[0, 0], [30, 0], [30, 30], [0, 30], [0, 0]])}), "km²"),
+    "many-shapes": (json.dumps({"drawn": collection(*[circle_feature(24.95, 60.17, 50) for _ in range(60)])}),
+                    "shapes"),
+    "not-json": ("{not json", "could not be read"),
+    "not-an-object": ("[1, 2, 3]", "could not be read"),
+    "unknown-combine": (json.dumps({"combine": "xor"}), "Unknown way"),
+    "bad-walk": (json.dumps({"walk": {"lon": "x"}}), "incomplete"),
+    "nan-drawing": (json.dumps({"drawn": polygon([[24.95, 60.17], [24.96, float("nan")], [24.96, 60.18],
+                                                 [24.95, 60.17]])}), "not numbers"),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVED_SPECS))
+def test_the_store_refuses_a_local_that_would_not_reopen(world: dict[str, Any], name: str) -> None:
+    spec, words = SAVED_SPECS[name]
+    refused(lambda: store.save_local("Handmade Spec", spec, Polygon(SQUARE).wkt, source="ip:203.0.113.2"), words)
+
+
 def test_a_saved_local_with_a_huge_drawing_does_not_open(world: dict[str, Any]) -> None:
     from layers import locals
 
