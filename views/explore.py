@@ -64,16 +64,27 @@ def _walk_controls(lay: common.Layers) -> None:
 
 
 def _combine_control(spec: locals.LocalSpec) -> None:
-    if spec.drawn is not None and spec.walk is not None:
-        st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
-                 list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
-                 key="combine", horizontal=False)
+    """How a drawing and a walk-time area make one local: shown right under the map, where the
+    resident is looking when they draw, with a sentence whenever one of the two is left out."""
+    drawn_just_now = st.session_state.pop("drawn_new", False)
+    if spec.drawn is None or spec.walk is None:
+        return
+    if drawn_just_now:
+        st.toast("You drew an area while a walk-time local is set: choose under the map how to combine them.")
+    st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
+             list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
+             key="combine", horizontal=False)
+    left_out = {"walk": "Your drawing is not part of your local", "drawn": "The walk-time area is not part of your local"}
+    if spec.combine in left_out:
+        st.warning(f"{left_out[spec.combine]}, because you chose “{locals.COMBINE_CHOICES[spec.combine]}”. "
+                   "Choose “Either” or “Both” above to use the two together.")
 
 
 # ---------------------------------------------------------------- the results
 
 
 def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
+    distance = "Distance from start" if summary.origin is not None else "Distance from centre"
     labels = common.category_labels()
     items = summary.items
     names = items["name"].where(items["name"].notna() & (items["name"].astype(str) != ""), None)
@@ -84,7 +95,7 @@ def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
         {
             "Name": names.fillna(unnamed).astype(str),
             "Category": items["category"].map(labels),
-            "Distance from centre": items["distance_m"].map(lambda m: f"{m:,.0f} m"),
+            distance: items["distance_m"].map(lambda m: f"{m:,.0f} m"),
             "Share inside": share,
             "Address": items["address"].fillna("").astype(str),
             "Source": items["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
@@ -234,8 +245,6 @@ def render() -> None:
     local_state.take_map_output(pick_start)  # before the controls, so they show a clicked start
     _walk_controls(lay)
     spec = local_state.current_spec()
-    _combine_control(spec)
-    spec = local_state.current_spec()
 
     resolved = summary = None
     missing: list[gaps.NearestOutside] = []
@@ -246,7 +255,8 @@ def render() -> None:
     except BadInputError as exc:
         problem = str(exc)
     if resolved is not None:
-        summary = query.summarise(lay.index, resolved.area)
+        start = (spec.walk.lon, spec.walk.lat) if spec.walk and spec.combine != "drawn" else None
+        summary = query.summarise(lay.index, resolved.area, origin=start)
         origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
         try:
             network = common.network_for(spec.walk.mode if spec.walk else "walk")
@@ -274,9 +284,12 @@ def render() -> None:
         returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
         feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
     )
+    _combine_control(spec)
     st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
     if problem:
         st.error(problem)
+    if resolved is not None and resolved.isochrone is not None and resolved.isochrone.note:
+        st.info(resolved.isochrone.note)
     _no_map_chooser(lay)
     if summary is None or resolved is None:
         st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")

@@ -49,6 +49,7 @@ def take_map_output(pick_start: bool) -> None:
         st.session_state["drawn_signature"] = signature
         st.session_state["fit_view"] = False
         st.session_state["drawn"] = {"type": "FeatureCollection", "features": features} if features else None
+        st.session_state["drawn_new"] = bool(features)
     clicked = out.get("last_clicked")
     if pick_start and clicked and clicked != st.session_state.get("click_seen"):
         st.session_state["click_seen"] = clicked
