@@ -33,8 +33,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free port; yield its URL; stop it afterwards."""
+def running_app(data_dir: Path, *, env: dict[str, str] | None = None, script: str = "app.py") -> Iterator[str]:
+    """Start `streamlit run app.py` (or another script) on a free port; yield its URL; stop it afterwards."""
     port = free_port()
     # Real tile settings unless a caller says otherwise: offline, tile requests fail and the map
     # must still be readable from the base map drawn from the extract.
@@ -42,7 +42,7 @@ def running_app(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterato
     full_env = {**inherited, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
     log = open(data_dir / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )

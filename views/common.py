@@ -18,17 +18,20 @@ class Layers:
     assets: gpd.GeoDataFrame
     index: query.AssetIndex
     map_data: build.MapData
+    map_data_url: str  # the map's data, served once as a script (mapping.build.publish)
 
 
 @st.cache_resource(show_spinner="Loading the map layers…", max_entries=2)
 def _load_layers(version: str) -> Layers:
     extract = sources.current()
     assets = catalogue.all_assets(extract)
+    map_data = build.prepare(assets, extract.basemap, extract.bounds)
     return Layers(
         extract=extract,
         assets=assets,
         index=query.AssetIndex(assets),
-        map_data=build.prepare(assets, extract.basemap, extract.bounds),
+        map_data=map_data,
+        map_data_url=build.publish(map_data),
     )
 
 

@@ -241,9 +241,19 @@ def render() -> None:
         "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or ask "
         "for a **walk-time local** below, to see what is inside it."
     )
-    pick_start = bool(st.session_state.get("pick_start"))
-    local_state.take_map_output(pick_start)  # before the controls, so they show a clicked start
+    local_state.take_map_output(bool(st.session_state.get("pick_start")))  # the controls show a clicked start
     _walk_controls(lay)
+    _map_and_local()
+
+
+@st.fragment
+def _map_and_local() -> None:
+    """The map, the local and what is in it. A fragment: a drawing on the map reruns only this
+    part of the page, not the controls above it."""
+    lay = common.layers()
+    pick_start = bool(st.session_state.get("pick_start"))
+    if local_state.take_map_output(pick_start):
+        st.rerun()  # a start clicked on the map: the whole page, so the controls above show it
     spec = local_state.current_spec()
 
     resolved = summary = None
@@ -267,7 +277,7 @@ def render() -> None:
     _layer_choice()
     user = common.signed_in_user()  # once a rerun
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
-                           pick_start=pick_start)
+                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
     view = {}
     if resolved is not None and st.session_state.get("fit_view"):
         # A local made off the map (a link, an address, the list): bring it into view. Moving
@@ -295,7 +305,9 @@ def render() -> None:
         st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
         _my_locals(user)
         return
-    st.button("Clear my local and start again", on_click=local_state.clear)
+    if st.button("Clear my local and start again"):
+        local_state.clear()
+        st.rerun()  # the whole page: the walk-time controls above forget the start too
     _show_results(summary, missing, spec, lay)
     _save_and_share(spec, resolved.area.wkt, user)
     _my_locals(user)
