@@ -3,6 +3,9 @@ what is missing, and keep or share it."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 import altair as alt
 import folium
 import pandas as pd
@@ -14,6 +17,7 @@ from layers.errors import BadInputError
 from mapping import build
 from views import common, local_state
 
+log = logging.getLogger("ourpatch.explore")
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
 MINUTE_CHOICES = (5, 30)
@@ -151,10 +155,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
     c2.metric("Size of your local", _format_area(summary.area_m2))
     c3.metric("Categories with nothing inside", int((counts["count"] == 0).sum()))
     left, right = st.columns([3, 2])
-    with right:
-        st.altair_chart(_chart(counts), use_container_width=True)
-        st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
-    with left:
+    with left:  # the list first: it is what the resident waits for
         table = _display_table(summary)
         if table.empty:
             st.info("Nothing on the map falls inside this area. Try a larger one.")
@@ -166,6 +167,9 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
         st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
                            file_name="my-local.geojson", mime="application/geo+json")
+    with right:
+        st.altair_chart(_chart(counts), use_container_width=True)
+        st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
@@ -243,6 +247,7 @@ def render() -> None:
     )
     local_state.take_map_output(bool(st.session_state.get("pick_start")))  # the controls show a clicked start
     _walk_controls(lay)
+    _no_map_chooser(lay)  # with the other ways to choose a local, above the map (and out of its reruns)
     _map_and_local()
 
 
@@ -250,6 +255,7 @@ def render() -> None:
 def _map_and_local() -> None:
     """The map, the local and what is in it. A fragment: a drawing on the map reruns only this
     part of the page, not the controls above it."""
+    started = time.perf_counter()
     lay = common.layers()
     pick_start = bool(st.session_state.get("pick_start"))
     if local_state.take_map_output(pick_start):
@@ -300,17 +306,20 @@ def _map_and_local() -> None:
         st.error(problem)
     if resolved is not None and resolved.isochrone is not None and resolved.isochrone.note:
         st.info(resolved.isochrone.note)
-    _no_map_chooser(lay)
     if summary is None or resolved is None:
-        st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
+        st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from a list above the map.")
         _my_locals(user)
         return
     if st.button("Clear my local and start again"):
         local_state.clear()
         st.rerun()  # the whole page: the walk-time controls above forget the start too
     _show_results(summary, missing, spec, lay)
+    listed = time.perf_counter()
     _save_and_share(spec, resolved.area.wkt, user)
     _my_locals(user)
+    # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
+    log.info("explore: list sent %.0f ms into the rerun, done at %.0f ms",
+             (listed - started) * 1000, (time.perf_counter() - started) * 1000)
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
