@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import altair as alt
 import folium
@@ -20,6 +21,7 @@ from views import common, local_state
 log = logging.getLogger("ourpatch.explore")
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
+MAX_LIST_CHOICES = 300  # places offered at once by the list-instead chooser
 MINUTE_CHOICES = (5, 30)
 
 
@@ -147,7 +149,9 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
 
 
 def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: locals.LocalSpec,
-                  lay: common.Layers) -> None:
+                  lay: common.Layers) -> Callable[[], None]:
+    """The list and what is missing; returns what draws the chart and the download beside them,
+    to call last, once everything the resident waits for is on its way to the browser."""
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -155,7 +159,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
     c2.metric("Size of your local", _format_area(summary.area_m2))
     c3.metric("Categories with nothing inside", int((counts["count"] == 0).sum()))
     left, right = st.columns([3, 2])
-    with left:  # the list first: it is what the resident waits for
+    with left:
         table = _display_table(summary)
         if table.empty:
             st.info("Nothing on the map falls inside this area. Try a larger one.")
@@ -164,12 +168,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
             st.table(shown)
             if len(table) > len(shown):
                 st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
-        found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
-        st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
-                           file_name="my-local.geojson", mime="application/geo+json")
-    with right:
-        st.altair_chart(_chart(counts), use_container_width=True)
-        st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
+        download = st.empty()
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
@@ -177,6 +176,17 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
                     "(a dotted line on the map leads to it):")
         st.table(_missing_table(missing, mode))
+
+    def chart_and_download() -> None:
+        with right:
+            st.altair_chart(_chart(counts), use_container_width=True)
+            st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
+        found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
+        download.download_button("Download this list (GeoJSON)",
+                                 data=geojson.dumps(geojson.feature_collection(found)),
+                                 file_name="my-local.geojson", mime="application/geo+json")
+
+    return chart_and_download
 
 
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
@@ -313,10 +323,11 @@ def _map_and_local() -> None:
     if st.button("Clear my local and start again"):
         local_state.clear()
         st.rerun()  # the whole page: the walk-time controls above forget the start too
-    _show_results(summary, missing, spec, lay)
+    chart_and_download = _show_results(summary, missing, spec, lay)
     listed = time.perf_counter()
     _save_and_share(spec, resolved.area.wkt, user)
     _my_locals(user)
+    chart_and_download()
     # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
     log.info("explore: list sent %.0f ms into the rerun, done at %.0f ms",
              (listed - started) * 1000, (time.perf_counter() - started) * 1000)
@@ -325,6 +336,14 @@ def _map_and_local() -> None:
 def _no_map_chooser(lay: common.Layers) -> None:
     with st.expander("No map? Choose your local from a list instead"):
         named = lay.assets[lay.assets["name"].notna()].sort_values("name")
+        if len(named) > MAX_LIST_CHOICES:  # thousands of names: find one by typing, not scrolling
+            typed = st.text_input("Type part of a place's name", key="list_place_query")
+            found = search.search_assets(named, typed, limit=MAX_LIST_CHOICES) if typed else named.iloc[0:0]
+            named = named[named["id"].isin(found["id"])]
+            if typed and named.empty:
+                st.warning(f"No place on this map is called “{common.md(typed[:80])}”.")
+            if named.empty:
+                return
         options = named["id"].tolist()
         labels = named["name"].astype(str) + " (" + named["category"].map(common.category_labels()) + ")"
         names = dict(zip(named["id"], labels, strict=True))
