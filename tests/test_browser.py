@@ -202,6 +202,8 @@ def test_drawing_during_a_walk_time_local_shows_the_choice_under_the_map(playwri
     browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
     question = page.get_by_text("You have drawn an area and asked for a walk-time area")
     question.wait_for(timeout=30_000)
+    # the choice in force is shown: the drawing is added to the walk-time area, not left out
+    assert page.get_by_role("radio", name="Either: the walk-time area and the drawn area together").is_checked()
     page.wait_for_timeout(2000)
     assert len(sent) - before == 1, "a drawing should ask the server once (no second, delayed report)"
     map_box = page.wait_for_selector(browser.MAP_FRAME).bounding_box()

@@ -77,6 +77,8 @@ def _combine_control(spec: locals.LocalSpec) -> None:
         return
     if drawn_just_now:
         st.toast("You drew an area while a walk-time local is set: choose under the map how to combine them.")
+    # the radio shows the choice in force ("Either" unless the resident chose), never its first option
+    st.session_state.setdefault("combine", spec.combine)
     st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
              list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
              key="combine", horizontal=False)
