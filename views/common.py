@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -18,7 +19,7 @@ class Layers:
     assets: gpd.GeoDataFrame
     index: query.AssetIndex
     map_data: build.MapData
-    map_data_url: str  # the map's data, served once as a script (mapping.build.publish)
+    map_data_url: str | None  # the map's data, served once as a script (None: inside the map's script)
 
 
 @st.cache_resource(show_spinner="Loading the map layers…", max_entries=2)
@@ -31,8 +32,18 @@ def _load_layers(version: str) -> Layers:
         assets=assets,
         index=query.AssetIndex(assets),
         map_data=map_data,
-        map_data_url=build.publish(map_data),
+        map_data_url=_published(map_data),
     )
+
+
+def _published(map_data: build.MapData) -> str | None:
+    """The URL of the map's data script; None (data inside each map) when static/ is read-only."""
+    try:
+        return build.publish(map_data)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("Map data served inside the map (cannot write %s: %s)",
+                                            build.SERVED_DIR, exc)
+        return None
 
 
 def layers() -> Layers:
