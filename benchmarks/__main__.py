@@ -20,20 +20,22 @@ RESULTS = Path(__file__).parent / "results" / "latest.json"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--skip-browser", action="store_true", help="leave out the Chromium figures")
+    parser.add_argument("--browser-only", action="store_true", help="only the Chromium figures")
     parser.add_argument("--assets", type=int, default=1_000_000, help="assets in the area-query layer")
     args = parser.parse_args(argv)
 
     rows = []
-    rows += area_query.run(args.assets)
-    rows += map_build.run(10_000)
-    rows += isochrone.run()
+    if not args.browser_only:
+        rows += area_query.run(args.assets)
+        rows += map_build.run(10_000)
+        rows += isochrone.run()
     if not args.skip_browser:
         from benchmarks import browser_bench
 
         rows += browser_bench.run(10_000)
 
     width = max(len(r["figure"]) for r in rows)
-    print(f"{'figure':<{width}}  {'ours':>12}  {'naive':>12}  {'ratio':>7}  {'target':<22} ok")
+    print(f"{'figure':<{width}}  {'ours':>12}  {'baseline':>12}  {'ratio':>7}  {'target':<22} ok")
     for r in rows:
         ratio = f"{r['naive'] / r['ours']:.0f}x" if r.get("naive") and r["ours"] else "-"
         naive = f"{r['naive']:.1f} {r['unit']}" if r.get("naive") is not None else "-"

@@ -23,6 +23,7 @@ from layers import access, sources
 SIDE = 245  # 245 x 245 = 60,025 nodes
 SPACING_M = 25.0
 MINUTES = 15
+FLOOR_HA = 10.0  # a 10-minute walk from near a street reaches at least this (median about 60 ha)
 
 
 def generated_network(seed: int = 1) -> gpd.GeoDataFrame:
@@ -41,8 +42,7 @@ def generated_network(seed: int = 1) -> gpd.GeoDataFrame:
     lines = shapely.linestrings(np.stack(ends, axis=1))
     length = np.hypot(xs[u] - xs[v], ys[u] - ys[v])
     return gpd.GeoDataFrame(
-        {"u": u, "v": v, "length": length, "highway": "footway", "surface": None, "wheelchair": None,
-         "smoothness": None, "oneway": "None", "oneway_bicycle": "None", "walk": True, "cycle": True},
+        {"u": u, "v": v, "length": length, "highway": "footway"},
         geometry=lines, crs="EPSG:4326",
     )
 
@@ -78,6 +78,26 @@ def _measure(net: access.StreetNetwork, starts: list[tuple[float, float]], repea
     return statistics.median(ours), statistics.median(naive)
 
 
+def random_start_areas(extract: sources.Extract, *, starts: int = 60, minutes: float = 10, seed: int = 11,
+                       near_m: float = 150.0) -> np.ndarray:
+    """Hectares reachable on foot in `minutes` from random starts in the extract: points drawn
+    uniformly over its bounds, kept when a walkable street (of any piece of the network) lies
+    within `near_m`, as a resident clicking near a street would."""
+    from layers import geodesy
+
+    net = access.StreetNetwork(extract.network, access.mode_by_id("walk"))
+    tree = shapely.STRtree(net.lines)
+    rng = np.random.default_rng(seed)
+    west, south, east, north = extract.bounds
+    out: list[float] = []
+    while len(out) < starts:
+        lon, lat = float(rng.uniform(west, east)), float(rng.uniform(south, north))
+        _, gap = tree.query_nearest(shapely.Point(*net.to_metres(lon, lat)), return_distance=True)
+        if gap[0] <= near_m:
+            out.append(geodesy.area_m2(access.isochrone(net, lon, lat, minutes).area) / 10_000)
+    return np.array(out)
+
+
 def run() -> list[dict[str, Any]]:
     walk = access.mode_by_id("walk")
     big = access.StreetNetwork(generated_network(), walk)
@@ -91,4 +111,9 @@ def run() -> list[dict[str, Any]]:
     ours_r, naive_r = _measure(real, [(24.9470, 60.1735), (24.9441, 60.1712), (24.9520, 60.1690)], 3)
     rows.append({"figure": f"15-min walk area, real Helsinki graph ({real.graph.shape[0]:,} nodes)", "ours": ours_r,
                  "naive": naive_r, "unit": "ms", "target": "<= 100 ms", "ok": ours_r <= 100})
+    hectares = random_start_areas(sources.current())
+    rows.append({"figure": "10-min walk from 60 random starts: smallest area", "ours": float(hectares.min()),
+                 "naive": None, "unit": "ha", "target": f">= {FLOOR_HA:g} ha", "ok": bool(hectares.min() >= FLOOR_HA)})
+    rows.append({"figure": "10-min walk from 60 random starts: median area", "ours": float(np.median(hectares)),
+                 "naive": None, "unit": "ha", "target": "-", "ok": True})
     return rows

@@ -191,6 +191,8 @@ def cmd_isochrone(args: argparse.Namespace) -> int:
     extract = _current()
     network = access.StreetNetwork(extract.network, mode)
     result = access.isochrone(network, args.lon, args.lat, args.minutes)
+    if result.note:
+        print(result.note, file=sys.stderr)
     sys.stdout.write(geojson.dumps(result.feature()) + "\n")
     return 0
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
-from layers import access, categories, geodesy, query
+from layers import access, categories, geodesy, query, settings
 from layers.areas import AreaGeometry
 from layers.progress import Progress, report
 
@@ -105,8 +104,8 @@ def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: 
                  area: BaseGeometry, *, progress: Progress | None = None) -> CoverageGap:
     """The part of `area` more than `minutes` along the streets from every asset of `category`.
 
-    All the category's assets start at once (one multi-source Dijkstra); each starts from both
-    ends of its nearest street, which errs by at most one short street segment."""
+    All the category's assets start at once (one multi-source Dijkstra), each from the nearest
+    point of the nearest street of the network's main part, the straight walk to it counted."""
     access.check_minutes(minutes)
     pool = assets[assets["category"] == category]
     area_m2 = geodesy.area_m2(area)
@@ -114,21 +113,22 @@ def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: 
         return CoverageGap(area, area_m2, area_m2, 0)
     report(progress, "Finding the nearest street to each place", 1, 3)
     xs, ys = geodesy.representative_xy(np.asarray(pool.geometry.values))
-    starts: list[int] = []
-    first_xy = None
-    for x, y in zip(xs, ys, strict=True):
-        mx, my = network.to_metres(float(x), float(y))
-        edge, off_street, _ = network.nearest_street(mx, my)
-        if off_street <= access.MAX_START_DISTANCE_M:
-            starts.extend([int(network.u[edge]), int(network.v[edge])])
-            first_xy = first_xy or (mx, my)
-    if not starts or first_xy is None:
+    mxy = np.array([network.to_metres(float(x), float(y)) for x, y in zip(xs, ys, strict=True)])
+    budget = minutes * 60
+    access_mps = network.mode.access_metres_per_second
+    entries: list[tuple[int, float]] = []
+    pieces = []
+    for snap in network.snap_many(mxy[:, 0], mxy[:, 1]):
+        if snap.gap_m <= settings.max_start_distance_m() and snap.gap_m / access_mps < budget:
+            spent = snap.gap_m / access_mps
+            entries.extend(network.entry_costs(snap, spent))
+            pieces.append(network.start_edge_piece(snap, budget - spent))
+    if not entries:
         return CoverageGap(area, area_m2, area_m2, 0)
     report(progress, "Walking the streets from every place", 2, 3)
-    budget = minutes * network.mode.metres_per_minute
-    dist = np.asarray(dijkstra(network.graph, directed=True, indices=sorted(set(starts)), limit=budget, min_only=True))
-    reached = network.area_from_lines(network.reachable_lines(dist, budget), first_xy,
-                                      network.reachable_blocks(dist, budget))
+    dist = network.search(entries, budget)
+    reached = network.area_from_lines(network.reachable_lines(dist, budget) + pieces,
+                                      (float(mxy[0, 0]), float(mxy[0, 1])), network.reachable_blocks(dist, budget))
     report(progress, "Drawing the gap", 3, 3)
     beyond = area.difference(reached)
     return CoverageGap(beyond, area_m2, geodesy.area_m2(beyond) if not beyond.is_empty else 0.0, len(pool))

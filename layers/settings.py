@@ -10,6 +10,7 @@
 | OURPATCH_OVERPASS_URL | Overpass API used by `load --place`                      | osmnx's default      |
 | OURPATCH_COMMUNITY_LICENCE | licence of exported community data (layers.export)  | OGL-UK-3.0           |
 | OURPATCH_COUNTRY      | ISO country code of addresses without a UK postcode (ORUK) | — (GB for UK postcodes) |
+| OURPATCH_MAX_START_DISTANCE_M | a walk-time start further than this from a street is refused | 500 |
 """
 
 from __future__ import annotations
@@ -117,3 +118,22 @@ max_consensus_cells_per_local: int = 100_000
 #: Extra SQLite PRAGMAs run on every connection, e.g. "cache_size = -20000" (tests use it to
 #: simulate a full disk with "max_page_count" or a read-only store with "query_only = 1").
 sqlite_extra_pragmas: list[str] = []
+
+
+DEFAULT_MAX_START_DISTANCE_M = 500.0
+
+
+def max_start_distance_m() -> float:
+    """How far (metres, straight line) a walk-time start may be from the nearest street that
+    joins the rest of the map; further away it is refused. Places further away are left out of
+    coverage gaps."""
+    raw = os.environ.get("OURPATCH_MAX_START_DISTANCE_M", "").strip()
+    if not raw:
+        return DEFAULT_MAX_START_DISTANCE_M
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 100_000):
+        raise ValueError(f"OURPATCH_MAX_START_DISTANCE_M must be a number of metres above 0, not {raw[:40]!r}")
+    return value

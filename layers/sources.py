@@ -31,7 +31,7 @@ BASEMAP_FILE = "basemap.parquet"
 META_FILE = "meta.json"
 NETWORK_FILE = "network.parquet"
 GAZETTEER_FILE = "gazetteer.parquet"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: the street network keeps the tags of data/travel_modes.toml
 
 EXTRA_TAGS = [
     "addr:street",
@@ -129,9 +129,9 @@ def from_pbf(path: Path | str, *, name: str | None = None, progress: Progress | 
                 custom_filter={"railway": ["rail", "tram", "light_rail", "subway"]},
                 keep_nodes=False,
             )
-            report(progress, "Reading the walking and cycling networks", 4, PBF_STEPS)
-            walking = osm.get_network(network_type="walking", nodes=True)
-            cycling = osm.get_network(network_type="cycling", nodes=True)
+            report(progress, "Reading the street network", 4, PBF_STEPS)
+            # every way with a highway tag, cut at junctions; data/travel_modes.toml judges them
+            ways = osm.get_network(network_type="all", nodes=True, extra_attributes=access.network_tag_keys())
             report(progress, "Reading addresses and place names", 5, PBF_STEPS)
             addresses = osm.get_data_by_custom_criteria(
                 custom_filter={"addr:housenumber": True}, keep_relations=False,
@@ -148,9 +148,9 @@ def from_pbf(path: Path | str, *, name: str | None = None, progress: Progress | 
         streets=streets, natural=natural, landuse=landuse, leisure=leisure,
         waterways=waterways, railways=railways,
     )
-    network = access.network_table(walking[1] if walking else None, cycling[1] if cycling else None)
+    network = access.network_table(ways[1] if ways else None)
     named_places = places[places["name"].notna()] if places is not None and "name" in places else None
-    gazetteer = search.build_gazetteer(addresses, named_places, walking[1] if walking else None)
+    gazetteer = search.build_gazetteer(addresses, named_places, ways[1] if ways else None)
     return _extract_from_frames(raw, basemap, network, gazetteer, source=str(path), name=name or path.name)
 
 
@@ -163,6 +163,7 @@ def from_osm_xml(path: Path | str, *, name: str | None = None) -> Extract:
             warnings.simplefilter("ignore")
             raw = ox.features_from_xml(path, tags=categories.osm_tag_filter())
             base = ox.features_from_xml(path, tags=_basemap_tags())
+            _keep_network_tags()
             graph = _graph_or_none(lambda: ox.graph_from_xml(path, simplify=False, retain_all=True))
     except ox._errors.InsufficientResponseError as exc:
         raise DataSourceError(f"{path.name} holds no parks, places of worship or services.") from exc
@@ -191,6 +192,7 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
             warnings.simplefilter("ignore")
             raw = ox.features_from_place(place, tags=categories.osm_tag_filter())
             base = ox.features_from_place(place, tags=_basemap_tags())
+            _keep_network_tags()
             graph = _graph_or_none(lambda: ox.graph_from_place(place, network_type="all", simplify=False,
                                                                retain_all=True))
     except ox._errors.InsufficientResponseError as exc:
@@ -272,7 +274,8 @@ def read_saved(folder: Path) -> Extract | None:
 
 
 def _is_current(extract: Extract) -> bool:
-    return extract.meta.get("categories") == categories.table_fingerprint()
+    return (extract.meta.get("categories") == categories.table_fingerprint()
+            and extract.meta.get("network_tags") == access.network_tag_keys())
 
 
 def current(*, progress: Progress | None = None) -> Extract:
@@ -382,6 +385,7 @@ def _extract_from_frames(
         "attribution": settings.OSM_ATTRIBUTION,
         "asset_count": len(assets),
         "categories": categories.table_fingerprint(),
+        "network_tags": access.network_tag_keys(),
     }
     return Extract(assets=assets, basemap=basemap, meta=meta, network=network, gazetteer=gazetteer)
 
@@ -397,20 +401,21 @@ def _graph_or_none(make: Any) -> Any:
 
 
 def _network_from_osmnx(graph: Any) -> gpd.GeoDataFrame:
-    """Walk/cycle edges from an osmnx graph (all ways), judged by highway and access tags."""
+    """Street edges from an osmnx graph (all ways) with the tags the travel modes judge them by."""
     if graph is None or graph.number_of_edges() == 0:
-        return access.network_table(None, None)
+        return access.network_table()
     import osmnx as ox
 
     edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
-    hw = edges["highway"].astype(str)
-    no_walk = {"motorway", "motorway_link", "trunk", "trunk_link"}
-    no_cycle = no_walk | {"footway", "steps", "pedestrian", "corridor"}
-    foot = edges["foot"].astype(str) if "foot" in edges else pd.Series("", index=edges.index)
-    bike = edges["bicycle"].astype(str) if "bicycle" in edges else pd.Series("", index=edges.index)
-    walking = edges[~hw.isin(no_walk) & (foot != "no")]
-    cycling = edges[(~hw.isin(no_cycle) | bike.isin(["yes", "designated"])) & (bike != "no")]
-    return access.network_table(walking, cycling)
+    return access.network_table(edges)
+
+
+def _keep_network_tags() -> None:
+    """Ask osmnx to keep, on each edge, every tag the travel modes look at."""
+    import osmnx as ox
+
+    wanted = [k for k in access.network_tag_keys() if k not in ox.settings.useful_tags_way]
+    ox.settings.useful_tags_way = [*ox.settings.useful_tags_way, *wanted]
 
 
 def _from_osmnx_frames(

@@ -7,14 +7,20 @@ build its own map without mutating a shared one.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
 from layers import categories, geodesy, settings
@@ -31,6 +37,9 @@ BASEMAP_STYLES = {
     "rail": {"color": "#7a6a8a", "weight": 1.5, "dashArray": "6 3"},
 }
 CLUSTER_FROM = 300  # markers; below this every marker is shown on its own
+SERVED_DIR = vendor.STATIC_DIR / "generated"  # the map's data as scripts, served by the app (git-ignored)
+SERVED_URL = "/app/static/generated"
+SERVED_KEEP = 8  # data scripts kept (the newest); older ones are removed when a new one is written
 DETAIL_COLUMNS = ["address", "website", "phone", "opening_hours", "note"]
 
 
@@ -157,8 +166,83 @@ def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 900, 
     return int(max(2, min(18, math.floor(min(zoom_x, zoom_y)))))
 
 
+def publish(data: MapData, folder: Path | None = None) -> str:
+    """Write the map's data (base map, every category's rows and shapes) as one script the app
+    serves, named by its content, and return its URL. A map built with `served_url` loads it once
+    when it first shows, instead of carrying ~0.5 MB for 10,000 assets in every rerun's message."""
+    folder = folder or SERVED_DIR
+    body = "".join([
+        "(window.ourPatchData=window.ourPatchData||{})[", script_json(_digest(data)), "]={b:", data.basemap_json,
+        ",r:[", ",".join(c.rows_json for c in data.categories),
+        "],s:[", ",".join(c.shapes_json for c in data.categories), "]};\n",
+    ])
+    name = f"map-{_digest(data)}.js"
+    path = folder / name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / f".{name}.{os.getpid()}.tmp"
+        staging.write_text(body, encoding="utf-8")
+        os.replace(staging, path)  # atomic: a browser never reads half a file
+        for old in sorted(folder.glob("map-*.js"), key=lambda p: p.stat().st_mtime, reverse=True)[SERVED_KEEP:]:
+            old.unlink(missing_ok=True)
+    return f"{SERVED_URL}/{name}"
+
+
+def _digest(data: MapData) -> str:
+    parts = [data.basemap_json, *(c.rows_json + "\x00" + c.shapes_json for c in data.categories)]
+    return hashlib.sha256("\x01".join(parts).encode()).hexdigest()[:20]
+
+
+class _ServedData(JSCSSMixin, MacroElement):
+    """Loads the map's data script (see `publish`) before the map's own script runs."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._name = "OurPatchData"
+        self.default_js = [("ourpatch_map_data", url)]
+
+
+class _InstantDrawings(MacroElement):
+    """Tells Streamlit about a finished (or deleted) drawing at once. streamlit-folium waits
+    250 ms after every map event before it reports; this sends the same value it would (its
+    `returned_objects` of all_drawings, last_active_drawing, last_clicked, in its order) straight
+    away and records it as sent, so streamlit-folium's own report, when it comes, sends nothing.
+    Without streamlit-folium's state in the page (window.__GLOBAL_DATA__) it does nothing."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on('draw:created draw:deleted', function () {
+          setTimeout(function () {
+            var g = window.__GLOBAL_DATA__;
+            if (!g || !g.returned_objects || !window.parent) { return; }
+            var known = {last_clicked: g.lat_lng_clicked, all_drawings: g.all_drawings,
+                         last_active_drawing: g.last_active_drawing};
+            var value = {};
+            for (var key in known) {
+              if (g.returned_objects.indexOf(key) >= 0) { value[key] = known[key]; }
+            }
+            if (Object.keys(value).length !== g.returned_objects.length) { return; }
+            if (JSON.stringify(g.previous_data) === JSON.stringify(value)) { return; }
+            g.previous_data = value;
+            window.parent.postMessage({isStreamlitMessage: true, type: 'streamlit:setComponentValue',
+                                       value: value, dataType: 'json'}, '*');
+          }, 0);
+        });
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "InstantDrawings"
+
+
 def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True,
-              pick_start: bool = False, legend: bool = True) -> folium.Map:
+              pick_start: bool = False, legend: bool = True, served_url: str | None = None,
+              instant_drawings: bool = False) -> folium.Map:
+    """A fresh map. With `served_url` (from `publish`) the layers read their data from that
+    script; without it, the data is written into the map's own script. `instant_drawings`
+    reports a finished drawing without streamlit-folium's 250 ms wait. `legend=False` leaves
+    the map key out (small maps beside a form)."""
     west, south, east, north = data.bounds
     fmap = vendor.OfflineMap(
         location=[(south + north) / 2, (west + east) / 2],
@@ -173,8 +257,11 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     if url:
         folium.TileLayer(tiles=url, attr=settings.tile_attribution(), name="Background map",
                          max_zoom=19, control=False).add_to(fmap)
+    served = f"window.ourPatchData[{script_json(_digest(data))}]" if served_url else None
+    if served_url:
+        _ServedData(served_url).add_to(fmap)
     elements.BasemapLayer(
-        data_json=data.basemap_json,
+        data_json=f"{served}.b" if served else data.basemap_json,
         styles_json=script_json(BASEMAP_STYLES),
         attribution_json=script_json(settings.OSM_ATTRIBUTION),
     ).add_to(fmap)
@@ -182,12 +269,12 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     if pick_start:
         elements.PickStart().add_to(fmap)
     clustered = sum(p.count for p in data.categories) >= CLUSTER_FROM
-    for payload in data.categories:
+    for i, payload in enumerate(data.categories):
         elements.CategoryLayer(
             label_html=payload.label_html,
             category_json=payload.category_json,
-            rows_json=payload.rows_json,
-            shapes_json=payload.shapes_json,
+            rows_json=f"{served}.r[{i}]" if served else payload.rows_json,
+            shapes_json=f"{served}.s[{i}]" if served else payload.shapes_json,
             clustered=clustered,
             show=payload.id not in hidden,
         ).add_to(fmap)
@@ -209,6 +296,8 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
             },
             edit_options={"edit": False, "remove": True},
         ).add_to(fmap)
+        if instant_drawings:
+            _InstantDrawings().add_to(fmap)
     return fmap
 
 

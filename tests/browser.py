@@ -34,9 +34,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
-                args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free port (or `port`); yield its URL; stop it afterwards.
-    `args` are more Streamlit options, e.g. ("--secrets.files", path)."""
+                args: tuple[str, ...] = (), script: str = "app.py") -> Iterator[str]:
+    """Start `streamlit run app.py` (or another script) on a free port (or `port`); yield its URL; stop
+    it afterwards. `args` are more Streamlit options, e.g. ("--secrets.files", path)."""
     port = port or free_port()
     # Real tile settings unless a caller says otherwise: offline, tile requests fail and the map
     # must still be readable from the base map drawn from the extract.
@@ -44,7 +44,7 @@ def running_app(data_dir: Path, *, env: dict[str, str] | None = None, port: int 
     full_env = {**inherited, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
     log = open(data_dir / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -188,6 +188,34 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     chromium.close()
 
 
+def test_drawing_during_a_walk_time_local_shows_the_choice_under_the_map(playwright: Any, app_url: str) -> None:
+    chromium = browser.launch(playwright)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+    sent: list[Any] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(app_url)
+    browser.wait_for_map(page)
+    page.get_by_label("Start from an address, street or place").fill("Unioninkatu 29")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Start from here").click()
+    page.get_by_text("What is inside your local").first.wait_for(timeout=60_000)
+    assert "Distance from start" in page.locator("[data-testid='stTable']").first.inner_text()
+    page.wait_for_timeout(2000)
+    before = len(sent)
+    browser.draw_polygon(page, SENATE_SQUARE_AND_ESPLANADI)
+    question = page.get_by_text("You have drawn an area and asked for a walk-time area")
+    question.wait_for(timeout=30_000)
+    # the choice in force is shown: the drawing is added to the walk-time area, not left out
+    assert page.get_by_role("radio", name="Either: the walk-time area and the drawn area together").is_checked()
+    page.wait_for_timeout(2000)
+    assert len(sent) - before == 1, "a drawing should ask the server once (no second, delayed report)"
+    map_box = page.wait_for_selector(browser.MAP_FRAME).bounding_box()
+    assert question.bounding_box()["y"] > map_box["y"] + map_box["height"]  # right under the map
+    page.get_by_text("Walk-time area only").click()
+    page.get_by_text("Your drawing is not part of your local").wait_for(timeout=30_000)
+    chromium.close()
+
+
 def _sign_in(page: Any, url: str, name: str, password: str) -> None:
     page.goto(url + "signin")
     page.get_by_label("Your name").fill(name)

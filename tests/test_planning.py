@@ -56,7 +56,8 @@ def test_coverage_gaps(helsinki: sources.Extract) -> None:
     five = gaps.coverage_gap(network, helsinki.assets, "libraries", 5, area)
     ten = gaps.coverage_gap(network, helsinki.assets, "libraries", 10, area)
     assert 0 < ten.share < five.share < 1
-    assert ten.gap.difference(five.gap.buffer(1e-7)).area < 1e-12  # more minutes, a smaller gap
+    # more minutes, a smaller gap (to within the street buffers' arcs, drawn with 3 segments a quarter)
+    assert geodesy.area_m2(ten.gap.difference(five.gap)) < 5
     libraries = helsinki.assets[helsinki.assets["category"] == "libraries"]
     for geom in libraries.geometry:
         assert not five.gap.contains(geom.representative_point())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class Layers:
     assets: gpd.GeoDataFrame
     index: query.AssetIndex
     map_data: build.MapData
+    map_data_url: str | None  # the map's data, served once as a script (None: inside the map's script)
 
 
 @contextmanager
@@ -49,12 +51,24 @@ _SHOWN_LOADING: set[str] = set()  # layer versions this process has loaded in fr
 def _load_layers(version: str) -> Layers:
     extract = sources.current()
     assets = catalogue.all_assets(extract)
+    map_data = build.prepare(assets, extract.basemap, extract.bounds)
     return Layers(
         extract=extract,
         assets=assets,
         index=query.AssetIndex(assets),
-        map_data=build.prepare(assets, extract.basemap, extract.bounds),
+        map_data=map_data,
+        map_data_url=_published(map_data),
     )
+
+
+def _published(map_data: build.MapData) -> str | None:
+    """The URL of the map's data script; None (data inside each map) when static/ is read-only."""
+    try:
+        return build.publish(map_data)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("Map data served inside the map (cannot write %s: %s)",
+                                            build.SERVED_DIR, exc)
+        return None
 
 
 def layers() -> Layers:

@@ -3,6 +3,10 @@ what is missing, and keep or share it."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 import altair as alt
 import folium
 import pandas as pd
@@ -14,8 +18,10 @@ from layers.errors import BadInputError
 from mapping import build
 from views import chrome, common, local_state
 
+log = logging.getLogger("ourpatch.explore")
 MAP_HEIGHT = 560
 MAX_TABLE_ROWS = 500
+MAX_LIST_CHOICES = 300  # places offered at once by the list-instead chooser
 MINUTE_CHOICES = (5, 30)
 
 
@@ -65,16 +71,29 @@ def _walk_controls(lay: common.Layers) -> None:
 
 
 def _combine_control(spec: locals.LocalSpec) -> None:
-    if spec.drawn is not None and spec.walk is not None:
-        st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
-                 list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
-                 key="combine", horizontal=False)
+    """How a drawing and a walk-time area make one local: shown right under the map, where the
+    resident is looking when they draw, with a sentence whenever one of the two is left out."""
+    drawn_just_now = st.session_state.pop("drawn_new", False)
+    if spec.drawn is None or spec.walk is None:
+        return
+    if drawn_just_now:
+        st.toast("You drew an area while a walk-time local is set: choose under the map how to combine them.")
+    # the radio shows the choice in force ("Either" unless the resident chose), never its first option
+    st.session_state.setdefault("combine", spec.combine)
+    st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
+             list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
+             key="combine", horizontal=False)
+    left_out = {"walk": "Your drawing is not part of your local", "drawn": "The walk-time area is not part of your local"}
+    if spec.combine in left_out:
+        st.warning(f"{left_out[spec.combine]}, because you chose “{locals.COMBINE_CHOICES[spec.combine]}”. "
+                   "Choose “Either” or “Both” above to use the two together.")
 
 
 # ---------------------------------------------------------------- the results
 
 
 def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
+    distance = "Distance from start" if summary.origin is not None else "Distance from centre"
     labels = common.category_labels()
     items = summary.items
     names = items["name"].where(items["name"].notna() & (items["name"].astype(str) != ""), None)
@@ -85,7 +104,7 @@ def _display_table(summary: query.AreaSummary) -> pd.DataFrame:
         {
             "Name": names.fillna(unnamed).astype(str),
             "Category": items["category"].map(labels),
-            "Distance from centre": items["distance_m"].map(lambda m: f"{m:,.0f} m"),
+            distance: items["distance_m"].map(lambda m: f"{m:,.0f} m"),
             "Share inside": share,
             "Address": items["address"].fillna("").astype(str),
             "Source": items["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
@@ -133,7 +152,9 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
 
 
 def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: locals.LocalSpec,
-                  lay: common.Layers) -> None:
+                  lay: common.Layers) -> Callable[[], None]:
+    """The list and what is missing; returns what draws the chart and the download beside them,
+    to call last, once everything the resident waits for is on its way to the browser."""
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -148,11 +169,8 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         chrome.card_table(shown, key="op-results-table")
         if len(table) > len(shown):
             st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
-    found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
-    st.download_button("Download this list (GeoJSON)", data=geojson.dumps(geojson.feature_collection(found)),
-                       file_name="my-local.geojson", mime="application/geo+json")
-    st.altair_chart(_chart(counts), use_container_width=True)
-    st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
+    download = st.empty()
+    chart = st.container()
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
@@ -160,6 +178,17 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
         st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
                     "(a dotted line on the map leads to it):")
         chrome.card_table(_missing_table(missing, mode), key="op-missing-table")
+
+    def chart_and_download() -> None:
+        with chart:
+            st.altair_chart(_chart(counts), use_container_width=True)
+            st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
+        found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
+        download.download_button("Download this list (GeoJSON)",
+                                 data=geojson.dumps(geojson.feature_collection(found)),
+                                 file_name="my-local.geojson", mime="application/geo+json")
+
+    return chart_and_download
 
 
 def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
@@ -229,12 +258,21 @@ def render() -> None:
         "the shape tools at the top left of the map (a polygon, a rectangle or a circle), or make it "
         "**without the map**: by how far you can walk from an address, or by a distance around a place."
     )
-    pick_start = bool(st.session_state.get("pick_start"))
-    local_state.take_map_output(pick_start)  # before the controls, so they show a clicked start
+    local_state.take_map_output(bool(st.session_state.get("pick_start")))  # the controls show a clicked start
     _walk_controls(lay)
-    _no_map_chooser(lay)  # before the map in Tab order: a local made from the keyboard alone
-    spec = local_state.current_spec()
-    _combine_control(spec)
+    _no_map_chooser(lay)  # before the map in Tab order (a local from the keyboard alone), out of its reruns
+    _map_and_local()
+
+
+@st.fragment
+def _map_and_local() -> None:
+    """The map, the local and what is in it. A fragment: a drawing on the map reruns only this
+    part of the page, not the controls above it."""
+    started = time.perf_counter()
+    lay = common.layers()
+    pick_start = bool(st.session_state.get("pick_start"))
+    if local_state.take_map_output(pick_start):
+        st.rerun()  # a start clicked on the map: the whole page, so the controls above show it
     spec = local_state.current_spec()
 
     resolved = summary = None
@@ -246,7 +284,8 @@ def render() -> None:
     except BadInputError as exc:
         problem = str(exc)
     if resolved is not None:
-        summary = query.summarise(lay.index, resolved.area)
+        start = (spec.walk.lon, spec.walk.lat) if spec.walk and spec.combine != "drawn" else None
+        summary = query.summarise(lay.index, resolved.area, origin=start)
         origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
         try:
             network = common.network_for(spec.walk.mode if spec.walk else "walk")
@@ -257,7 +296,7 @@ def render() -> None:
     _layer_choice()
     user = common.signed_in_user()  # once a rerun
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
-                           pick_start=pick_start)
+                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
     view = {}
     if resolved is not None and st.session_state.get("fit_view"):
         # A local made off the map (a link, an address, the list): bring it into view. Moving
@@ -278,19 +317,32 @@ def render() -> None:
             returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
             feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
         )
+        _combine_control(spec)  # under the map, where a drawing is made: it says how the drawing counts
         st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
     with results_column:
         st.markdown(_announcement(summary), unsafe_allow_html=True)
         if problem:
             st.error(problem)
+        if resolved is not None and resolved.isochrone is not None and resolved.isochrone.note:
+            st.info(resolved.isochrone.note)
         if summary is None or resolved is None:
-            st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above.")
+            st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list "
+                    "above the map.")
+            chart_and_download: Callable[[], None] | None = None
         else:
-            st.button("Clear my local and start again", on_click=local_state.clear)
-            _show_results(summary, missing, spec, lay)
+            if st.button("Clear my local and start again"):
+                local_state.clear()
+                st.rerun()  # the whole page: the walk-time controls above forget the start too
+            chart_and_download = _show_results(summary, missing, spec, lay)
+    listed = time.perf_counter()
     if summary is not None and resolved is not None:
         _save_and_share(spec, resolved.area.wkt, user)
     _my_locals(user)
+    if chart_and_download is not None:
+        chart_and_download()
+    # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
+    log.info("explore: list sent %.0f ms into the rerun, done at %.0f ms",
+             (listed - started) * 1000, (time.perf_counter() - started) * 1000)
 
 
 SKIP_LINK = '<a class="op-skip" href="#after-the-map">Skip the map</a>'
@@ -310,6 +362,14 @@ def _announcement(summary: query.AreaSummary | None) -> str:
 def _no_map_chooser(lay: common.Layers) -> None:
     with st.expander("No map? Choose your local from a list instead"):
         named = lay.assets[lay.assets["name"].notna()].sort_values("name")
+        if len(named) > MAX_LIST_CHOICES:  # thousands of names: find one by typing, not scrolling
+            typed = st.text_input("Type part of a place's name", key="list_place_query")
+            found = search.search_assets(named, typed, limit=MAX_LIST_CHOICES) if typed else named.iloc[0:0]
+            named = named[named["id"].isin(found["id"])]
+            if typed and named.empty:
+                st.warning(f"No place on this map is called “{common.md(typed[:80])}”.")
+            if named.empty:
+                return
         options = named["id"].tolist()
         labels = named["name"].astype(str) + " (" + named["category"].map(common.category_labels()) + ")"
         names = dict(zip(named["id"], labels, strict=True))

@@ -38,23 +38,27 @@ def current_spec() -> locals.LocalSpec:
                             hidden=tuple(st.session_state.get("hidden", [])))
 
 
-def take_map_output(pick_start: bool) -> None:
-    """Fold what the map reported (drawings, a click) into the session's local."""
+def take_map_output(pick_start: bool) -> bool:
+    """Fold what the map reported (drawings, a click) into the session's local. True when a click
+    set a new walk-time start."""
     out: dict[str, Any] | None = st.session_state.get(map_key())
     if not out:
-        return
+        return False
     features = drawing.drawn_features(out)
     signature = json.dumps(features, sort_keys=True)
     if signature != st.session_state.get("drawn_signature"):
         st.session_state["drawn_signature"] = signature
         st.session_state["fit_view"] = False
         st.session_state["drawn"] = {"type": "FeatureCollection", "features": features} if features else None
+        st.session_state["drawn_new"] = bool(features)
     clicked = out.get("last_clicked")
     if pick_start and clicked and clicked != st.session_state.get("click_seen"):
         st.session_state["click_seen"] = clicked
         st.session_state["walk_start"] = (float(clicked["lng"]), float(clicked["lat"]))
         st.session_state["start_label"] = "the point you clicked"
         st.session_state["fit_view"] = False
+        return True
+    return False
 
 
 def clear() -> None:

@@ -1,0 +1,37 @@
+"""The map's data served once as a script: the map's own script stays small and never carries it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from benchmarks.synthetic import synthetic_assets
+from layers import sources
+from mapping import build
+
+
+def test_published_data_is_named_by_content_and_not_in_the_map(helsinki: sources.Extract, tmp_path: Path) -> None:
+    data = build.prepare(helsinki.assets, helsinki.basemap, helsinki.bounds)
+    url = build.publish(data, folder=tmp_path)
+    assert url == build.publish(data, folder=tmp_path)  # the same data, the same file
+    script = (tmp_path / url.rsplit("/", 1)[1]).read_text()
+    assert "Helsingin tuomiokirkko" in script
+    served = build.build_map(data, served_url=url).get_root().render()
+    inline = build.build_map(data).get_root().render()
+    assert "Helsingin tuomiokirkko" in inline and "Helsingin tuomiokirkko" not in served
+    assert url in build.script_urls(build.build_map(data, served_url=url))
+    assert len(served) < len(inline) / 2
+    # the data script defines exactly what the map reads: window.ourPatchData[<digest>]
+    digest = re.search(r'window\.ourPatchData\[("[0-9a-f]+")\]', served)
+    assert digest and f"[{digest.group(1)}]" in script
+    body = script.split("]=", 1)[1].rstrip().rstrip(";")
+    parsed = json.loads(re.sub(r"([{,])([brs]):", r'\1"\2":', body))
+    assert len(parsed["r"]) == len(data.categories)
+
+
+def test_old_data_scripts_are_removed(tmp_path: Path) -> None:
+    for seed in range(build.SERVED_KEEP + 3):
+        assets = synthetic_assets(20, seed=seed)
+        build.publish(build.prepare(assets, assets.iloc[0:0], tuple(assets.total_bounds)), folder=tmp_path)
+    assert len(list(tmp_path.glob("map-*.js"))) == build.SERVED_KEEP
