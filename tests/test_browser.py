@@ -195,6 +195,7 @@ def test_drawing_during_a_walk_time_local_shows_the_choice_under_the_map(playwri
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(app_url)
     browser.wait_for_map(page)
+    page.get_by_text("Walk-time local: what can you reach").click()  # a folded section
     page.get_by_label("Start from an address, street or place").fill("Unioninkatu 29")
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Start from here").click()

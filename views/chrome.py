@@ -33,7 +33,7 @@ STYLES = """
   h1 { font-size: 2rem !important; }
   .block-container { padding-left: 0.75rem; padding-right: 0.75rem; padding-top: 3.5rem; }
   :has(> .st-key-op-title) { order: -2; }
-  :has(> .st-key-op-map-and-results) { order: -1; }
+  :has(> .st-key-op-local) { order: -1; }
 }
 /* Figures beside the map have a narrow column: let their words wrap rather than be cut off. */
 .st-key-op-map-and-results [data-testid="stMetricValue"] { font-size: 1.75rem; }

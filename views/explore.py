@@ -261,7 +261,8 @@ def render() -> None:
     local_state.take_map_output(bool(st.session_state.get("pick_start")))  # the controls show a clicked start
     _walk_controls(lay)
     _no_map_chooser(lay)  # before the map in Tab order (a local from the keyboard alone), out of its reruns
-    _map_and_local()
+    with st.container(key="op-local"):  # on a phone: straight after the title (see chrome.STYLES)
+        _map_and_local()
 
 
 @st.fragment
