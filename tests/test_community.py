@@ -1,9 +1,9 @@
-"""Community assets: checked at the door, permissions in layers/, moderation, history, links."""
+"""Community assets: checked at the door, permissions in layers/, moderation, history, links.
+Every test here runs on SQLite and on PostGIS (the `people` fixture asks for each_store)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from shapely.geometry import Point, box, mapping
@@ -16,7 +16,7 @@ KAISANIEMI = "osm:relation/6627217"
 
 
 @pytest.fixture
-def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
+def people(each_store: str) -> dict[str, accounts.User]:
     return {
         "admin": accounts.add_user("Ada Admin", "admin", PASSWORD),
         "moderator": accounts.add_user("Mika Moderator", "moderator", PASSWORD),
@@ -95,10 +95,7 @@ def test_freshness(people: dict[str, accounts.User]) -> None:
     row = store.get_asset(asset_id)
     assert not community.is_stale(row)
     assert community.is_stale(row, today=date.today() + timedelta(days=400))
-    with store.connect() as db:
-        db.execute("update community_assets set last_verified = '2020-01-01', status = 'published' where id = ?",
-                   [asset_id])
-        db.conn.commit()
+    store.set_for_tests("community_assets", {"last_verified": "2020-01-01", "status": "published"}, {"id": asset_id})
     assert "Not checked since 2020-01-01" in catalogue.all_assets().set_index("id").loc[f"community:{asset_id}", "note"]
     community.verify(people["editor"], asset_id)
     assert not community.is_stale(store.get_asset(asset_id))
