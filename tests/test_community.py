@@ -159,3 +159,13 @@ def test_links_between_community_assets_show_at_both_ends(people: dict[str, acco
     notes = catalogue.all_assets().set_index("id")["note"]
     assert "Meets at Handmade Hall" in notes[f"community:{club}"]
     assert "Meeting place of Handmade Club" in notes[f"community:{hall}"]
+
+
+def test_published_assets_within_an_area_come_from_the_store_query(people: dict[str, accounts.User]) -> None:
+    near = community.create_asset(people["moderator"], friends(name="Handmade Near"), group="Handmade Group",
+                                  publish=True)
+    community.create_asset(people["editor"], friends(name="Handmade Pending Near"))  # pending: not for everyone
+    community.create_asset(people["moderator"], friends(name="Handmade Far", geometry=Point(24.99, 60.20), links=[]),
+                           group="Handmade Group", publish=True)
+    assert community.published_within(box(24.940, 60.172, 24.951, 60.178)) == [near]
+    assert community.published_within(box(24.0, 59.0, 24.1, 59.1)) == []
