@@ -21,6 +21,7 @@ def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     old = os.environ.get("OURPATCH_DATA_DIR")
     os.environ["OURPATCH_DATA_DIR"] = str(path)
     os.environ["OURPATCH_TILE_URL"] = "none"
+    os.environ.pop("OURPATCH_DATABASE_URL", None)  # tests never touch a developer's real database
     yield path
     if old is None:
         os.environ.pop("OURPATCH_DATA_DIR", None)
@@ -76,8 +77,15 @@ def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path,
         yield "sqlite"
         return
     server = request.getfixturevalue("postgis_server")
+    if server is not None:
+        try:
+            with psycopg.connect(server, connect_timeout=10):
+                pass
+        except psycopg.Error as exc:
+            pg.MISSING.append(f"{pg.ENV} cannot be reached ({str(exc).strip().splitlines()[0]})")
+            server = None
     if server is None:
-        reason = f"PostGIS is not available: {'; '.join(pg.MISSING) or 'unknown reason'}"
+        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(pg.MISSING)) or 'unknown reason'}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
         pytest.skip(reason)
