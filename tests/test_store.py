@@ -4,6 +4,8 @@ run on both backends (SQLite always; PostGIS when available, see tests/pg.py).""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,8 +14,9 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 
-from layers import catalogue, geojson, query, settings, store, store_sqlite
-from layers.errors import ConflictError, StorageError
+from layers import accounts, catalogue, geojson, query, sessions, settings, store, store_sqlite
+from layers.errors import ConflictError, StorageError, TooManyAttemptsError
+from layers.settings import REPO_ROOT
 from tests.handmade import add_published_handmade_asset
 
 
@@ -194,3 +197,26 @@ def test_an_unreachable_database_is_one_sentence_without_the_password(fresh_data
                                            r"cannot be reached, so nothing was saved \(cause: ") as caught:
         store.group_names()
     assert "s3cret" not in str(caught.value)
+
+
+def test_two_app_servers_share_sign_ins_and_delays_through_one_database(each_store: str) -> None:
+    """A second process (another app server) on the same store sees the session this one
+    started, and the wrong passwords it counted delay the name here too."""
+    editor = accounts.add_user("Eeva Editor", "editor", "a long enough password", group="Handmade Group")
+    _, code = sessions.start(editor)
+    token = sessions.claim(code)
+    assert token is not None
+    other_server = (
+        "import sys\n"
+        "from layers import accounts, sessions, settings\n"
+        "found = sessions.from_token(sys.argv[1])\n"
+        "print(found.user.name if found else 'nobody')\n"
+        "for n in range(settings.sign_in_free_failures_per_name):\n"
+        "    accounts.authenticate('Eeva Editor', 'wrong guess', source=f'ip:198.51.100.{n}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", other_server, token], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=False, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Eeva Editor"
+    with pytest.raises(TooManyAttemptsError, match="Too many wrong passwords for this name"):
+        accounts.authenticate("Eeva Editor", "a long enough password", source="ip:192.0.2.9")
