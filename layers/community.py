@@ -475,6 +475,12 @@ def visible_assets(user: User | None, *, status: str | None = None, group: str |
     return [r for r in rows if r["status"] == "published" or (own is not None and r["group_id"] == own)]
 
 
+def published_within(area: BaseGeometry) -> list[int]:
+    """Ids of the published community assets that meet an area: anyone may see these. The
+    query runs in the database on PostGIS (GiST index), on a shapely STRtree with SQLite."""
+    return store.assets_within(area, status="published")
+
+
 def is_stale(row: dict[str, Any], today: date | None = None) -> bool:
     checked = row.get("last_verified")
     if not checked:

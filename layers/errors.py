@@ -47,3 +47,8 @@ class TooManyAttemptsError(NotAllowedError):
 
 class ChangedMeanwhileError(BadInputError):
     """The thing changed after the person was shown it (a newer version is stored)."""
+
+
+class ConflictError(ChangedMeanwhileError):
+    """A store write found a newer version than the one it was given (optimistic locking):
+    someone else changed the thing since it was opened."""

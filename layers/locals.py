@@ -9,9 +9,10 @@ from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
 
-from layers import access, areas, categories, settings
+from layers import access, areas, categories, settings, store
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError
+from layers.store_contract import SavedLocal
 
 COMBINE_CHOICES = {
     "walk": "Walk-time area only",
@@ -116,3 +117,14 @@ def _as_area(geom: Any) -> AreaGeometry:
     polys = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
     flat = [p for g in polys for p in (g.geoms if isinstance(g, MultiPolygon) else [g])]
     return MultiPolygon(flat)
+
+
+def saved(token: str) -> SavedLocal | None:
+    """The saved local behind a private link (its token is the permission), or None: pages open
+    saved locals through here, never the store."""
+    return store.get_local(token)
+
+
+def owned_by(owner: str) -> list[SavedLocal]:
+    """The locals a signed-in resident saved (pages pass the signed-in person's own key)."""
+    return store.locals_owned_by(owner)

@@ -3,6 +3,7 @@
 | variable              | meaning                                                  | default              |
 |-----------------------|----------------------------------------------------------|----------------------|
 | OURPATCH_DATA_DIR     | where loaded layers, caches and the database live        | data/local/          |
+| OURPATCH_DATABASE_URL | the store: postgresql://… for PostGIS; unset = SQLite in the data dir | unset (SQLite) |
 | OURPATCH_TILE_URL     | background map tiles; "none" turns tiles off             | OSM standard tiles   |
 | OURPATCH_TILE_ATTRIBUTION | credit shown for those tiles                         | © OpenStreetMap contributors |
 | OURPATCH_OSMNX_CACHE  | osmnx's HTTP cache for `load --place`                    | <data dir>/osmnx-cache |
@@ -34,6 +35,13 @@ def data_dir() -> Path:
     path = Path(raw).expanduser() if raw else SHIPPED_DATA_DIR / "local"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def database_url() -> str | None:
+    """`postgresql://…` to keep the store in PostGIS (several app servers can share it); None
+    keeps it in SQLite (ourpatch.db in the data folder)."""
+    raw = os.environ.get("OURPATCH_DATABASE_URL", "").strip()
+    return raw or None
 
 
 def tile_url() -> str | None:

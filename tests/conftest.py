@@ -4,12 +4,15 @@ with its own temporary data folder (never the developer's data/local)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from layers import query, sources
+from tests import pg
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,6 +21,7 @@ def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     old = os.environ.get("OURPATCH_DATA_DIR")
     os.environ["OURPATCH_DATA_DIR"] = str(path)
     os.environ["OURPATCH_TILE_URL"] = "none"
+    os.environ.pop("OURPATCH_DATABASE_URL", None)  # tests never touch a developer's real database
     yield path
     if old is None:
         os.environ.pop("OURPATCH_DATA_DIR", None)
@@ -45,3 +49,46 @@ def helsinki_index(helsinki: sources.Extract) -> query.AssetIndex:
 @pytest.fixture(scope="session")
 def helsinki_pbf() -> Path:
     return sources.embedded_default_path()
+
+
+@pytest.fixture(scope="session")
+def postgis_server() -> Iterator[str | None]:
+    """A PostGIS database for the store tests: OURPATCH_TEST_DATABASE_URL, else a throwaway
+    cluster when PostgreSQL is installed, else None (see tests/pg.py)."""
+    url = os.environ.get(pg.ENV, "").strip()
+    if url:
+        yield url
+        return
+    try:
+        with pg.throwaway_cluster() as started:
+            yield started
+    except (RuntimeError, OSError, subprocess.CalledProcessError, psycopg.Error) as exc:
+        pg.MISSING.append(str(exc))
+        yield None
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test once on SQLite (in its own data folder) and once on PostGIS (in a fresh
+    schema of its own). Without PostGIS the second run skips with the reason; with CI=true it fails."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("OURPATCH_DATABASE_URL", raising=False)
+        yield "sqlite"
+        return
+    server = request.getfixturevalue("postgis_server")
+    if server is not None:
+        try:
+            with psycopg.connect(server, connect_timeout=10):
+                pass
+        except psycopg.Error as exc:
+            pg.MISSING.append(f"{pg.ENV} cannot be reached ({str(exc).strip().splitlines()[0]})")
+            server = None
+    if server is None:
+        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(pg.MISSING)) or 'unknown reason'}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
+        pytest.skip(reason)
+    with pg.fresh_schema(server) as url:
+        monkeypatch.setenv("OURPATCH_DATABASE_URL", url)
+        yield "postgis"

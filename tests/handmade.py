@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
 
 from shapely.geometry.base import BaseGeometry
 
@@ -12,12 +12,11 @@ HOSTILE_NAME = '<img src=x onerror="window.__xss=1;alert(1)"></script><script>wi
 
 
 def add_published_handmade_asset(name: str, geometry: BaseGeometry, *, category: str = "community_groups",
-                                 website: str | None = None) -> int:
-    """Insert a published community asset straight into the store (test set-up only)."""
-    now = datetime.now(UTC).isoformat()
-    with store.connect() as db:
-        table = db.table("community_assets")
-        table.insert({"name": name, "category": category, "geometry_wkt": geometry.wkt, "kind": "place",
-                      "status": "published", "website": website, "created_at": now, "updated_at": now,
-                      "version": 1, "last_verified": now[:10]})
-        return int(table.last_pk)  # type: ignore[arg-type]
+                                 website: str | None = None, status: str = "published") -> int:
+    """Put a community asset straight into the store, unchecked (test set-up only), through the
+    store contract so it works on every backend."""
+    group = store.group_id("Handmade Test Group", create=True)
+    assert group is not None
+    item = {"name": name, "category": category, "geometry_wkt": geometry.wkt, "kind": "place", "website": website}
+    return store.insert_assets([item], group=group, user=None, status=status,
+                               history_snapshot=lambda record: json.dumps(record, default=str))[0]

@@ -1,9 +1,10 @@
-"""People and passwords: hashed with Argon2id, checked in layers/, one clear sentence on mistakes."""
+"""People and passwords: hashed with Argon2id, checked in layers/, one clear sentence on mistakes.
+Every test here runs on SQLite and on PostGIS (each_store)."""
+
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,13 @@ from layers.errors import BadInputError, NotAllowedError
 from layers.settings import REPO_ROOT
 
 GOOD_PASSWORD = "correct horse battery"
+pytestmark = pytest.mark.usefixtures("each_store")
 
 
 def test_passwords_are_hashed_and_checked(fresh_data_dir: Path) -> None:
     user = accounts.add_user("Aino Editor", "editor", GOOD_PASSWORD, group="Friends of Esplanadi")
     assert user.group == "Friends of Esplanadi"
-    raw = sqlite3.connect(store.db_path()).execute("select password_hash from users").fetchone()[0]
+    raw = store.table_rows("users")[0]["password_hash"]
     assert raw.startswith("$argon2id$") and GOOD_PASSWORD not in raw
     assert accounts.authenticate("aino editor", GOOD_PASSWORD) == user  # names ignore case
     assert accounts.authenticate("Aino Editor", "wrong password!") is None
@@ -74,7 +76,5 @@ def test_many_wrong_passwords_delay_the_name_for_a_while(fresh_data_dir: Path) -
         assert accounts.authenticate("Lotta Locked", "not the password", source="ip:192.0.2.1") is None
     with pytest.raises(NotAllowedError, match="Too many wrong passwords for this name; wait"):
         accounts.authenticate("Lotta Locked", GOOD_PASSWORD, source="ip:192.0.2.2")
-    with store.connect() as db:  # the delay has passed
-        db.execute("update sign_in_attempts set next_allowed = 0")
-        db.conn.commit()
+    store.set_for_tests("sign_in_attempts", {"next_allowed": 0}, {})  # the delay has passed
     assert accounts.authenticate("Lotta Locked", GOOD_PASSWORD, source="ip:192.0.2.2") is not None

@@ -224,9 +224,10 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         editor.get_by_text("Community group editors sign in").wait_for(timeout=60_000)
         from layers import store
 
-        with _in(data), store.connect() as db:
-            assert db.execute("select count(*) from sign_in_sessions s join users u on u.id = s.user_id "
-                              "where u.name = 'Eeva Editor'").fetchone()[0] == 0
+        with _in(data):
+            eeva = store.find_user(name="Eeva Editor")
+            assert eeva is not None
+            assert [r for r in store.table_rows("sign_in_sessions") if r["user_id"] == eeva.id] == []
         chromium.close()
 
 

@@ -1,9 +1,9 @@
-"""Community assets: checked at the door, permissions in layers/, moderation, history, links."""
+"""Community assets: checked at the door, permissions in layers/, moderation, history, links.
+Every test here runs on SQLite and on PostGIS (the `people` fixture asks for each_store)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from shapely.geometry import Point, box, mapping
@@ -16,7 +16,7 @@ KAISANIEMI = "osm:relation/6627217"
 
 
 @pytest.fixture
-def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
+def people(each_store: str) -> dict[str, accounts.User]:
     return {
         "admin": accounts.add_user("Ada Admin", "admin", PASSWORD),
         "moderator": accounts.add_user("Mika Moderator", "moderator", PASSWORD),
@@ -95,10 +95,7 @@ def test_freshness(people: dict[str, accounts.User]) -> None:
     row = store.get_asset(asset_id)
     assert not community.is_stale(row)
     assert community.is_stale(row, today=date.today() + timedelta(days=400))
-    with store.connect() as db:
-        db.execute("update community_assets set last_verified = '2020-01-01', status = 'published' where id = ?",
-                   [asset_id])
-        db.conn.commit()
+    store.set_for_tests("community_assets", {"last_verified": "2020-01-01", "status": "published"}, {"id": asset_id})
     assert "Not checked since 2020-01-01" in catalogue.all_assets().set_index("id").loc[f"community:{asset_id}", "note"]
     community.verify(people["editor"], asset_id)
     assert not community.is_stale(store.get_asset(asset_id))
@@ -162,3 +159,13 @@ def test_links_between_community_assets_show_at_both_ends(people: dict[str, acco
     notes = catalogue.all_assets().set_index("id")["note"]
     assert "Meets at Handmade Hall" in notes[f"community:{club}"]
     assert "Meeting place of Handmade Club" in notes[f"community:{hall}"]
+
+
+def test_published_assets_within_an_area_come_from_the_store_query(people: dict[str, accounts.User]) -> None:
+    near = community.create_asset(people["moderator"], friends(name="Handmade Near"), group="Handmade Group",
+                                  publish=True)
+    community.create_asset(people["editor"], friends(name="Handmade Pending Near"))  # pending: not for everyone
+    community.create_asset(people["moderator"], friends(name="Handmade Far", geometry=Point(24.99, 60.20), links=[]),
+                           group="Handmade Group", publish=True)
+    assert community.published_within(box(24.940, 60.172, 24.951, 60.178)) == [near]
+    assert community.published_within(box(24.0, 59.0, 24.1, 59.1)) == []

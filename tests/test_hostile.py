@@ -975,7 +975,8 @@ def test_a_local_too_large_to_grid_is_skipped_in_bounded_time(fresh_data_dir: Pa
 # ================================================================ 8. sign-in abuse
 
 
-def test_parallel_guesses_cannot_get_more_checks_than_the_limit(fresh_data_dir: Path) -> None:
+@pytest.mark.usefixtures("each_store")
+def test_parallel_guesses_cannot_get_more_checks_than_the_limit() -> None:
     accounts.add_user("Ada Admin", "admin", PASSWORD)
 
     def guess(n: int) -> str:
@@ -992,45 +993,41 @@ def test_parallel_guesses_cannot_get_more_checks_than_the_limit(fresh_data_dir: 
     assert results.count("delayed") >= 64 - settings.sign_in_free_failures_per_name
 
 
-def test_guessing_at_one_name_delays_it_only_for_a_short_capped_time(fresh_data_dir: Path) -> None:
+@pytest.mark.usefixtures("each_store")
+def test_guessing_at_one_name_delays_it_only_for_a_short_capped_time() -> None:
     accounts.add_user("Ada Admin", "admin", PASSWORD)
     waits = []
     for n in range(40):  # an attacker from many addresses
-        with store.connect() as db:  # the previous delay has passed (test set-up)
-            db.execute("update sign_in_attempts set next_allowed = 0 where key like 'name:%'")
-            db.conn.commit()
+        store.set_for_tests("sign_in_attempts", {"next_allowed": 0}, {"key": "name:ada admin"})  # delay passed
         try:
             accounts.authenticate("Ada Admin", "wrong guess", source=f"ip:198.51.100.{n}")
         except TooManyAttemptsError as exc:
             waits.append(exc.wait_s)
-    with store.connect() as db:
-        wait = db.execute("select next_allowed - last_failure from sign_in_attempts where key = 'name:ada admin'"
-                          ).fetchone()[0]
+    [row] = [r for r in store.table_rows("sign_in_attempts") if r["key"] == "name:ada admin"]
+    wait = row["next_allowed"] - row["last_failure"]
     assert wait <= settings.sign_in_max_delay_name_s
     assert accounts.authenticate("Someone Else", "wrong guess", source="ip:192.0.2.50") is None  # others unaffected
 
 
-def test_old_attempts_are_forgotten(fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("each_store")
+def test_old_attempts_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(30):
         accounts.authenticate(f"Sprayed Name {n}", "wrong guess", source=f"ip:198.51.100.{n}")
     monkeypatch.setattr(settings, "sign_in_window_s", 0.0)
     time.sleep(0.01)
     accounts.authenticate("One More", "wrong guess", source="ip:198.51.100.200")
-    with store.connect() as db:
-        assert db.execute("select count(*) from sign_in_attempts").fetchone()[0] <= 2
+    assert len(store.table_rows("sign_in_attempts")) <= 2
 
 
-def test_delays_grow(fresh_data_dir: Path) -> None:
+@pytest.mark.usefixtures("each_store")
+def test_delays_grow() -> None:
     accounts.add_user("Ada Admin", "admin", PASSWORD)
     delays = []
     for _ in range(settings.sign_in_free_failures_per_name + 4):
-        with store.connect() as db:
-            db.execute("update sign_in_attempts set next_allowed = 0")
-            db.conn.commit()
+        store.set_for_tests("sign_in_attempts", {"next_allowed": 0}, {})
         accounts.authenticate("Ada Admin", "wrong guess", source="ip:192.0.2.1")
-        with store.connect() as db:
-            delays.append(db.execute("select next_allowed - last_failure from sign_in_attempts "
-                                     "where key = 'name:ada admin'").fetchone()[0])
+        [row] = [r for r in store.table_rows("sign_in_attempts") if r["key"] == "name:ada admin"]
+        delays.append(row["next_allowed"] - row["last_failure"])
     growing = delays[settings.sign_in_free_failures_per_name - 1:]
     assert growing == sorted(growing) and growing[-1] > growing[0] > 0
 

@@ -1,5 +1,6 @@
 """Moderation applies to the version shown; restore waits to be checked; links survive a data
-refresh; sign-in sessions live server-side and end on sign-out. Real SQLite, real extract."""
+refresh; sign-in sessions live server-side and end on sign-out. Real SQLite, real extract; the
+store-level tests run on PostGIS too (each_store)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
     }
 
 
+@pytest.mark.usefixtures("each_store")
 def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     shown = store.get_asset(asset_id)["version"]  # what the moderator opened
@@ -39,6 +41,7 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, a
     assert store.get_asset(asset_id)["status"] == "published"
 
 
+@pytest.mark.usefixtures("each_store")
 def test_reject_needs_a_reason_and_says_so(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     with pytest.raises(BadInputError, match=r"^Reason: is required"):
@@ -47,6 +50,7 @@ def test_reject_needs_a_reason_and_says_so(people: dict[str, accounts.User]) -> 
         community.reject(people["editor"], asset_id, "mine")
 
 
+@pytest.mark.usefixtures("each_store")
 def test_restore_makes_the_old_version_pending_again(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     community.publish(people["moderator"], asset_id)
@@ -60,14 +64,14 @@ def test_restore_makes_the_old_version_pending_again(people: dict[str, accounts.
     assert community.published_layer().empty or "community:" + str(asset_id) not in set(community.published_layer()["id"])
 
 
+@pytest.mark.usefixtures("each_store")
 def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     link = store.get_asset(asset_id)["links"][0]
     assert link["target_name"] == "Kaisaniemen puisto" and link["target_category"] == "parks"
     assert community.link_problems(store.get_asset(asset_id)) == []
     # A newer extract maps the park under another id: the stored id is no longer on the map.
-    with store.connect() as db:
-        db.execute("update asset_links set target_osm_id = 999999999999 where asset_id = ?", [asset_id])
+    store.set_for_tests("asset_links", {"target_osm_id": 999999999999}, {"asset_id": asset_id})
     problems = community.link_problems(store.get_asset(asset_id))
     assert len(problems) == 1
     assert problems[0]["replacement"] == KAISANIEMI
@@ -86,6 +90,7 @@ def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: d
             {"relation": "cares_for", "target": "osm:way/123"}]))
 
 
+@pytest.mark.usefixtures("each_store")
 def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accounts.User]) -> None:
     editor = people["editor"]
     session_id, code = sessions.start(editor)
@@ -93,16 +98,14 @@ def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accoun
     assert token is not None and sessions.claim(code) is None  # a code works once
     found = sessions.from_token(token)
     assert found is not None and found.user == editor and found.id == session_id
-    with store.connect() as db:
-        stored = [tuple(r) for r in db.execute("select * from sign_in_sessions").fetchall()]
+    stored = [tuple(r.values()) for r in store.table_rows("sign_in_sessions")]
     assert not any(token in str(v) or code in str(v) or "Eeva" in str(v) or "editor" in str(v)
                    for row in stored for v in row)
     assert hashlib.sha256(token.encode()).hexdigest() in {v for row in stored for v in row}
     assert sessions.from_token("x" * 43) is None
     # idle past the limit: gone
     stale = (datetime.now(UTC) - sessions.IDLE - timedelta(minutes=1)).isoformat(timespec="seconds")
-    with store.connect() as db:
-        db.execute("update sign_in_sessions set last_seen = ? where id = ?", [stale, session_id])
+    store.set_for_tests("sign_in_sessions", {"last_seen": stale}, {"id": session_id})
     assert sessions.from_token(token) is None
     # sign-out everywhere ends every browser's session
     ids = [sessions.start(editor)[0] for _ in range(2)]
@@ -111,11 +114,11 @@ def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accoun
     assert not any(sessions.from_id(i) for i in ids)
     # an expired code is refused
     _, late = sessions.start(editor)
-    with store.connect() as db:
-        db.execute("update sign_in_sessions set code_expires = '2000-01-01T00:00:00+00:00'")
+    store.set_for_tests("sign_in_sessions", {"code_expires": "2000-01-01T00:00:00+00:00"}, {})
     assert sessions.claim(late) is None
 
 
+@pytest.mark.usefixtures("each_store")
 def test_single_sign_on_email_maps_to_the_role_an_admin_set(people: dict[str, accounts.User]) -> None:
     assert accounts.user_for_email("mika@council.example") is None
     with pytest.raises(NotAllowedError):
@@ -242,18 +245,18 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
 
 
+@pytest.mark.usefixtures("each_store")
 def test_old_sessions_are_purged_when_someone_signs_in(people: dict[str, accounts.User]) -> None:
     old_id, _ = sessions.start(people["editor"])
     long_ago = (datetime.now(UTC) - sessions.MAX_AGE - timedelta(hours=1)).isoformat(timespec="seconds")
-    with store.connect() as db:
-        db.execute("update sign_in_sessions set created_at = ?, last_seen = ? where id = ?",
-                   [long_ago, datetime.now(UTC).isoformat(timespec="seconds"), old_id])
+    store.set_for_tests("sign_in_sessions", {"created_at": long_ago,
+                                             "last_seen": datetime.now(UTC).isoformat(timespec="seconds")},
+                        {"id": old_id})
     sessions.start(people["moderator"])
-    with store.connect() as db:
-        left = [tuple(r) for r in db.execute("select user_id from sign_in_sessions").fetchall()]
-    assert left == [(people["moderator"].id,)]
+    assert [r["user_id"] for r in store.table_rows("sign_in_sessions")] == [people["moderator"].id]
 
 
+@pytest.mark.usefixtures("each_store")
 def test_an_ended_sessions_id_is_never_given_to_someone_else(people: dict[str, accounts.User]) -> None:
     ended, _ = sessions.start(people["editor"])
     sessions.end(ended)

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from layers import locals, store
+from layers import locals
 from layers.errors import BadInputError
 from mapping import drawing
 
@@ -70,7 +70,7 @@ def clear() -> None:
 
 def open_shared(token: str) -> str | None:
     """Load a saved local from its private token into the session. Returns its name."""
-    saved = store.get_local(token)
+    saved = locals.saved(token)
     if saved is None:
         raise BadInputError("That link does not open a saved local: it may be mistyped.")
     spec = locals.LocalSpec.from_json(saved.spec_json)

@@ -1,0 +1,120 @@
+"""The store contract: what every backend (layers/store_sqlite.py, layers/store_postgis.py) does,
+typed, with its records. Domain modules call layers/store.py, which picks the backend.
+
+Rows are plain dicts keyed by the column names below (the same on every backend); geometry
+travels as WKT text in `geometry_wkt` / `area_wkt` (PostGIS stores real geometry columns and
+converts at its boundary); area queries take shapely geometries. Named errors: a change made
+meanwhile raises `layers.errors.ConflictError`, a storage fault `layers.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shapely.geometry.base import BaseGeometry
+
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,40}")
+
+ASSET_FIELDS = ["name", "category", "kind", "geometry_wkt", "description", "address", "website", "email",
+                "phone", "online_url", "schedule", "eligibility", "opening_hours"]
+LINK_FIELDS = ["relation", "target_osm_type", "target_osm_id", "target_asset_id", "target_name", "target_category",
+               "target_lon", "target_lat"]
+CHANGEABLE_FIELDS = {*ASSET_FIELDS, "status", "rejection_reason", "last_verified", "group_id"}
+
+# What tests may set behind the app's back (to age a session, pass a delay, damage a link):
+# table -> columns. Only these, so the helper is no back door to arbitrary SQL.
+TEST_SETTABLE: dict[str, set[str]] = {
+    "sign_in_sessions": {"last_seen", "created_at", "code_expires"},
+    "sign_in_attempts": {"next_allowed"},
+    "asset_links": {"target_osm_id"},
+    "community_assets": {"last_verified", "status"},
+}
+TEST_READABLE = {"sign_in_sessions", "sign_in_attempts", "users", "community_assets", "asset_links",
+                 "asset_history", "saved_locals", "groups"}
+
+
+@dataclass(frozen=True)
+class SavedLocal:
+    token: str
+    name: str
+    spec_json: str
+    area_wkt: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    name: str
+    role: str
+    group_id: int | None
+    group_name: str | None
+    password_hash: str
+
+
+class Store(Protocol):
+    """Every backend offers these; each write is one transaction."""
+
+    # saved locals
+    def insert_local(self, token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+                     source: str | None, now: str, since: str, per_source_per_day: int) -> None: ...
+    def get_local(self, token: str) -> SavedLocal | None: ...
+    def locals_owned_by(self, owner: str) -> list[SavedLocal]: ...
+    def saved_local_footprints(self) -> list[tuple[str | None, str | None, str]]: ...
+    def locals_version(self) -> str: ...
+
+    # people
+    def group_id(self, name: str, *, create: bool = False) -> int | None: ...
+    def group_names(self) -> list[str]: ...
+    def insert_user(self, name: str, role: str, password_hash: str, group: int | None) -> int: ...
+    def find_user(self, *, name: str | None = None, user_id: int | None = None) -> UserRow | None: ...
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def list_users(self) -> list[dict[str, Any]]: ...
+    def set_user_email(self, user_id: int, email: str | None) -> None: ...
+    def find_user_by_email(self, email: str) -> UserRow | None: ...
+
+    # community assets
+    def insert_assets(self, items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
+                      history_snapshot: Callable[[dict[str, Any]], str],
+                      check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]: ...
+    def get_asset(self, asset_id: int) -> dict[str, Any] | None: ...
+    def change_asset(self, asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
+                     user: int | None, snapshot: Callable[[dict[str, Any]], str],
+                     links: list[dict[str, Any]] | None = None) -> int: ...
+    def asset_rows(self, *, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]: ...
+    def assets_within(self, area: BaseGeometry, *, status: str | None = None) -> list[int]: ...
+    def asset_ids(self) -> list[int]: ...
+    def asset_history(self, asset_id: int) -> list[dict[str, Any]]: ...
+    def community_version(self) -> str: ...
+
+    # sign-in sessions and attempts
+    def insert_session(self, user_id: int, code_hash: str, code_expires: str, now: str) -> int: ...
+    def claim_session_code(self, code_hash: str, token_hash: str, now: str) -> int | None: ...
+    def find_session(self, *, token_hash: str | None = None,
+                     session_id: int | None = None) -> dict[str, Any] | None: ...
+    def touch_session(self, session_id: int, now: str) -> None: ...
+    def delete_sessions(self, *, session_id: int | None = None, user_id: int | None = None,
+                        idle_before: str | None = None, created_before: str | None = None) -> int: ...
+    def reserve_sign_in_attempt(self, keys: list[str], now: float, window_s: float,
+                                delay_for: Callable[[str, int], float]) -> tuple[float, str | None]: ...
+    def forgive_sign_in_attempt(self, key: str) -> None: ...
+    def clear_sign_in_attempts(self, key: str) -> None: ...
+
+    # for tests and checks
+    def snapshot(self) -> dict[str, list[str]]: ...
+    def table_rows(self, table: str) -> list[dict[str, Any]]: ...
+    def set_for_tests(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> int: ...
+
+
+def check_test_set(table: str, values: dict[str, Any], where: dict[str, Any]) -> None:
+    allowed = TEST_SETTABLE.get(table, set())
+    if not values or set(values) - allowed or set(where) - allowed - {"id", "asset_id", "key", "user_id"}:
+        raise ValueError(f"set_for_tests cannot set {sorted(values)} where {sorted(where)} in {table!r}")
+
+
+def check_test_read(table: str) -> None:
+    if table not in TEST_READABLE:
+        raise ValueError(f"table_rows cannot read {table!r}")
