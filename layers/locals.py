@@ -119,6 +119,15 @@ def _as_area(geom: Any) -> AreaGeometry:
     return MultiPolygon(flat)
 
 
+MAX_NAME = store.MAX_LOCAL_NAME
+
+
+def save(name: str, spec: LocalSpec, area: AreaGeometry, *, owner: str | None, source: str | None) -> str:
+    """Keep a local under a private link; the token. `owner`: the signed-in person's own key;
+    `source`: where an anonymous resident connects from (they count once in the consensus layer)."""
+    return store.save_local(name, spec.to_json(), area.wkt, owner=owner, source=source)
+
+
 def saved(token: str) -> SavedLocal | None:
     """The saved local behind a private link (its token is the permission), or None: pages open
     saved locals through here, never the store."""

@@ -37,9 +37,6 @@ def test_import_rule(path: str, source: str, allowed: bool) -> None:
 
 DRIVERS = {"sqlite3", "sqlite_utils", "psycopg"}
 STORE_MODULES = {"layers.store", "layers.store_sqlite", "layers.store_postgis"}
-# views/explore.py still saves and lists locals through the store; it moves behind layers/locals.py
-# (locals.saved, locals.owned_by) once the walk-time work on that page has landed.
-VIEWS_NOT_YET_MOVED = {"views/explore.py"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -67,6 +64,6 @@ def test_only_the_store_modules_know_sql_and_pages_never_call_the_store() -> Non
             wrong.append(f"{rel} imports {sorted(drivers)}")
         if rel.startswith(("views/", "routes/", "mapping/")) or rel == "app.py":
             stores = imported & STORE_MODULES
-            if stores and rel not in VIEWS_NOT_YET_MOVED:
+            if stores:
                 wrong.append(f"{rel} calls the store directly ({sorted(stores)}); use a layers/ domain function")
     assert wrong == []

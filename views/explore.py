@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import access, accounts, categories, gaps, geojson, locals, query, search, store
+from layers import access, accounts, areas, categories, gaps, geojson, locals, query, search
 from layers.errors import BadInputError
 from mapping import build
 from views import chrome, common, local_state
@@ -191,14 +191,14 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
     return chart_and_download
 
 
-def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User | None) -> None:
+def _save_and_share(spec: locals.LocalSpec, area: areas.AreaGeometry, user: accounts.User | None) -> None:
     st.subheader("Keep or share this local")
     with st.form("save-local", clear_on_submit=False):
-        name = st.text_input("Name your local", max_chars=store.MAX_LOCAL_NAME, placeholder="Home and the park")
+        name = st.text_input("Name your local", max_chars=locals.MAX_NAME, placeholder="Home and the park")
         if st.form_submit_button("Save and get a private link"):
             try:
-                token = store.save_local(name, spec.to_json(), area_wkt,
-                                         owner=user.owner_key if user else None, source=common.client_source())
+                token = locals.save(name, spec, area, owner=user.owner_key if user else None,
+                                    source=common.client_source())
             except BadInputError as exc:
                 st.error(common.md(exc))
             else:
@@ -206,7 +206,7 @@ def _save_and_share(spec: locals.LocalSpec, area_wkt: str, user: accounts.User |
                 st.session_state["loaded_token"] = token
                 st.query_params["local"] = token
     link_token = st.session_state.get("loaded_token")
-    if link_token and store.get_local(link_token) is not None:
+    if link_token and locals.saved(link_token) is not None:
         host = st.context.headers.get("host") or "localhost:8501"
         st.success("Saved. Anyone with this link sees this local; it is not listed anywhere.")
         st.code(f"http://{host}/?local={link_token}", language=None)
@@ -217,7 +217,7 @@ def _my_locals(user: accounts.User | None) -> None:
     """A signed-in person's saved locals (residents without an account keep their links)."""
     if user is None:
         return
-    mine = store.locals_owned_by(user.owner_key)
+    mine = locals.owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
         st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.when(m.created_at[:10])}"
@@ -337,7 +337,7 @@ def _map_and_local() -> None:
             chart_and_download = _show_results(summary, missing, spec, lay)
     listed = time.perf_counter()
     if summary is not None and resolved is not None:
-        _save_and_share(spec, resolved.area.wkt, user)
+        _save_and_share(spec, resolved.area, user)
     _my_locals(user)
     if chart_and_download is not None:
         chart_and_download()
