@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -92,3 +93,18 @@ def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path,
     with pg.fresh_schema(server) as url:
         monkeypatch.setenv("OURPATCH_DATABASE_URL", url)
         yield "postgis"
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """Playwright for the browser journeys; with CI=true a missing Chromium fails, not skips."""
+    from tests import browser
+
+    if not browser.chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {browser.CHROMIUM}; CI must install it (apt-get install chromium).")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw

@@ -32,18 +32,6 @@ def app_pages() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not browser.chromium_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {browser.CHROMIUM}; CI must install it (apt-get install chromium).")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
 def app_with_people(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = _data_with_people(tmp_path_factory.mktemp("a11y"), ("Aino Admin", "admin", "Friends of Kaisaniemi Park"))
     with browser.running_app(data) as url:

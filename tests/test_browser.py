@@ -23,18 +23,6 @@ TILE_HOSTS = {"tile.openstreetmap.org"}
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not browser.chromium_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {browser.CHROMIUM}; CI must install it (apt-get install chromium).")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with browser.running_app(tmp_path_factory.mktemp("browser-data")) as url:
         yield url

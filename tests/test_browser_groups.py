@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from layers.settings import REPO_ROOT
 from tests import browser
-from tests.test_browser import PASSWORD, _choose, _data_with_people, _sign_in, playwright  # noqa: F401
+from tests.test_browser import PASSWORD, _choose, _data_with_people, _sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = REPO_ROOT / "docs" / "screenshots"
@@ -86,7 +86,7 @@ def _wait_session_cookie(context: Any) -> dict[str, Any]:
     raise AssertionError("no session cookie was set")
 
 
-def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: Path) -> None:
     data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Friends"),
                              ("Mika Moderator", "moderator", None))
     with browser.running_app(data) as url:
@@ -231,7 +231,7 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         chromium.close()
 
 
-def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tmp_path: Path) -> None:
     from shapely.geometry import Point
 
     from layers import accounts, community, store
@@ -276,7 +276,7 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
         chromium.close()
 
 
-def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright: Any, tmp_path: Path) -> None:
     """st.login against a local OpenID Connect provider (oidc-provider-mock), configured in a
     secrets.toml of the test's own; the e-mail maps to the account an admin gave it."""
     import secrets
@@ -334,7 +334,7 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
             chromium.close()
 
 
-def test_sign_out_leaves_nothing_of_the_person_on_compare(playwright: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_sign_out_leaves_nothing_of_the_person_on_compare(playwright: Any, tmp_path: Path) -> None:
     from tests.test_browser import SENATE_SQUARE_AND_ESPLANADI
 
     data = _data_with_people(tmp_path, ("Pia Planner", "planner", None))

@@ -7,7 +7,6 @@ import pty
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,18 +68,6 @@ def test_layers_report_each_step_to_a_callback(fresh_data_dir: Path) -> None:
     seen.clear()
     consensus.consensus_cells(progress=lambda *a: seen.append(a))  # nothing saved: nothing to report
     assert seen == []
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not browser.chromium_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {browser.CHROMIUM}; CI must install it (apt-get install chromium).")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
 
 
 @pytest.mark.browser
