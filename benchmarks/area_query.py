@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.synthetic import BBOX, synthetic_assets
-from layers import areas, geodesy, query
+from layers import areas, geodesy
+from layers.analysis import query
 
 
 def _p50_ms(fn: Any, repeat: int) -> float:

@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import catalogue, query, sources
+from layers import catalogue
+from layers.analysis import query
+from layers.osm import sources
 from mapping import build, drawing
 
 st.set_page_config(page_title="Baseline", layout="wide")

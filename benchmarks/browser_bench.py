@@ -25,7 +25,9 @@ import geopandas as gpd
 
 from benchmarks.map_build import naive_map
 from benchmarks.synthetic import synthetic_assets
-from layers import access, categories, schema, search, settings, sources
+from layers import categories, schema, settings
+from layers.analysis import access, search
+from layers.osm import sources
 from mapping import vendor
 from tests import browser
 

@@ -18,7 +18,8 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from layers import access, sources
+from layers.analysis import access
+from layers.osm import sources
 
 SIDE = 245  # 245 x 245 = 60,025 nodes
 SPACING_M = 25.0

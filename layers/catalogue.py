@@ -5,7 +5,9 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from layers import community, schema, settings, sources, store
+from layers import schema, settings, store
+from layers.groups import community
+from layers.osm import sources
 
 
 def extract_version() -> str:

@@ -15,23 +15,12 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import Polygon, box
 
-from layers import (
-    access,
-    accounts,
-    areas,
-    catalogue,
-    categories,
-    community,
-    consensus,
-    export,
-    gaps,
-    geojson,
-    importer,
-    oruk,
-    query,
-    sources,
-)
+from layers import areas, catalogue, categories
+from layers.analysis import access, consensus, gaps, query
 from layers.errors import BadInputError, NotAllowedError, OurPatchError
+from layers.groups import accounts, community, importer
+from layers.io import export, geojson, oruk
+from layers.osm import sources
 from layers.progress import Progress
 
 EXIT_BAD_INPUT = 2

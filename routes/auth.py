@@ -2,7 +2,7 @@
 
 A Streamlit page cannot set a cookie (it talks over a websocket), so the sign-in page starts a
 session in the store with a one-time code, and the browser swaps that code here for an
-HttpOnly, SameSite=Lax cookie holding an opaque random id (see layers/sessions.py). Only a
+HttpOnly, SameSite=Lax cookie holding an opaque random id (see layers/groups/sessions.py). Only a
 hash of the id is stored; nothing about the person (name, role, password) is in the browser.
 
 POST /auth/session      {"code": "..."}  -> sets the cookie (403 for a used or expired code)
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from layers import sessions
+from layers.groups import sessions
 
 MAX_BODY = 1024
 

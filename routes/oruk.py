@@ -5,7 +5,7 @@ Paths and answers follow the UK profile's openapi.json: `/` (version and profile
 `/taxonomies/{id}`, `/taxonomy_terms`, `/taxonomy_terms/{id}`, and `/organizations`,
 `/organizations/{id}` as HSDS 3 has them. Lists take `page` and `per_page` (and, for services,
 `search`, `taxonomy_term_id`, `taxonomy_id`). GET only; any origin may read (CORS). The JSON is
-built by pure functions in layers/oruk.py; here only HTTP."""
+built by pure functions in layers/io/oruk.py; here only HTTP."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from layers import oruk
 from layers.errors import BadInputError
+from layers.io import oruk
 
 PREFIX = "/api/oruk"
 

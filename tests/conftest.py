@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from layers import query, sources
+from layers.analysis import query
+from layers.osm import sources
 from tests import pg
 
 

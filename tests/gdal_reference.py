@@ -2,7 +2,7 @@
 
 It reads the same .osm.pbf with GDAL's OSM driver (through pyogrio) instead of pyrosm, parses
 the tags itself and tests every feature one by one with shapely, so it shares no code with
-layers/query.py or layers/sources.py; only the category table (data) is common.
+layers/analysis/query.py or layers/osm/sources.py; only the category table (data) is common.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from layers import access, gaps, query, sources
+from layers.analysis import access, gaps, query
 from layers.errors import BadInputError
+from layers.osm import sources
 
 NEAR_KAISANIEMI = (24.9470, 60.1735)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from layers import accounts, settings, store
+from layers import settings, store
 from layers.errors import BadInputError, NotAllowedError
+from layers.groups import accounts
 from layers.settings import REPO_ROOT
 
 GOOD_PASSWORD = "correct horse battery"

@@ -6,7 +6,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from layers import sources
+from layers.osm import sources
 from layers.settings import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
@@ -118,8 +118,8 @@ def test_find_page_searches_services_and_places_and_starts_a_walk() -> None:
 
 def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
     from layers import areas as area_mod
-    from layers import locals as local_mod
     from layers import store
+    from layers.analysis import local_spec as local_mod
 
     a = area_mod.circle(24.9470, 60.1735, 300)
     b = area_mod.circle(24.9520, 60.1690, 300)
@@ -136,7 +136,7 @@ def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
 
 
 def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from layers import access, search
+    from layers.analysis import access, search
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     base = sources.current()
@@ -152,7 +152,7 @@ def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, mo
 
 
 def test_sign_in_then_saved_locals_are_listed_for_that_person(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from layers import accounts
+    from layers.groups import accounts
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     accounts.add_user("Pia Planner", "planner", "a long enough password")
@@ -179,7 +179,8 @@ def test_sign_in_then_saved_locals_are_listed_for_that_person(tmp_path, monkeypa
 def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from shapely.geometry import Point
 
-    from layers import accounts, community, store
+    from layers import store
+    from layers.groups import accounts, community
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     for page in ("views/group.py", "views/moderate.py"):
@@ -201,7 +202,7 @@ def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignor
 
 
 def test_people_page_is_for_admins(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from layers import accounts
+    from layers.groups import accounts
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     admin = accounts.add_user("Ada Admin", "admin", "a long enough password")
@@ -227,7 +228,7 @@ def test_user_text_in_messages_cannot_become_markdown(tmp_path, monkeypatch) -> 
 
 
 def test_planners_page(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from layers import accounts
+    from layers.groups import accounts
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     at = _run("views/planners.py")

@@ -8,7 +8,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from layers import accounts, sessions
+from layers.groups import accounts, sessions
 from routes import auth as auth_routes
 
 

@@ -130,7 +130,7 @@ def _names_in_first_table(page: Any) -> list[str]:
 
 
 def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, app_url: str) -> None:
-    from layers import sources
+    from layers.osm import sources
 
     park = sources.current().assets.set_index("name").loc["Kaisaniemen puisto"].geometry
     inside_park = park.buffer(-0.0006).centroid  # in the park, away from its symbol
@@ -245,7 +245,7 @@ PASSWORD = "a long enough password"
 
 def _data_with_people(tmp_path: Path, *people: tuple[str, str, str | None]) -> Path:
     """A data folder of its own with these (name, role, group) accounts, all with PASSWORD."""
-    from layers import accounts
+    from layers.groups import accounts
 
     data = tmp_path / "data"
     data.mkdir()
@@ -334,7 +334,9 @@ def test_planner_downloads_a_geopackage_in_the_crs_that_fits(playwright: Any, tm
         saved = tmp_path / "download.gpkg"
         info.value.save_as(saved)
         chromium.close()
-    from layers import areas, query, sources
+    from layers import areas
+    from layers.analysis import query
+    from layers.osm import sources
 
     expected = query.AssetIndex(sources.current().assets).within(areas.parse_area(drawn))
     assert_valid_gpkg(saved)
@@ -364,7 +366,7 @@ def _no_markdown_from(page: Any, requests: list[str]) -> None:
 
 
 def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: Any, tmp_path: Path) -> None:
-    from layers import accounts, community
+    from layers.groups import accounts, community
 
     data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Hostile Group"),
                              ("Mika Moderator", "moderator", None))

@@ -234,7 +234,8 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
 def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tmp_path: Path) -> None:
     from shapely.geometry import Point
 
-    from layers import accounts, community, store
+    from layers import store
+    from layers.groups import accounts, community
 
     def toddlers(description: str) -> dict[str, Any]:
         return {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17), "description": description}
@@ -283,7 +284,8 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
 
     from oidc_provider_mock import User, run_server_in_thread
 
-    from layers import accounts, store
+    from layers import store
+    from layers.groups import accounts
 
     data = _data_with_people(tmp_path, ("Ada Admin", "admin", None), ("Mika Moderator", "moderator", None))
     with _in(data):

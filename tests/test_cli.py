@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from layers import sources
+from layers.osm import sources
 from layers.settings import REPO_ROOT
 
 SENATE_AREA = {"type": "Feature", "properties": {"name": "Senate Square and Esplanadi"}, "geometry": {

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 import pytest
 from shapely.geometry import Point, box, mapping
 
-from layers import accounts, catalogue, community, query, store
+from layers import catalogue, store
+from layers.analysis import query
 from layers.errors import BadInputError, NotAllowedError
+from layers.groups import accounts, community
 
 PASSWORD = "a long enough password"
 KAISANIEMI = "osm:relation/6627217"

@@ -21,8 +21,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import box, mapping
 
-from layers import export, query, sources
+from layers.analysis import query
 from layers.errors import BadInputError
+from layers.io import export
+from layers.osm import sources
 from layers.settings import REPO_ROOT
 from tests.gdal_checks import assert_valid_gpkg, ogr2ogr_to_shapefiles, ogrinfo_geometry_types, validate_gpkg
 
@@ -257,11 +259,12 @@ def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
 
 
 def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
-    from layers import locals, store
+    from layers import store
+    from layers.analysis import local_spec
 
     os.environ["OURPATCH_DATA_DIR"], old = str(tmp_path / "data"), os.environ["OURPATCH_DATA_DIR"]
     try:
-        token = store.save_local("Handmade local", locals.LocalSpec().to_json(), AREA.wkt)
+        token = store.save_local("Handmade local", local_spec.LocalSpec().to_json(), AREA.wkt)
     finally:
         os.environ["OURPATCH_DATA_DIR"] = old
     out = tmp_path / "mine.zip"
@@ -330,7 +333,7 @@ def test_derived_layers_honour_the_chosen_crs(tmp_path: Path, helsinki: sources.
 
 
 def test_the_crs_proposed_is_one_whose_area_of_use_holds_the_data(helsinki: sources.Extract) -> None:
-    from layers import projection
+    from layers.io import projection
 
     assert projection.suggest_crs_for_bounds(helsinki.bounds) == "EPSG:3067"
     assert projection.suggest_crs_for_bounds((-3.25, 55.9, -3.1, 56.0)) == "EPSG:27700"  # Edinburgh

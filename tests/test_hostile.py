@@ -28,22 +28,12 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-from layers import (
-    accounts,
-    areas,
-    catalogue,
-    cli,
-    community,
-    consensus,
-    export,
-    geojson,
-    importer,
-    oruk,
-    settings,
-    sources,
-    store,
-)
+from layers import areas, catalogue, cli, settings, store
+from layers.analysis import consensus
 from layers.errors import BadInputError, LimitError, StorageError, TooManyAttemptsError
+from layers.groups import accounts, community, importer
+from layers.io import export, geojson, oruk
+from layers.osm import sources
 from mapping import drawing
 
 PASSWORD = "a long enough password"
@@ -508,10 +498,10 @@ def test_the_store_refuses_a_local_that_would_not_reopen(world: dict[str, Any], 
 
 
 def test_a_saved_local_with_a_huge_drawing_does_not_open(world: dict[str, Any]) -> None:
-    from layers import locals
+    from layers.analysis import local_spec
 
     spec = json.dumps({"drawn": polygon([[0, 0], [30, 0], [30, 30], [0, 30], [0, 0]])})
-    refused(lambda: locals.LocalSpec.from_json(spec), "km²", LimitError)
+    refused(lambda: local_spec.LocalSpec.from_json(spec), "km²", LimitError)
 
 
 # ================================================================ 4. imports enforce their limits while reading

@@ -19,8 +19,9 @@ import pytest
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
-from layers import accounts, community, importer, settings, store
+from layers import settings, store
 from layers.errors import BadInputError, NotAllowedError
+from layers.groups import accounts, community, importer
 from layers.settings import REPO_ROOT
 
 PASSWORD = "a long enough password"
@@ -88,7 +89,9 @@ def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, 
                                          crs: str | None) -> None:
     """Import accepts every export: the Shapefile zip with a .shp per geometry type, the
     GeoPackage with a table per category and geometry type, the CSV zip, the KML folders."""
-    from layers import export, query, sources
+    from layers.analysis import query
+    from layers.io import export
+    from layers.osm import sources
 
     want = query.AssetIndex(sources.current().assets).within(EXPORT_AREA, NAMED_LAYERS)
     assert set(want.geom_type) == {"Point", "Polygon"}

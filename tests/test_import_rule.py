@@ -36,7 +36,7 @@ def test_import_rule(path: str, source: str, allowed: bool) -> None:
 
 
 DRIVERS = {"sqlite3", "sqlite_utils", "psycopg"}
-STORE_MODULES = {"layers.store", "layers.store_sqlite", "layers.store_postgis"}
+STORE_MODULES = {"layers.store", "layers.store.sqlite", "layers.store.postgis"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point, box, mapping
 
-from layers import access, gaps, locals, query, search, sources, store
+from layers import store
+from layers.analysis import access, gaps, local_spec, query, search
 from layers.errors import BadInputError
+from layers.osm import sources
 
 NEAR_KAISANIEMI = (24.9470, 60.1735)
 DRAWN = {"type": "FeatureCollection", "features": [
@@ -21,26 +23,26 @@ def networks(helsinki: sources.Extract) -> dict[str, access.StreetNetwork]:
 
 
 def test_combining_a_walk_and_a_drawing(networks: dict[str, access.StreetNetwork]) -> None:
-    walk = locals.WalkSpec(*NEAR_KAISANIEMI, 10)
+    walk = local_spec.WalkSpec(*NEAR_KAISANIEMI, 10)
     by = networks.__getitem__
-    walk_only = locals.resolve(locals.LocalSpec(drawn=DRAWN, walk=walk, combine="walk"), by)
-    drawn_only = locals.resolve(locals.LocalSpec(drawn=DRAWN, walk=walk, combine="drawn"), by)
-    union = locals.resolve(locals.LocalSpec(drawn=DRAWN, walk=walk, combine="union"), by)
-    both = locals.resolve(locals.LocalSpec(drawn=DRAWN, walk=walk, combine="intersection"), by)
+    walk_only = local_spec.resolve(local_spec.LocalSpec(drawn=DRAWN, walk=walk, combine="walk"), by)
+    drawn_only = local_spec.resolve(local_spec.LocalSpec(drawn=DRAWN, walk=walk, combine="drawn"), by)
+    union = local_spec.resolve(local_spec.LocalSpec(drawn=DRAWN, walk=walk, combine="union"), by)
+    both = local_spec.resolve(local_spec.LocalSpec(drawn=DRAWN, walk=walk, combine="intersection"), by)
     assert walk_only and drawn_only and union and both
     assert union.area.area >= max(walk_only.area.area, drawn_only.area.area) * (1 - 1e-9)
     assert both.area.area <= min(walk_only.area.area, drawn_only.area.area) * (1 + 1e-9)
-    assert locals.resolve(locals.LocalSpec(), by) is None
+    assert local_spec.resolve(local_spec.LocalSpec(), by) is None
 
 
 def test_spec_round_trips_through_json_and_refuses_junk() -> None:
-    spec = locals.LocalSpec(drawn=DRAWN, walk=locals.WalkSpec(*NEAR_KAISANIEMI, 15.0, "wheelchair"),
+    spec = local_spec.LocalSpec(drawn=DRAWN, walk=local_spec.WalkSpec(*NEAR_KAISANIEMI, 15.0, "wheelchair"),
                             combine="intersection", hidden=("toilets",))
-    assert locals.LocalSpec.from_json(spec.to_json()).to_json() == spec.to_json()
+    assert local_spec.LocalSpec.from_json(spec.to_json()).to_json() == spec.to_json()
     for junk in ['[]', '{"walk": {"lon": 1}}', '{"combine": "xor"}', '{"hidden": ["pubs"]}',
                  '{"walk": {"lon": 24.9, "lat": 60.1, "minutes": 500, "mode": "walk"}}', "not json"]:
         with pytest.raises(BadInputError):
-            locals.LocalSpec.from_json(junk)
+            local_spec.LocalSpec.from_json(junk)
 
 
 SMALL_AREA = "POLYGON ((24.95 60.17, 24.96 60.17, 24.96 60.18, 24.95 60.17))"

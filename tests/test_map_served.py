@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from benchmarks.synthetic import synthetic_assets
-from layers import sources
+from layers.osm import sources
 from mapping import build
 
 

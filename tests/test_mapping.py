@@ -10,7 +10,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from layers import catalogue, query, schema, sources
+from layers import catalogue, schema
+from layers.analysis import query
+from layers.osm import sources
 from mapping import build, drawing, vendor
 from mapping.safe_json import script_json
 from tests.handmade import HOSTILE_NAME, add_published_handmade_asset

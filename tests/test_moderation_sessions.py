@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from layers import accounts, community, sessions, store
+from layers import store
 from layers.errors import BadInputError, ChangedMeanwhileError, NotAllowedError
+from layers.groups import accounts, community, sessions
 from tests.test_community import KAISANIEMI, PASSWORD, friends
 
 
@@ -217,7 +218,8 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     then deleted), the link is flagged with its replacement; residents never see a raw id."""
     import dataclasses
 
-    from layers import catalogue, sources
+    from layers import catalogue
+    from layers.osm import sources
 
     asset_id = community.create_asset(people["editor"], friends())
     community.publish(people["moderator"], asset_id)

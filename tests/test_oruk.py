@@ -20,7 +20,9 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from layers import accounts, community, oruk, store
+from layers import store
+from layers.groups import accounts, community
+from layers.io import oruk
 from layers.settings import REPO_ROOT
 from tests import oruk_schemas
 from tests.browser import running_app

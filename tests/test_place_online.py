@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from layers import cli, sources
+from layers import cli
+from layers.osm import sources
 
 HANDMADE_TOWN = {
     "place_id": 1, "licence": "hand-made test fixture", "osm_type": "relation", "osm_id": 1,

@@ -10,7 +10,9 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-from layers import access, areas, consensus, gaps, geodesy, sources, store
+from layers import areas, geodesy, store
+from layers.analysis import access, consensus, gaps
+from layers.osm import sources
 
 
 def _save(owner: str | None, area: shapely.Geometry, source: str | None = None) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from layers import consensus, export, sources
+from layers.analysis import consensus
+from layers.io import export
+from layers.osm import sources
 from layers.settings import REPO_ROOT
 from tests import browser
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from layers import areas, query, sources
+from layers import areas
+from layers.analysis import query
+from layers.osm import sources
 from tests import gdal_reference
 
 SENATE_SQUARE_AND_ESPLANADI = Polygon(

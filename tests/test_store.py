@@ -14,9 +14,13 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 
-from layers import accounts, catalogue, geojson, query, sessions, settings, store, store_sqlite
+from layers import catalogue, settings, store
+from layers.analysis import query
 from layers.errors import ConflictError, StorageError, TooManyAttemptsError
+from layers.groups import accounts, sessions
+from layers.io import geojson
 from layers.settings import REPO_ROOT
+from layers.store import sqlite as store_sqlite
 from tests.handmade import add_published_handmade_asset
 
 
@@ -62,7 +66,7 @@ def test_each_backend_migrates_in_step_and_a_second_run_is_a_no_op(each_store: s
         with store.connect() as db:
             assert store.migrate(db) == len(store.MIGRATIONS)
         return
-    from layers.store_postgis import MIGRATIONS, PostgisStore
+    from layers.store.postgis import MIGRATIONS, PostgisStore
 
     backend = store.backend()
     assert isinstance(backend, PostgisStore)

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from layers import access, gaps, geodesy, sources
+from layers import geodesy
+from layers.analysis import access, gaps
+from layers.osm import sources
 
 WALK_S = 3.6 / 4.8  # seconds a metre on foot (and pushing a bike)
 RIDE_S = 3.6 / 15.0  # seconds a metre on a bike

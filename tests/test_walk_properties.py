@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from benchmarks.isochrone import FLOOR_HA, random_start_areas
-from layers import access, geodesy, sources
+from layers import geodesy
+from layers.analysis import access
+from layers.osm import sources
 
 EXAMPLES = int(os.environ.get("OURPATCH_HYPOTHESIS_EXAMPLES", "30"))
 

@@ -13,8 +13,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from layers import access, accounts, catalogue, categories, query, sessions, sources
+from layers import catalogue, categories
+from layers.analysis import access, query
 from layers.errors import OurPatchError
+from layers.groups import accounts, sessions
+from layers.osm import sources
 from layers.progress import Progress
 from mapping import build, vendor
 

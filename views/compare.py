@@ -9,7 +9,8 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import areas, gaps, locals
+from layers import areas
+from layers.analysis import gaps, local_spec
 from layers.errors import BadInputError
 from mapping import build
 from views import common
@@ -20,11 +21,11 @@ def _token(text: str) -> str:
     return text.split("local=", 1)[1].split("&", 1)[0] if "local=" in text else text
 
 
-def _pick(label: str, key: str, default: str) -> locals.SavedLocal | None:
+def _pick(label: str, key: str, default: str) -> local_spec.SavedLocal | None:
     raw = st.text_input(label, value=default, key=key, placeholder="Paste the link you got when you saved it")
     if not raw.strip():
         return None
-    saved = locals.saved(_token(raw))
+    saved = local_spec.saved(_token(raw))
     if saved is None:
         st.error(f"{label}: that link does not open a saved local.")
     return saved

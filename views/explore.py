@@ -13,8 +13,11 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import access, accounts, areas, categories, gaps, geojson, locals, query, search
+from layers import areas, categories
+from layers.analysis import access, gaps, local_spec, query, search
 from layers.errors import BadInputError
+from layers.groups import accounts
+from layers.io import geojson
 from mapping import build
 from views import chrome, common, local_state
 
@@ -70,7 +73,7 @@ def _walk_controls(lay: common.Layers) -> None:
             st.caption(f"Starting from {common.md(st.session_state.get('start_label', 'the chosen point'))}.")
 
 
-def _combine_control(spec: locals.LocalSpec) -> None:
+def _combine_control(spec: local_spec.LocalSpec) -> None:
     """How a drawing and a walk-time area make one local: shown right under the map, where the
     resident is looking when they draw, with a sentence whenever one of the two is left out."""
     drawn_just_now = st.session_state.pop("drawn_new", False)
@@ -81,11 +84,11 @@ def _combine_control(spec: locals.LocalSpec) -> None:
     # the radio shows the choice in force ("Either" unless the resident chose), never its first option
     st.session_state.setdefault("combine", spec.combine)
     st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
-             list(locals.COMBINE_CHOICES), format_func=lambda c: locals.COMBINE_CHOICES[c],
+             list(local_spec.COMBINE_CHOICES), format_func=lambda c: local_spec.COMBINE_CHOICES[c],
              key="combine", horizontal=False)
     left_out = {"walk": "Your drawing is not part of your local", "drawn": "The walk-time area is not part of your local"}
     if spec.combine in left_out:
-        st.warning(f"{left_out[spec.combine]}, because you chose “{locals.COMBINE_CHOICES[spec.combine]}”. "
+        st.warning(f"{left_out[spec.combine]}, because you chose “{local_spec.COMBINE_CHOICES[spec.combine]}”. "
                    "Choose “Either” or “Both” above to use the two together.")
 
 
@@ -151,7 +154,7 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
     return pd.DataFrame(rows)
 
 
-def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: locals.LocalSpec,
+def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: local_spec.LocalSpec,
                   lay: common.Layers) -> Callable[[], None]:
     """The list and what is missing; returns what draws the chart and the download beside them,
     to call last, once everything the resident waits for is on its way to the browser."""
@@ -191,13 +194,13 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
     return chart_and_download
 
 
-def _save_and_share(spec: locals.LocalSpec, area: areas.AreaGeometry, user: accounts.User | None) -> None:
+def _save_and_share(spec: local_spec.LocalSpec, area: areas.AreaGeometry, user: accounts.User | None) -> None:
     st.subheader("Keep or share this local")
     with st.form("save-local", clear_on_submit=False):
-        name = st.text_input("Name your local", max_chars=locals.MAX_NAME, placeholder="Home and the park")
+        name = st.text_input("Name your local", max_chars=local_spec.MAX_NAME, placeholder="Home and the park")
         if st.form_submit_button("Save and get a private link"):
             try:
-                token = locals.save(name, spec, area, owner=user.owner_key if user else None,
+                token = local_spec.save(name, spec, area, owner=user.owner_key if user else None,
                                     source=common.client_source())
             except BadInputError as exc:
                 st.error(common.md(exc))
@@ -206,7 +209,7 @@ def _save_and_share(spec: locals.LocalSpec, area: areas.AreaGeometry, user: acco
                 st.session_state["loaded_token"] = token
                 st.query_params["local"] = token
     link_token = st.session_state.get("loaded_token")
-    if link_token and locals.saved(link_token) is not None:
+    if link_token and local_spec.saved(link_token) is not None:
         host = st.context.headers.get("host") or "localhost:8501"
         st.success("Saved. Anyone with this link sees this local; it is not listed anywhere.")
         st.code(f"http://{host}/?local={link_token}", language=None)
@@ -217,7 +220,7 @@ def _my_locals(user: accounts.User | None) -> None:
     """A signed-in person's saved locals (residents without an account keep their links)."""
     if user is None:
         return
-    mine = locals.owned_by(user.owner_key)
+    mine = local_spec.owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
         st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.when(m.created_at[:10])}"
@@ -227,7 +230,7 @@ def _my_locals(user: accounts.User | None) -> None:
 # ---------------------------------------------------------------- the map
 
 
-def _highlights(summary: query.AreaSummary | None, resolved: locals.ResolvedLocal | None,
+def _highlights(summary: query.AreaSummary | None, resolved: local_spec.ResolvedLocal | None,
                 missing: list[gaps.NearestOutside], origin: tuple[float, float] | None,
                 lay: common.Layers) -> folium.FeatureGroup | None:
     if summary is None or resolved is None:
@@ -281,7 +284,7 @@ def _map_and_local() -> None:
     origin = None
     problem = None
     try:
-        resolved = locals.resolve(spec, common.network_for)
+        resolved = local_spec.resolve(spec, common.network_for)
     except BadInputError as exc:
         problem = str(exc)
     if resolved is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from layers import categories, search
+from layers import categories
+from layers.analysis import search
 from views import chrome, common
 
 MAX_RESULTS = 50

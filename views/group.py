@@ -13,8 +13,10 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import categories, community, importer, search
+from layers import categories
+from layers.analysis import search
 from layers.errors import BadInputError, OurPatchError
+from layers.groups import community, importer
 from mapping import build, drawing, pins
 from views import common
 

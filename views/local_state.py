@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from layers import locals
+from layers.analysis import local_spec
 from layers.errors import BadInputError
 from mapping import drawing
 
@@ -27,13 +27,13 @@ def remount_map() -> None:
     st.session_state["map_version"] = st.session_state.get("map_version", 0) + 1
 
 
-def current_spec() -> locals.LocalSpec:
+def current_spec() -> local_spec.LocalSpec:
     walk = None
     start = st.session_state.get("walk_start")
     if start is not None:
-        walk = locals.WalkSpec(start[0], start[1], float(st.session_state.get("walk_minutes", DEFAULT_MINUTES)),
+        walk = local_spec.WalkSpec(start[0], start[1], float(st.session_state.get("walk_minutes", DEFAULT_MINUTES)),
                                st.session_state.get("walk_mode", "walk"))
-    return locals.LocalSpec(drawn=st.session_state.get("drawn"), walk=walk,
+    return local_spec.LocalSpec(drawn=st.session_state.get("drawn"), walk=walk,
                             combine=st.session_state.get("combine", "union"),
                             hidden=tuple(st.session_state.get("hidden", [])))
 
@@ -70,10 +70,10 @@ def clear() -> None:
 
 def open_shared(token: str) -> str | None:
     """Load a saved local from its private token into the session. Returns its name."""
-    saved = locals.saved(token)
+    saved = local_spec.saved(token)
     if saved is None:
         raise BadInputError("That link does not open a saved local: it may be mistyped.")
-    spec = locals.LocalSpec.from_json(saved.spec_json)
+    spec = local_spec.LocalSpec.from_json(saved.spec_json)
     st.session_state["drawn"] = spec.drawn
     st.session_state["drawn_signature"] = None
     st.session_state["combine"] = spec.combine

@@ -13,8 +13,8 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import community
 from layers.errors import ChangedMeanwhileError, OurPatchError
+from layers.groups import community
 from mapping import build, pins
 from views import common
 

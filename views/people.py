@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from layers import accounts
 from layers.errors import OurPatchError
+from layers.groups import accounts
 from views import common
 
 

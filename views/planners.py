@@ -13,9 +13,11 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import access, categories, consensus, export, gaps, oruk, projection
+from layers import categories
+from layers.analysis import access, consensus, gaps
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError, OurPatchError
+from layers.io import export, oruk, projection
 from mapping import build, drawing
 from views import common
 

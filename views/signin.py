@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layers import accounts, sessions
 from layers.errors import OurPatchError
+from layers.groups import accounts, sessions
 from views import common
 
 _COOKIE_SCRIPT = """<script>

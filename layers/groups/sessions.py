@@ -18,7 +18,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from layers import accounts, store
+from layers import store
+from layers.groups import accounts
 
 COOKIE_NAME = "ourpatch_session"
 IDLE = timedelta(hours=8)

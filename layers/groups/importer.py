@@ -22,9 +22,11 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon
 
-from layers import community, projection, settings
-from layers.accounts import User
+from layers import settings
 from layers.errors import BadInputError, LimitError
+from layers.groups import community
+from layers.groups.accounts import User
+from layers.io import projection
 from layers.progress import Progress, each
 from layers.progress import report as progress_report
 

@@ -32,8 +32,9 @@ from typing import Any
 
 import shapely
 
-from layers import categories, community, schedules, settings
+from layers import categories, settings
 from layers.errors import BadInputError
+from layers.groups import community, schedules
 
 NAMESPACE = uuid.UUID("6f0c2f2e-8d2b-4f43-9a52-0b1c8f3e4a17")  # Our Patch's namespace for stable ids
 PROFILE = "https://github.com/OpenReferralUK/uk-profile"
@@ -397,7 +398,7 @@ def _cell(value: object) -> str:
 
 def write_package(folder: Path | str) -> list[Path]:
     """An HSDS tabular data package: datapackage.json and one CSV a table, plus LICENSE.txt."""
-    from layers.export import community_licence
+    from layers.io.export import community_licence
 
     out = Path(folder)
     if out.exists() and not out.is_dir():

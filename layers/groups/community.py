@@ -25,9 +25,10 @@ import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers import accounts, areas, categories, geodesy, schema, settings, store
-from layers.accounts import User
+from layers import areas, categories, geodesy, schema, settings, store
 from layers.errors import BadInputError, ChangedMeanwhileError, NotAllowedError
+from layers.groups import accounts
+from layers.groups.accounts import User
 
 KINDS = {"place": "A place (a point on the map)", "area": "An area it serves",
          "online": "An online community (a link and the area it covers)"}
@@ -156,7 +157,7 @@ def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def targets_on_the_map() -> pd.DataFrame:
     """What links may point at on the loaded map: name, category and a point, by asset id."""
-    from layers import sources  # the loaded map: what links may point at
+    from layers.osm import sources  # the loaded map: what links may point at
 
     osm = sources.current().assets
     xs, ys = geodesy.representative_xy(np.asarray(osm.geometry.values))
@@ -325,7 +326,7 @@ MAX_DISTANCE_FROM_MAP_M = 50_000.0
 
 
 def _served_area() -> BaseGeometry:
-    from layers import sources  # the loaded map's extent: assets belong near it
+    from layers.osm import sources  # the loaded map's extent: assets belong near it
 
     return shapely.box(*sources.current().bounds)
 

@@ -1,5 +1,5 @@
 """The SQLite backend of the store (sqlite-utils), the default: no set-up, one file in the data
-folder. It implements layers/store_contract.py as module functions; layers/store.py picks it
+folder. It implements layers/store/contract.py as module functions; layers/store/__init__.py picks it
 when OURPATCH_DATABASE_URL is not set. Connections are opened per unit of work
 (Streamlit runs sessions on many threads), in WAL mode with a busy timeout; writes are one
 short BEGIN IMMEDIATE transaction each. Schema changes are numbered migrations, recorded in
@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import settings
 from layers.errors import BadInputError, ConflictError, LimitError, StorageError
-from layers.store_contract import (
+from layers.store.contract import (
     ASSET_FIELDS,
     LINK_FIELDS,
     TOKEN_PATTERN,
@@ -265,7 +265,7 @@ def get_local(token: str) -> SavedLocal | None:
     return SavedLocal(**rows[0]) if rows else None
 
 
-# ---------------------------------------------------------------- people (see layers/accounts.py)
+# ---------------------------------------------------------------- people (see layers/groups/accounts.py)
 
 
 def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
@@ -344,7 +344,7 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
     return [SavedLocal(**r) for r in rows]
 
 
-# ---------------------------------------------------------------- community assets (see layers/community.py)
+# ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
 
 
@@ -528,7 +528,7 @@ def community_version() -> str:
     return f"{count}:{latest}:{versions}"
 
 
-# ---------------------------------------------------------------- sign-in sessions (see layers/sessions.py)
+# ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)
 
 
 def insert_session(user_id: int, code_hash: str, code_expires: str, now: str) -> int:
@@ -597,7 +597,7 @@ def find_user_by_email(email: str) -> UserRow | None:
     return UserRow(**rows[0]) if rows else None
 
 
-# ---------------------------------------------------------------- sign-in attempts (see layers/accounts.py)
+# ---------------------------------------------------------------- sign-in attempts (see layers/groups/accounts.py)
 
 
 def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,

@@ -1,9 +1,9 @@
 """The store's one door: the domain modules (accounts, community, sessions, locals, consensus)
 call these functions; they pick the backend by one setting and pass the call on.
 
-- layers/store_contract.py: the contract (a typed Protocol and its records).
-- layers/store_sqlite.py: SQLite via sqlite-utils, the default (no set-up, a file in the data folder).
-- layers/store_postgis.py: PostgreSQL + PostGIS via psycopg 3, chosen by
+- layers/store/contract.py: the contract (a typed Protocol and its records).
+- layers/store/sqlite.py: SQLite via sqlite-utils, the default (no set-up, a file in the data folder).
+- layers/store/postgis.py: PostgreSQL + PostGIS via psycopg 3, chosen by
   OURPATCH_DATABASE_URL=postgresql://… so several app servers can share one database.
 
 Only these store modules contain SQL. What does not depend on the backend (checking a local
@@ -21,10 +21,11 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, settings, store_sqlite
+from layers import areas, settings
 from layers.errors import BadInputError, ConflictError, LimitError
-from layers.store_contract import ASSET_FIELDS, TOKEN_PATTERN, SavedLocal, Store, UserRow
-from layers.store_sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
+from layers.store import sqlite as store_sqlite
+from layers.store.contract import ASSET_FIELDS, TOKEN_PATTERN, SavedLocal, Store, UserRow
+from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
 
 __all__ = [
     "ASSET_FIELDS", "DB_FILENAME", "MIGRATIONS", "TOKEN_PATTERN", "ConflictError", "SavedLocal", "Store", "UserRow",
@@ -46,7 +47,7 @@ def backend() -> Store:
     with _postgis_lock:
         found = _postgis.get(url)
         if found is None:
-            from layers.store_postgis import PostgisStore  # psycopg is needed only with PostGIS
+            from layers.store.postgis import PostgisStore  # psycopg is needed only with PostGIS
 
             found = _postgis[url] = PostgisStore(url)
     return found
@@ -57,7 +58,7 @@ def describe() -> str:
     url = settings.database_url()
     if url is None:
         return str(db_path())
-    from layers.store_postgis import redact
+    from layers.store.postgis import redact
 
     return redact(url)
 
@@ -78,7 +79,7 @@ def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = 
         raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
                          "draw it with fewer points.")
     areas.check_saved_area(area_wkt)
-    from layers import locals as local_specs  # the spec must reopen: same checks as opening it
+    from layers.analysis import local_spec as local_specs  # the spec must reopen: same checks as opening it
 
     local_specs.LocalSpec.from_json(spec_json)
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -111,7 +112,7 @@ def locals_version() -> str:
     return f"{describe()}:{backend().locals_version()}"
 
 
-# ---------------------------------------------------------------- people (see layers/accounts.py)
+# ---------------------------------------------------------------- people (see layers/groups/accounts.py)
 
 
 def group_id(name: str, *, create: bool = False) -> int | None:
@@ -146,7 +147,7 @@ def find_user_by_email(email: str) -> UserRow | None:
     return backend().find_user_by_email(email)
 
 
-# ---------------------------------------------------------------- community assets (see layers/community.py)
+# ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
 
 def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
@@ -194,7 +195,7 @@ def community_version() -> str:
     return backend().community_version()
 
 
-# ---------------------------------------------------------------- sign-in sessions (see layers/sessions.py)
+# ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)
 
 
 def insert_session(user_id: int, code_hash: str, code_expires: str, now: str) -> int:
@@ -221,7 +222,7 @@ def delete_sessions(*, session_id: int | None = None, user_id: int | None = None
                                      created_before=created_before)
 
 
-# ---------------------------------------------------------------- sign-in attempts (see layers/accounts.py)
+# ---------------------------------------------------------------- sign-in attempts (see layers/groups/accounts.py)
 
 
 def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,

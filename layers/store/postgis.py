@@ -27,7 +27,7 @@ from psycopg.rows import dict_row
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import BadInputError, ConflictError, LimitError, StorageError
-from layers.store_contract import (
+from layers.store.contract import (
     ASSET_FIELDS,
     CHANGEABLE_FIELDS,
     LINK_FIELDS,
@@ -45,7 +45,7 @@ LOCK_GROUP_IMPORT = 7_301_002
 
 GEOM = "geometry(Geometry, 4326)"
 
-# In step with layers/store_sqlite.py's MIGRATIONS: migration n here makes the same tables and
+# In step with layers/store/sqlite.py's MIGRATIONS: migration n here makes the same tables and
 # columns as migration n there (a test checks the columns match).
 MIGRATIONS: list[list[str]] = [
     [  # 1 community assets
@@ -153,7 +153,7 @@ def _local(row: dict[str, Any]) -> SavedLocal:
 
 
 class PostgisStore:
-    """The contract (layers/store_contract.py) over one PostgreSQL + PostGIS database."""
+    """The contract (layers/store/contract.py) over one PostgreSQL + PostGIS database."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -9,10 +9,11 @@ from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
 
-from layers import access, areas, categories, settings, store
+from layers import areas, categories, settings, store
+from layers.analysis import access
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError
-from layers.store_contract import SavedLocal
+from layers.store.contract import SavedLocal
 
 COMBINE_CHOICES = {
     "walk": "Walk-time area only",

@@ -21,7 +21,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from layers import access, categories, schema, search, settings
+from layers import categories, schema, settings
+from layers.analysis import access, search
 from layers.errors import BadInputError, DataSourceError, SourceUnavailableError
 from layers.progress import Progress, report
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from layers import access, categories, geodesy, query, settings
+from layers import categories, geodesy, settings
+from layers.analysis import access, query
 from layers.areas import AreaGeometry
 from layers.progress import Progress, report
 

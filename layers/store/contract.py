@@ -1,5 +1,5 @@
-"""The store contract: what every backend (layers/store_sqlite.py, layers/store_postgis.py) does,
-typed, with its records. Domain modules call layers/store.py, which picks the backend.
+"""The store contract: what every backend (layers/store/sqlite.py, layers/store/postgis.py) does,
+typed, with its records. Domain modules call layers/store/__init__.py, which picks the backend.
 
 Rows are plain dicts keyed by the column names below (the same on every backend); geometry
 travels as WKT text in `geometry_wkt` / `area_wkt` (PostGIS stores real geometry columns and

@@ -21,8 +21,11 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, catalogue, categories, community, geojson, importer, projection, query, schema, settings
+from layers import areas, catalogue, categories, schema, settings
+from layers.analysis import query
 from layers.errors import BadInputError
+from layers.groups import community, importer
+from layers.io import geojson, projection
 from layers.progress import Progress, report
 
 FORMATS = ("geojson", "gpkg", "shp", "csv", "kml")

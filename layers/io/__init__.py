@@ -1,0 +1,1 @@
+"""Layers out to other tools: GeoJSON, planners' GIS formats, coordinate systems and Open Referral UK."""

@@ -1,0 +1,1 @@
+"""OpenStreetMap in: the extract read into asset layers, the drawn base map and the gazetteer."""
