@@ -301,6 +301,17 @@ def _zip_folder(folder: Path, out: Path) -> None:
             archive.write(item, item.name)
 
 
+def esri_prj(crs: CRS) -> str | None:
+    """The ESRI WKT PROJ writes for an EPSG CRS, when it reads back as that same code. GDAL's own
+    shapefile .prj can name the datum so that QGIS does not recognise it (EPSG:3067 came out as
+    a custom CRS "EUREF-FIN_TM35FIN"): ArcGIS and QGIS then both see the EPSG code."""
+    code = crs.to_epsg()
+    if code is None:
+        return None
+    wkt = crs.to_wkt("WKT1_ESRI")
+    return wkt if wkt and CRS.from_wkt(wkt).to_epsg() == code else None
+
+
 def _shp(projected: projection.Projected, out: Path) -> list[Path]:
     frame = _plain(projected.frame).rename(columns=shapefile_field_names())
     mapping = shapefile_field_names()
@@ -309,6 +320,9 @@ def _shp(projected: projection.Projected, out: Path) -> list[Path]:
         for group, part, gtype in split_by_geometry(frame):
             pyogrio.write_dataframe(part, folder / f"{out.stem}_{group}.shp", driver="ESRI Shapefile",
                                     layer_options={"ENCODING": "UTF-8"}, geometry_type=gtype)
+            prj = esri_prj(projected.crs)
+            if prj is not None:
+                (folder / f"{out.stem}_{group}.prj").write_text(prj, encoding="utf-8")
         (folder / "FIELDS.txt").write_text(
             "Shapefile field names are at most 10 characters. Full names:\n"
             + "".join(f"{short}\t{full}\n" for full, short in mapping.items()), encoding="utf-8")
