@@ -18,7 +18,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from shapely.geometry import box, mapping
 
 from layers.analysis import query
@@ -161,6 +161,8 @@ def test_shapefile_zip(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
     assert types == {"assets_points.shp": "Point", "assets_polygons.shp": "Polygon"}  # a shapefile's polygons are multi
     parts = [pyogrio.read_dataframe(f"/vsizip/{out}/{n}") for n in types]
     assert all(p.crs.to_epsg() == 3067 for p in parts)
+    # the .prj itself names EPSG:3067 as PROJ (and so QGIS) recognises it at full confidence
+    assert all(CRS.from_wkt(zipfile.ZipFile(out).read(n).decode()).to_epsg() == 3067 for n in names if n.endswith(".prj"))
     got = gpd.GeoDataFrame(gpd.pd.concat(parts, ignore_index=True), crs="EPSG:3067")
     assert len(got) == len(expected)
     assert "Pyhän Kolminaisuuden kirkko" in set(got["name"])
