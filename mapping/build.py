@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import folium
 import geopandas as gpd
@@ -121,7 +122,7 @@ def _basemap_json(basemap: gpd.GeoDataFrame) -> str:
     features = []
     if len(basemap):
         for kind, part in basemap.groupby("kind"):
-            geoms = shapely.set_precision(shapely.make_valid(part.geometry.values), 10**-COORD_DECIMALS)
+            geoms = shapely.set_precision(shapely.make_valid(part.geometry.to_numpy()), 10**-COORD_DECIMALS)
             merged = shapely.GeometryCollection([g for g in geoms if not g.is_empty])
             features.append({"type": "Feature", "properties": {"k": kind},
                              "geometry": shapely.geometry.mapping(merged)})
@@ -133,7 +134,7 @@ def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
     payloads = []
     by_cat = dict(tuple(assets.groupby("category", sort=False))) if len(assets) else {}
     for cat in categories.load_categories():
-        frame = by_cat.get(cat.id, assets.iloc[0:0])
+        frame = cast(gpd.GeoDataFrame, by_cat.get(cat.id, assets.iloc[0:0]))  # groups of a GeoDataFrame
         payloads.append(
             CategoryPayload(
                 id=cat.id,

@@ -432,7 +432,8 @@ class StreetNetwork:
         indptr[-1] += len(nodes)
         graph = csr_matrix((np.concatenate([base.data, costs]), np.concatenate([base.indices, nodes]), indptr),
                            shape=base.shape)
-        dist = dijkstra(graph, directed=True, indices=n, limit=limit_s)
+        # scipy-stubs 1.17 only accepts an array for `indices`; scipy takes an int too (one row back).
+        dist = dijkstra(graph, directed=True, indices=n, limit=limit_s)  # type: ignore[call-overload]
         return np.asarray(dist[:n])
 
     def reachable_lines(self, dist: np.ndarray, budget_s: float) -> list[BaseGeometry]:
