@@ -246,7 +246,8 @@ def usable(edges: pd.DataFrame, mode: Mode) -> np.ndarray:
         col = _column(edges, key)
         specific = col.where(col.notna(), specific)
     allowed = _matches(specific, ALLOWED) & ~closed
-    ok = (_matches(highway, mode.highway) & ~closed) | (_matches(highway, mode.highway_if_allowed) & allowed)
+    ok: np.ndarray = ((_matches(highway, mode.highway) & ~closed)
+                      | (_matches(highway, mode.highway_if_allowed) & allowed))
     for key, values in mode.avoid.items():
         ok &= ~_matches(_column(edges, key), values)
     return ok
