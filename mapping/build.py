@@ -147,8 +147,8 @@ def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
             )
         )
     if bounds is None:
-        bounds = tuple(float(v) for v in assets.total_bounds) if len(assets) else (-180.0, -85.0, 180.0, 85.0)  # type: ignore[assignment]
-    assert bounds is not None
+        west, south, east, north = map(float, assets.total_bounds) if len(assets) else (-180.0, -85.0, 180.0, 85.0)
+        bounds = (west, south, east, north)
     return MapData(categories=tuple(payloads), basemap_json=_basemap_json(basemap), bounds=bounds)
 
 
@@ -198,7 +198,7 @@ class _ServedData(JSCSSMixin, MacroElement):
     """Loads the map's data script (see `publish`) before the map's own script runs."""
 
     def __init__(self, url: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "OurPatchData"
         self.default_js = [("ourpatch_map_data", url)]
 
@@ -233,7 +233,7 @@ class _InstantDrawings(MacroElement):
     """)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "InstantDrawings"
 
 
@@ -282,7 +282,7 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     if legend:  # a small map (a moderator's, beside the details) shows the asset, not the key
         elements.Legend([p.label_html for p in data.categories if p.id not in hidden]).add_to(fmap)
     if draw:
-        vendor.OfflineDraw(
+        vendor.OfflineDraw(  # type: ignore[no-untyped-call]  # folium's Draw.__init__ is unannotated
             export=False,
             show_geometry_on_click=False,
             position="topleft",

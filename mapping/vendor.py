@@ -59,7 +59,7 @@ class OfflineMap(folium.Map):
     default_css = [LEAFLET_CSS]
 
     def render(self, **kwargs: Any) -> Any:
-        out = super().render(**kwargs)
+        out = super().render(**kwargs)  # type: ignore[no-untyped-call]  # folium's Map.render is unannotated
         header = self.get_root().header  # type: ignore[attr-defined]
         ours = header._children.get(self.get_name())
         if ours is not None and ours._template_str:
