@@ -54,7 +54,7 @@ def ego_graph_isochrone(graph: nx.Graph, node: int, minutes: float, points: dict
 
 
 def _nx_graph(net: access.StreetNetwork) -> tuple[nx.Graph, dict[int, tuple[float, float]]]:
-    graph = nx.Graph()
+    graph: nx.Graph[int] = nx.Graph()
     per_minute = net.mode.metres_per_minute
     graph.add_weighted_edges_from(
         ((int(a), int(b), float(length) / per_minute) for a, b, length in zip(net.u, net.v, net.length, strict=True)),

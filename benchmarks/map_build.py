@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
+from shapely.geometry import Point
 
 from benchmarks.synthetic import synthetic_assets
 from layers import schema
@@ -17,7 +18,8 @@ def naive_map(assets: gpd.GeoDataFrame) -> folium.Map:
     """The way not to do it: one Marker, with a popup and tooltip, per asset."""
     fmap = folium.Map(location=[60.2, 25.0], zoom_start=12)
     for row in assets.itertuples():
-        folium.Marker([row.geometry.y, row.geometry.x], popup=str(row.name), tooltip=str(row.name)).add_to(fmap)
+        point = cast(Point, row.geometry)  # synthetic assets are points
+        folium.Marker([point.y, point.x], popup=str(row.name), tooltip=str(row.name)).add_to(fmap)
     return fmap
 
 

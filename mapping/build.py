@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import folium
 import geopandas as gpd
@@ -121,7 +122,7 @@ def _basemap_json(basemap: gpd.GeoDataFrame) -> str:
     features = []
     if len(basemap):
         for kind, part in basemap.groupby("kind"):
-            geoms = shapely.set_precision(shapely.make_valid(part.geometry.values), 10**-COORD_DECIMALS)
+            geoms = shapely.set_precision(shapely.make_valid(part.geometry.to_numpy()), 10**-COORD_DECIMALS)
             merged = shapely.GeometryCollection([g for g in geoms if not g.is_empty])
             features.append({"type": "Feature", "properties": {"k": kind},
                              "geometry": shapely.geometry.mapping(merged)})
@@ -133,7 +134,7 @@ def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
     payloads = []
     by_cat = dict(tuple(assets.groupby("category", sort=False))) if len(assets) else {}
     for cat in categories.load_categories():
-        frame = by_cat.get(cat.id, assets.iloc[0:0])
+        frame = cast(gpd.GeoDataFrame, by_cat.get(cat.id, assets.iloc[0:0]))  # groups of a GeoDataFrame
         payloads.append(
             CategoryPayload(
                 id=cat.id,
@@ -146,8 +147,8 @@ def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
             )
         )
     if bounds is None:
-        bounds = tuple(float(v) for v in assets.total_bounds) if len(assets) else (-180.0, -85.0, 180.0, 85.0)  # type: ignore[assignment]
-    assert bounds is not None
+        west, south, east, north = map(float, assets.total_bounds) if len(assets) else (-180.0, -85.0, 180.0, 85.0)
+        bounds = (west, south, east, north)
     return MapData(categories=tuple(payloads), basemap_json=_basemap_json(basemap), bounds=bounds)
 
 
@@ -197,7 +198,7 @@ class _ServedData(JSCSSMixin, MacroElement):
     """Loads the map's data script (see `publish`) before the map's own script runs."""
 
     def __init__(self, url: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "OurPatchData"
         self.default_js = [("ourpatch_map_data", url)]
 
@@ -232,7 +233,7 @@ class _InstantDrawings(MacroElement):
     """)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "InstantDrawings"
 
 
@@ -281,7 +282,7 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     if legend:  # a small map (a moderator's, beside the details) shows the asset, not the key
         elements.Legend([p.label_html for p in data.categories if p.id not in hidden]).add_to(fmap)
     if draw:
-        vendor.OfflineDraw(
+        vendor.OfflineDraw(  # type: ignore[no-untyped-call]  # folium's Draw.__init__ is unannotated
             export=False,
             show_geometry_on_click=False,
             position="topleft",

@@ -250,7 +250,7 @@ class MapHelpers(JSCSSMixin, MacroElement):
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "OurPatchHelpers"
 
 
@@ -352,7 +352,7 @@ class HighlightLayer(MacroElement):
 
     def __init__(self, *, points_json: str, shapes_json: str, area_json: str = "null",
                  origin_json: str = "null", targets_json: str = "[]") -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "HighlightLayer"
         self.points_json = points_json
         self.shapes_json = shapes_json
@@ -404,7 +404,7 @@ class Legend(MacroElement):
     )
 
     def __init__(self, rows_html: list[str]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "Legend"
         from mapping.safe_json import script_json
 
@@ -417,3 +417,6 @@ class PickStart(MacroElement):
     _template = Template(
         "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}._opPickStart = true;{% endmacro %}"
     )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated

@@ -53,7 +53,7 @@ class Pin(MacroElement):
     _template = Template("{% macro script(this, kwargs) %}" + PIN_JS + "{% endmacro %}")
 
     def __init__(self, *, pin_json: str, area_json: str = "null") -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "OurPatchPin"
         self.pin_json = pin_json
         self.area_json = area_json

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import folium
 import folium.plugins
-from branca.element import Element
+from branca.element import Element, Figure
 
 from layers.settings import REPO_ROOT
 
@@ -59,8 +59,8 @@ class OfflineMap(folium.Map):
     default_css = [LEAFLET_CSS]
 
     def render(self, **kwargs: Any) -> Any:
-        out = super().render(**kwargs)
-        header = self.get_root().header  # type: ignore[attr-defined]
+        out = super().render(**kwargs)  # type: ignore[no-untyped-call]  # folium's Map.render is unannotated
+        header = cast(Figure, self.get_root()).header  # a map renders inside a Figure
         ours = header._children.get(self.get_name())
         if ours is not None and ours._template_str:
             html = re.sub(r"<meta name=\"viewport\"[^>]*>", VIEWPORT_META, ours._template_str)

@@ -246,7 +246,8 @@ def usable(edges: pd.DataFrame, mode: Mode) -> np.ndarray:
         col = _column(edges, key)
         specific = col.where(col.notna(), specific)
     allowed = _matches(specific, ALLOWED) & ~closed
-    ok = (_matches(highway, mode.highway) & ~closed) | (_matches(highway, mode.highway_if_allowed) & allowed)
+    ok: np.ndarray = ((_matches(highway, mode.highway) & ~closed)
+                      | (_matches(highway, mode.highway_if_allowed) & allowed))
     for key, values in mode.avoid.items():
         ok &= ~_matches(_column(edges, key), values)
     return ok
@@ -432,7 +433,8 @@ class StreetNetwork:
         indptr[-1] += len(nodes)
         graph = csr_matrix((np.concatenate([base.data, costs]), np.concatenate([base.indices, nodes]), indptr),
                            shape=base.shape)
-        dist = dijkstra(graph, directed=True, indices=n, limit=limit_s)
+        # scipy-stubs 1.17 only accepts an array for `indices`; scipy takes an int too (one row back).
+        dist = dijkstra(graph, directed=True, indices=n, limit=limit_s)  # type: ignore[call-overload]
         return np.asarray(dist[:n])
 
     def reachable_lines(self, dist: np.ndarray, budget_s: float) -> list[BaseGeometry]:

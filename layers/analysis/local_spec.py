@@ -13,7 +13,7 @@ from layers import areas, categories, settings, store
 from layers.analysis import access
 from layers.areas import AreaGeometry
 from layers.errors import BadInputError
-from layers.store.contract import SavedLocal
+from layers.store.contract import SavedLocal as SavedLocal  # re-exported: the pages name it
 
 COMBINE_CHOICES = {
     "walk": "Walk-time area only",

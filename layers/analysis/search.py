@@ -66,12 +66,12 @@ def build_gazetteer(addresses: pd.DataFrame | None, places: pd.DataFrame | None,
         named = streets[streets["name"].notna() & (streets["name"].astype(str) != "")]
         if len(named):
             mids = named.groupby(named["name"].astype(str)).geometry.apply(
-                lambda g: shapely.line_interpolate_point(shapely.line_merge(shapely.union_all(g.values)), 0.5,
+                lambda g: shapely.line_interpolate_point(shapely.line_merge(shapely.union_all(g.to_numpy())), 0.5,
                                                          normalized=True)
-                if shapely.union_all(g.values).geom_type in ("LineString", "MultiLineString")
-                else shapely.point_on_surface(shapely.union_all(g.values)))
+                if shapely.union_all(g.to_numpy()).geom_type in ("LineString", "MultiLineString")
+                else shapely.point_on_surface(shapely.union_all(g.to_numpy())))
             parts.append(pd.DataFrame({"label": mids.index.astype(str), "kind": "street",
-                                       "lon": shapely.get_x(mids.values), "lat": shapely.get_y(mids.values)}))
+                                       "lon": shapely.get_x(mids.to_numpy()), "lat": shapely.get_y(mids.to_numpy())}))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in GAZETTEER_COLUMNS})
     table = pd.concat(parts, ignore_index=True)

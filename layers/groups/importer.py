@@ -338,8 +338,9 @@ def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     bad = np.flatnonzero(~(np.isfinite(xs) & np.isfinite(ys)))
     if len(bad):
         raise BadInputError(f"{path.name}: row {bad[0] + 1}: the coordinates are not numbers.")
-    frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xs, ys), crs=_crs(source_crs))
-    if frame.crs.is_geographic and not _plausibly_wgs84(frame):
+    parsed_crs = _crs(source_crs)
+    frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xs, ys), crs=parsed_crs)
+    if parsed_crs.is_geographic and not _plausibly_wgs84(frame):
         row = int(np.flatnonzero((xs.abs() > 180) | (ys.abs() > 90))[0]) + 1
         raise BadInputError(f"{path.name}: row {row}: longitude/latitude out of range (are these metres? "
                             "use easting/northing columns and --crs).")

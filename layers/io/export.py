@@ -11,7 +11,7 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -270,7 +270,7 @@ def _gpkg(projected: projection.Projected, out: Path) -> list[Path]:
     frame = _plain(projected.frame)
     first = True
     for cat_id, rows in frame.groupby("category", sort=False):
-        for group, part, gtype in split_by_geometry(rows):
+        for group, part, gtype in split_by_geometry(cast(gpd.GeoDataFrame, rows)):  # groups of a GeoDataFrame
             pyogrio.write_dataframe(part, out, layer=f"{cat_id}_{group}", driver="GPKG", append=not first,
                                     geometry_type=gtype,
                                     dataset_options={"VERSION": "1.2"} if first else None,
@@ -380,7 +380,7 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
     frame["Description"] = [html.escape(v) if isinstance(v, str) else v for v in frame["Description"]]
     first = True
     for cat_id, rows in frame.groupby("category", sort=False):
-        for group, part, _gtype in split_by_geometry(rows):
+        for group, part, _gtype in split_by_geometry(cast(gpd.GeoDataFrame, rows)):  # groups of a GeoDataFrame
             pyogrio.write_dataframe(part, out, driver="KML", layer=f"{cat_id}_{group}", append=not first)
             first = False
     return [out, _beside(out, projected)]

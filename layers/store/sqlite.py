@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import shapely
 import sqlite_utils
@@ -268,7 +268,10 @@ def get_local(token: str) -> SavedLocal | None:
 # ---------------------------------------------------------------- people (see layers/groups/accounts.py)
 
 
-def _write(db: sqlite_utils.Database, action: Callable[[], object]) -> object:
+_T = TypeVar("_T")
+
+
+def _write(db: sqlite_utils.Database, action: Callable[[], _T]) -> _T:
     """One short BEGIN IMMEDIATE transaction: committed whole, or rolled back and re-raised
     (BaseException too, so an interrupt never leaves a transaction open)."""
     db.conn.execute("BEGIN IMMEDIATE")
@@ -297,7 +300,7 @@ def group_id(name: str, *, create: bool = False) -> int | None:
                             [name, datetime.now(UTC).isoformat(timespec="seconds"), name])
             return int(db.conn.execute("SELECT id FROM groups WHERE name = ? COLLATE NOCASE", [name]).fetchone()[0])
 
-        return int(_write(db, insert))  # type: ignore[call-overload]
+        return int(_write(db, insert))
 
 
 def group_names() -> list[str]:
@@ -314,9 +317,9 @@ def insert_user(name: str, role: str, password_hash: str, group: int | None) -> 
             table = db.table("users")
             table.insert({"name": name, "role": role, "group_id": group, "password_hash": password_hash,
                           "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
-            return int(table.last_pk)  # type: ignore[arg-type]
+            return int(table.last_pk)  # type: ignore[arg-type]  # sqlite-utils: Any | None; the insert above set it
 
-        return int(_write(db, insert))  # type: ignore[call-overload]
+        return int(_write(db, insert))
 
 
 _USER_SELECT = ("select users.id, users.name, users.role, users.group_id, groups.name as group_name, "
@@ -450,7 +453,7 @@ def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int
                                          "FROM asset_links WHERE asset_id = ? ORDER BY id", [asset_id])]
             _add_history(db, asset_id, new_version, action, user, now, snapshot(record))
             return new_version
-        return int(_write(db, write))  # type: ignore[call-overload]
+        return int(_write(db, write))
 
 
 def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
@@ -538,7 +541,7 @@ def insert_session(user_id: int, code_hash: str, code_expires: str, now: str) ->
                 "INSERT INTO sign_in_sessions (user_id, code_hash, code_expires, created_at, last_seen) "
                 "VALUES (?, ?, ?, ?, ?)", [user_id, code_hash, code_expires, now, now])
             return int(cursor.lastrowid or 0)
-        return int(_write(db, insert))  # type: ignore[call-overload]
+        return int(_write(db, insert))
 
 
 def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
@@ -552,7 +555,7 @@ def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
             db.conn.execute("UPDATE sign_in_sessions SET token_hash = ?, code_hash = NULL, code_expires = NULL, "
                             "last_seen = ? WHERE id = ?", [token_hash, now, row[0]])
             return int(row[0])
-        return _write(db, claim)  # type: ignore[return-value]
+        return _write(db, claim)
 
 
 def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
@@ -580,7 +583,7 @@ def delete_sessions(*, session_id: int | None = None, user_id: int | None = None
                 "DELETE FROM sign_in_sessions WHERE id = ? OR user_id = ? OR last_seen < ? OR created_at < ?",
                 [session_id, user_id, idle_before, created_before])
             return int(cursor.rowcount)
-        return int(_write(db, delete))  # type: ignore[call-overload]
+        return int(_write(db, delete))
 
 
 def set_user_email(user_id: int, email: str | None) -> None:
@@ -627,7 +630,7 @@ def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
                     "last_failure = excluded.last_failure, next_allowed = excluded.next_allowed",
                     [key, failures, now, now + delay_for(key, failures)])
             return 0.0, None
-        return _write(db, reserve)  # type: ignore[return-value]
+        return _write(db, reserve)
 
 
 def forgive_sign_in_attempt(key: str) -> None:
@@ -672,4 +675,4 @@ def set_for_tests(table: str, values: dict[str, Any], where: dict[str, Any]) -> 
         def update() -> int:
             return int(db.conn.execute(f"UPDATE [{table}] SET {sets} WHERE {cond}",  # noqa: S608
                                        [*values.values(), *where.values()]).rowcount)
-        return int(_write(db, update))  # type: ignore[call-overload]
+        return int(_write(db, update))
