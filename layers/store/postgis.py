@@ -45,6 +45,11 @@ LOCK_GROUP_IMPORT = 7_301_002
 
 GEOM = "geometry(Geometry, 4326)"
 
+# What each data version follows; in step with layers/store/sqlite.py's STAMPED. A statement
+# trigger moves it in the writing transaction (the row lock on the stamp orders writers; a
+# sequence would not do: nextval is seen before the rows it stands for are committed).
+STAMPED = {"community": ("community_assets", "asset_links", "groups"), "locals": ("saved_locals",)}
+
 # In step with layers/store/sqlite.py's MIGRATIONS: migration n here makes the same tables and
 # columns as migration n there (a test checks the columns match).
 MIGRATIONS: list[list[str]] = [
@@ -109,6 +114,23 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX users_email ON users (lower(email))",
         "ALTER TABLE asset_links ADD COLUMN target_name text, ADD COLUMN target_category text, "
         "ADD COLUMN target_lon double precision, ADD COLUMN target_lat double precision",
+    ],
+    [  # 8 data versions for the caches of every app server (see STAMPED)
+        "CREATE TABLE data_versions (name text PRIMARY KEY, version bigint NOT NULL)",
+        "INSERT INTO data_versions (name, version) SELECT name, (extract(epoch FROM clock_timestamp()) "
+        "* 1000000)::bigint FROM unnest(ARRAY['community', 'locals']) AS name",  # STAMPED's names
+        # One bump per statement that changed rows (a statement that changed none leaves it).
+        """CREATE FUNCTION ourpatch_move_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM changed_rows) THEN
+                UPDATE data_versions SET version = version + 1 WHERE name = TG_ARGV[0];
+            END IF;
+            RETURN NULL;
+        END $$""",
+        *(f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "
+          f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS changed_rows "
+          f"FOR EACH STATEMENT EXECUTE FUNCTION ourpatch_move_data_version('{name}')"
+          for name, tables in STAMPED.items() for table in tables for event in ("INSERT", "UPDATE", "DELETE")),
     ],
 ]
 
@@ -257,10 +279,16 @@ class PostgisStore:
                                 "ORDER BY created_at, token").fetchall()
         return [(r["owner"], r["source"], _wkt(r["area"]) or "") for r in rows]
 
-    def locals_version(self) -> str:
+    def data_version(self, name: str) -> int:
+        """The stamp of one kind of shared data (see STAMPED): any write to its tables moves it up."""
+        if name not in STAMPED:
+            raise ValueError(f"no data version called {name!r}")
         with self.connect() as conn:
-            row = conn.execute("SELECT count(*) AS n, max(created_at) AS latest FROM saved_locals").fetchone()
-        return f"{row['n']}:{row['latest']}" if row else ""
+            row = conn.execute("SELECT version FROM data_versions WHERE name = %s", [name]).fetchone()
+        return int(row["version"]) if row else 0
+
+    def locals_version(self) -> str:
+        return str(self.data_version("locals"))
 
     # ------------------------------------------------------------ people
 
@@ -465,10 +493,7 @@ class PostgisStore:
                                 "WHERE h.asset_id = %s ORDER BY h.version, h.id", [asset_id]).fetchall()
 
     def community_version(self) -> str:
-        with self.connect() as conn:
-            row = conn.execute("SELECT count(*) AS n, max(updated_at) AS latest, coalesce(sum(version), 0) AS v "
-                               "FROM community_assets").fetchone()
-        return f"{row['n']}:{row['latest']}:{row['v']}" if row else ""
+        return str(self.data_version("community"))
 
     # ------------------------------------------------------------ sign-in sessions and attempts
 
