@@ -107,3 +107,22 @@ def test_stamps_never_repeat_when_a_store_is_made_again(tmp_path: Path, monkeypa
             store.db_path().unlink()
         stamps.append(store.community_version())
     assert stamps[0] != stamps[1] and _stamp(stamps[1]) > _stamp(stamps[0])
+
+
+def test_the_health_check_answers_only_while_the_store_does(each_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from routes import health
+
+    client = TestClient(Starlette(routes=health.ROUTES))
+    ok = client.get("/health")
+    assert ok.status_code == 200 and ok.json() == {"ok": True}
+    assert client.head("/health").status_code == 200
+    assert client.post("/health").status_code == 405
+    # The database goes away: out of rotation, with one sentence and nothing of where it was.
+    monkeypatch.setenv("OURPATCH_DATABASE_URL", "postgresql://planner:s3cret@127.0.0.1:1/ourpatch")
+    down = client.get("/health")
+    assert down.status_code == 503
+    assert down.json() == {"ok": False, "error": "This server cannot reach its data store."}
+    assert "s3cret" not in down.text and "127.0.0.1" not in down.text
