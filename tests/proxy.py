@@ -110,6 +110,8 @@ class StickyProxy:
                     task.cancel()
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:  # the proxy is stopping: end quietly
+            pass
         finally:
             for end in (upstream, writer):
                 if end is not None:

@@ -126,3 +126,22 @@ def test_the_health_check_answers_only_while_the_store_does(each_store: str, mon
     assert down.status_code == 503
     assert down.json() == {"ok": False, "error": "This server cannot reach its data store."}
     assert "s3cret" not in down.text and "127.0.0.1" not in down.text
+
+
+@pytest.mark.parametrize("each_store", ["postgis"], indirect=True)
+def test_the_postgis_stamp_survives_a_dropped_connection(each_store: str) -> None:
+    """The data version is read over one connection kept open; when the database drops it (a
+    restart, a failover) the next read opens another and still sees every change."""
+    import psycopg
+
+    from layers.store import postgis
+    from tests.handmade import add_published_handmade_asset
+
+    before = _stamp(store.community_version())
+    held = postgis._STAMPS._conn
+    assert held is not None and not held.closed
+    with psycopg.connect(postgis._STAMPS._url or "", autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [held.info.backend_pid])
+    add_published_handmade_asset("Handmade After The Drop", Point(24.95, 60.17))
+    assert _stamp(store.community_version()) > before
+    assert postgis._STAMPS._conn is not held
