@@ -138,7 +138,7 @@ def test_two_servers_share_sign_ins_edits_and_saved_locals(playwright: Any, tmp_
         mark = len(proxy.log)
         on_b.goto(front + "group")
         on_b.get_by_text("Your assets").wait_for(timeout=60_000)
-        assert NAME in on_b.inner_text("body")
+        on_b.locator("[data-testid='stTable']").get_by_text(NAME).first.wait_for(timeout=60_000)  # her group's list
         assert proxy.served(mark, "/_stcore/stream") == {B}
 
         # A local saved on A opens on B from its private link.
