@@ -96,6 +96,15 @@ def test_a_publish_on_another_server_moves_this_servers_stamp_and_layers(
     assert "Handmade Other Server Choir" in set(catalogue.all_assets(helsinki)["name"])
 
 
+def test_both_backends_stamp_the_same_tables() -> None:
+    from layers.store import postgis
+    from layers.store import sqlite as store_sqlite
+
+    assert postgis.STAMPED == store_sqlite.STAMPED
+    seeded = next(step for step in postgis.MIGRATIONS[8 - 1] if step.startswith("INSERT INTO data_versions"))
+    assert all(f"'{name}'" in seeded for name in postgis.STAMPED)
+
+
 def test_stamps_never_repeat_when_a_store_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store made again from nothing (or restored) must not reuse the stamps a running server
     has cached layers under: stamps start at the time, in microseconds."""
