@@ -1,5 +1,5 @@
 """Our Patch: Streamlit entry point. Page config, logging and the page router; and, as st.App,
-our own HTTP routes (routes/: sign-in cookies, the Open Referral UK API). Nothing else.
+our own HTTP routes (routes/: sign-in cookies, the Open Referral UK API, the health check). Nothing else.
 
 `streamlit run app.py` imports this file and finds `app` (an st.App, Starlette) for the routes;
 Streamlit then runs the same file as the page script for each session and rerun.
@@ -50,6 +50,7 @@ if get_script_run_ctx(suppress_warning=True) is not None:  # a script run: the p
     pages()
 else:  # imported by the ASGI server: the pages and our routes
     from routes import auth as auth_routes
+    from routes import health as health_routes
     from routes import oruk as oruk_routes
 
-    app = st.App(__file__, routes=[*auth_routes.ROUTES, *oruk_routes.ROUTES])
+    app = st.App(__file__, routes=[*auth_routes.ROUTES, *oruk_routes.ROUTES, *health_routes.ROUTES])

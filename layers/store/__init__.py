@@ -191,8 +191,10 @@ def asset_history(asset_id: int) -> list[dict[str, Any]]:
 
 
 def community_version() -> str:
-    """A fingerprint of the community assets: any add, edit, moderation or link change moves it."""
-    return backend().community_version()
+    """A stamp of the community assets: any add, edit, moderation, import or link change, made
+    through any app server, moves it (one indexed row, moved by a trigger in the writing
+    transaction: cheap enough to read on every rerun). Which store it is, is part of it."""
+    return f"{describe()}:{backend().community_version()}"
 
 
 # ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)

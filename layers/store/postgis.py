@@ -45,6 +45,11 @@ LOCK_GROUP_IMPORT = 7_301_002
 
 GEOM = "geometry(Geometry, 4326)"
 
+# What each data version follows; in step with layers/store/sqlite.py's STAMPED. A statement
+# trigger moves it in the writing transaction (the row lock on the stamp orders writers; a
+# sequence would not do: nextval is seen before the rows it stands for are committed).
+STAMPED = {"community": ("community_assets", "asset_links", "groups"), "locals": ("saved_locals",)}
+
 # In step with layers/store/sqlite.py's MIGRATIONS: migration n here makes the same tables and
 # columns as migration n there (a test checks the columns match).
 MIGRATIONS: list[list[str]] = [
@@ -110,6 +115,23 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE asset_links ADD COLUMN target_name text, ADD COLUMN target_category text, "
         "ADD COLUMN target_lon double precision, ADD COLUMN target_lat double precision",
     ],
+    [  # 8 data versions for the caches of every app server (see STAMPED)
+        "CREATE TABLE data_versions (name text PRIMARY KEY, version bigint NOT NULL)",
+        "INSERT INTO data_versions (name, version) SELECT name, (extract(epoch FROM clock_timestamp()) "
+        "* 1000000)::bigint FROM unnest(ARRAY['community', 'locals']) AS name",  # STAMPED's names
+        # One bump per statement that changed rows (a statement that changed none leaves it).
+        """CREATE FUNCTION ourpatch_move_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM changed_rows) THEN
+                UPDATE data_versions SET version = version + 1 WHERE name = TG_ARGV[0];
+            END IF;
+            RETURN NULL;
+        END $$""",
+        *(f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "
+          f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS changed_rows "
+          f"FOR EACH STATEMENT EXECUTE FUNCTION ourpatch_move_data_version('{name}')"
+          for name, tables in STAMPED.items() for table in tables for event in ("INSERT", "UPDATE", "DELETE")),
+    ],
 ]
 
 # community_assets' columns in SQLite's order; `geometry_wkt` is the geometry column read as WKB.
@@ -150,6 +172,54 @@ def _asset_row(row: dict[str, Any]) -> dict[str, Any]:
 def _local(row: dict[str, Any]) -> SavedLocal:
     return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
                       area_wkt=_wkt(row["area_wkt"]) or "", created_at=row["created_at"])
+
+
+class _StampReader:
+    """One connection per process, kept open, for the data-version read every page run makes
+    (a new connection costs ~15 ms here, the read itself well under 1 ms). One only: a process
+    that talks to another database (tests do) closes the old one. A dropped connection (the
+    database restarted) is opened again once before the fault is reported."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._url: str | None = None
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                logger.warning("closing the data-version connection failed", exc_info=True)
+        self._conn = None
+
+    def read(self, store: PostgisStore, name: str) -> int:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._conn is None or self._conn.closed or self._url != store.url:
+                    self._drop()
+                    with store.connect():  # migrated (and a clear fault if the database is away)
+                        pass
+                    try:
+                        self._conn = psycopg.connect(store.url, autocommit=True, row_factory=dict_row,
+                                                     connect_timeout=CONNECT_TIMEOUT_S)
+                    except psycopg.Error as exc:
+                        raise store._fault(exc) from exc
+                    self._url = store.url
+                try:
+                    row = self._conn.execute("SELECT version FROM data_versions WHERE name = %s", [name]).fetchone()
+                    return int(row["version"]) if row else 0
+                except psycopg.OperationalError as exc:
+                    self._drop()
+                    if attempt == 2:
+                        raise store._fault(exc) from exc
+                except psycopg.Error as exc:
+                    self._drop()
+                    raise store._fault(exc) from exc
+        raise AssertionError("unreachable")
+
+
+_STAMPS = _StampReader()
 
 
 class PostgisStore:
@@ -257,10 +327,15 @@ class PostgisStore:
                                 "ORDER BY created_at, token").fetchall()
         return [(r["owner"], r["source"], _wkt(r["area"]) or "") for r in rows]
 
+    def data_version(self, name: str) -> int:
+        """The stamp of one kind of shared data (see STAMPED): any write to its tables moves it up.
+        Read on every page run, so over one connection kept open for it (see _StampReader)."""
+        if name not in STAMPED:
+            raise ValueError(f"no data version called {name!r}")
+        return _STAMPS.read(self, name)
+
     def locals_version(self) -> str:
-        with self.connect() as conn:
-            row = conn.execute("SELECT count(*) AS n, max(created_at) AS latest FROM saved_locals").fetchone()
-        return f"{row['n']}:{row['latest']}" if row else ""
+        return str(self.data_version("locals"))
 
     # ------------------------------------------------------------ people
 
@@ -465,10 +540,7 @@ class PostgisStore:
                                 "WHERE h.asset_id = %s ORDER BY h.version, h.id", [asset_id]).fetchall()
 
     def community_version(self) -> str:
-        with self.connect() as conn:
-            row = conn.execute("SELECT count(*) AS n, max(updated_at) AS latest, coalesce(sum(version), 0) AS v "
-                               "FROM community_assets").fetchone()
-        return f"{row['n']}:{row['latest']}:{row['v']}" if row else ""
+        return str(self.data_version("community"))
 
     # ------------------------------------------------------------ sign-in sessions and attempts
 

@@ -138,10 +138,35 @@ def _m007_sign_in_sessions(db: sqlite_utils.Database) -> None:
         db.table("asset_links").add_column(column, kind)
 
 
+# ---------------------------------------------------------------- data versions (several app servers)
+
+# What each stamp follows: a trigger on every insert, update and delete of these tables moves it,
+# in the writing transaction, so every writer (the app, the CLI, an import, a moderator, another
+# server) moves it and a reader never sees new rows under an old stamp. Keep in step with
+# postgis.py's STAMPED. (A later migration that rebuilds one of these tables, e.g. sqlite-utils'
+# `transform`, must create its triggers again: tests/test_servers.py checks every write moves it.)
+STAMPED = {"community": ("community_assets", "asset_links", "groups"), "locals": ("saved_locals",)}
+
+
+def _m008_data_versions(db: sqlite_utils.Database) -> None:
+    """A data version per kind of shared data, for the caches of every app server: one indexed
+    row to read on each rerun instead of scanning the tables. Stamps start at the time in
+    microseconds, so a store made again (or restored) never reuses an older store's stamps."""
+    db.table("data_versions").create({"name": str, "version": int}, pk="name", not_null={"version"})
+    start = int(datetime.now(UTC).timestamp() * 1_000_000)
+    db.table("data_versions").insert_all([{"name": name, "version": start} for name in STAMPED])
+    for name, tables in STAMPED.items():
+        for table in tables:
+            for event in ("INSERT", "UPDATE", "DELETE"):
+                db.execute(f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "  # noqa: S608
+                           f"BEGIN UPDATE data_versions SET version = version + 1 WHERE name = '{name}'; END")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail, _m005_sign_in_failures,
     _m006_hostile_input,
     _m007_sign_in_sessions,
+    _m008_data_versions,
 ]
 
 
@@ -516,19 +541,22 @@ def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
                 for r in db.query("select owner, source, area_wkt from saved_locals order by rowid")]
 
 
+def data_version(name: str) -> int:
+    """The stamp of one kind of shared data (see STAMPED): any write to its tables moves it up."""
+    if name not in STAMPED:
+        raise ValueError(f"no data version called {name!r}")
+    with connect() as db:
+        return int(db.execute("SELECT version FROM data_versions WHERE name = ?", [name]).fetchone()[0])
+
+
 def locals_version() -> str:
     """A fingerprint of the saved locals: saving one moves it (aggregates are cached on it)."""
-    with connect() as db:
-        count, latest, total = db.execute("select count(*), max(rowid), total(rowid) from saved_locals").fetchone()
-    return f"{db_path()}:{count}:{latest}:{total}"
+    return f"{db_path()}:{data_version('locals')}"
 
 
 def community_version() -> str:
     """A fingerprint of the community assets: any add, edit, moderation or link change moves it."""
-    with connect() as db:
-        count, latest, versions = db.execute(
-            "select count(*), max(updated_at), total(version) from community_assets").fetchone()
-    return f"{count}:{latest}:{versions}"
+    return str(data_version("community"))
 
 
 # ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)

@@ -1,0 +1,156 @@
+"""Several app servers, one database: the data versions every server's caches are keyed on.
+
+Each test runs on SQLite and on PostGIS. A second server is a second process on the same store,
+writing through the same domain functions; this process must see the stamp move and rebuild
+what it shows from the store's new rows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shapely.geometry import Point, box
+
+from layers import catalogue, store
+from layers.analysis import local_spec
+from layers.groups import accounts, community, sessions
+from layers.osm import sources
+from layers.settings import REPO_ROOT
+
+PASSWORD = "a long enough password"
+
+
+def _stamp(version: str) -> int:
+    """The number at the end of a stamp (what comes before names the store)."""
+    return int(version.rsplit(":", 1)[1])
+
+
+def _people() -> tuple[accounts.User, accounts.User]:
+    editor = accounts.add_user("Eeva Editor", "editor", PASSWORD, group="Handmade Friends")
+    moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
+    return editor, moderator
+
+
+def test_every_community_change_moves_the_community_stamp_and_nothing_else_does(
+        each_store: str, helsinki: sources.Extract) -> None:
+    editor, moderator = _people()
+    seen = [_stamp(store.community_version())]
+
+    def moved() -> bool:
+        now = _stamp(store.community_version())
+        went_up = now > seen[-1]
+        seen.append(now)
+        return went_up
+
+    locals_before = store.locals_version()
+    _, code = sessions.start(editor)  # a sign-in changes no layer
+    assert sessions.claim(code) is not None
+    assert not moved()
+
+    asset = community.create_asset(editor, {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17),
+                                            "description": "Songs."})
+    assert moved()
+    version = community.publish(moderator, asset, expected_version=1)
+    assert moved()
+    version = community.update_asset(editor, asset, {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17),
+                                                     "description": "Songs and stories."}, expected_version=version)
+    assert moved()
+    community.reject(moderator, asset, "Say when you meet.", expected_version=version)
+    assert moved()
+    community.create_assets(moderator, [{"name": f"Handmade Import {n}", "geometry": Point(24.94 + n / 1000, 60.17)}
+                                        for n in range(3)], group="Handmade Importers", publish=True)
+    assert moved()
+
+    # A refused change moves nothing: the store and its stamp are as they were.
+    before = store.digest()
+    with pytest.raises(community.ChangedMeanwhileError):
+        community.publish(moderator, asset, expected_version=1)
+    assert not moved() and store.digest() == before
+    assert store.locals_version() == locals_before  # no saved local was touched by any of it
+
+    # Saving a local moves the locals' stamp (aggregates are cached on it), not the map's.
+    store.save_local("Handmade stamp local", local_spec.LocalSpec().to_json(), box(24.945, 60.168, 24.955, 60.172).wkt,
+                     source="ip:192.0.2.1")
+    assert store.locals_version() != locals_before
+    assert not moved()
+
+
+def test_a_publish_on_another_server_moves_this_servers_stamp_and_layers(
+        each_store: str, helsinki: sources.Extract) -> None:
+    """The other server is another process on the same store (same environment). This one built
+    its layers under one stamp; after the other publishes, the stamp here has moved and the
+    layers built under the new stamp hold the new asset."""
+    shown = catalogue.version()
+    assert "Handmade Other Server Choir" not in set(catalogue.all_assets(helsinki)["name"])
+    other_server = (
+        "from shapely.geometry import Point\n"
+        "from tests.handmade import add_published_handmade_asset\n"
+        "add_published_handmade_asset('Handmade Other Server Choir', Point(24.951, 60.171))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", other_server], cwd=REPO_ROOT, capture_output=True, text=True,
+                          check=False, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert catalogue.version() != shown
+    assert "Handmade Other Server Choir" in set(catalogue.all_assets(helsinki)["name"])
+
+
+def test_both_backends_stamp_the_same_tables() -> None:
+    from layers.store import postgis
+    from layers.store import sqlite as store_sqlite
+
+    assert postgis.STAMPED == store_sqlite.STAMPED
+    seeded = next(step for step in postgis.MIGRATIONS[8 - 1] if step.startswith("INSERT INTO data_versions"))
+    assert all(f"'{name}'" in seeded for name in postgis.STAMPED)
+
+
+def test_stamps_never_repeat_when_a_store_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store made again from nothing (or restored) must not reuse the stamps a running server
+    has cached layers under: stamps start at the time, in microseconds."""
+    stamps = []
+    for n in range(2):
+        monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path / "same"))
+        monkeypatch.delenv("OURPATCH_DATABASE_URL", raising=False)
+        if n:
+            store.db_path().unlink()
+        stamps.append(store.community_version())
+    assert stamps[0] != stamps[1] and _stamp(stamps[1]) > _stamp(stamps[0])
+
+
+def test_the_health_check_answers_only_while_the_store_does(each_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from routes import health
+
+    client = TestClient(Starlette(routes=health.ROUTES))
+    ok = client.get("/health")
+    assert ok.status_code == 200 and ok.json() == {"ok": True}
+    assert client.head("/health").status_code == 200
+    assert client.post("/health").status_code == 405
+    # The database goes away: out of rotation, with one sentence and nothing of where it was.
+    monkeypatch.setenv("OURPATCH_DATABASE_URL", "postgresql://planner:s3cret@127.0.0.1:1/ourpatch")
+    down = client.get("/health")
+    assert down.status_code == 503
+    assert down.json() == {"ok": False, "error": "This server cannot reach its data store."}
+    assert "s3cret" not in down.text and "127.0.0.1" not in down.text
+
+
+@pytest.mark.parametrize("each_store", ["postgis"], indirect=True)
+def test_the_postgis_stamp_survives_a_dropped_connection(each_store: str) -> None:
+    """The data version is read over one connection kept open; when the database drops it (a
+    restart, a failover) the next read opens another and still sees every change."""
+    import psycopg
+
+    from layers.store import postgis
+    from tests.handmade import add_published_handmade_asset
+
+    before = _stamp(store.community_version())
+    held = postgis._STAMPS._conn
+    assert held is not None and not held.closed
+    with psycopg.connect(postgis._STAMPS._url or "", autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [held.info.backend_pid])
+    add_published_handmade_asset("Handmade After The Drop", Point(24.95, 60.17))
+    assert _stamp(store.community_version()) > before
+    assert postgis._STAMPS._conn is not held
