@@ -49,7 +49,6 @@ NETWORK_EXCLUDED = ("abandoned", "construction", "no", "planned", "platform", "p
 ADDRESS_KEYS = ("addr:street", "addr:housenumber", "addr:postcode", "addr:city")
 WATERWAYS = ("riverbank", "river", "canal", "dock")
 RAILWAYS = ("rail", "tram", "light_rail", "subway")
-SOURCE_PREFIX = "postgis:"
 
 _GEOD = Geod(ellps="WGS84")
 _cache: dict[str, tuple[int, sources.Extract]] = {}
@@ -282,7 +281,7 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
                                        ways if len(ways) else None)
     from layers.store.postgis import redact
 
-    extract = sources._extract_from_frames(raw, basemap, network, gazetteer, source=SOURCE_PREFIX + redact(url),
+    extract = sources._extract_from_frames(raw, basemap, network, gazetteer, source=str(meta.get("source", "")),
                                            name=str(meta.get("name", "")))
     extract.meta = {**extract.meta, **{k: v for k, v in meta.items() if k != "asset_count"},
                     "asset_count": len(extract.assets), "database": redact(url)}

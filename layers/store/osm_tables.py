@@ -66,9 +66,9 @@ def drop_staging(url: str) -> None:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, STAGING_PREFIX + name)))
 
 
-def _ensure_meta(conn: psycopg.Connection[dict[str, Any]]) -> None:
+def _ensure_meta(conn: psycopg.Connection[dict[str, Any]], schema: str) -> None:
     conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id integer PRIMARY KEY CHECK (id = 1), "
-                         "version bigint NOT NULL, meta jsonb NOT NULL)").format(sql.Identifier(META_TABLE)))
+                         "version bigint NOT NULL, meta jsonb NOT NULL)").format(sql.Identifier(schema, META_TABLE)))
 
 
 def publish(url: str, meta: dict[str, Any]) -> int:
@@ -95,12 +95,13 @@ def publish(url: str, meta: dict[str, Any]) -> int:
                 if old.startswith(STAGING_PREFIX):
                     conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
                         sql.Identifier(schema, old), sql.Identifier(LIVE_PREFIX + old[len(STAGING_PREFIX):])))
-        _ensure_meta(conn)
-        found = conn.execute(sql.SQL("SELECT version FROM {} WHERE id = 1").format(sql.Identifier(META_TABLE)))
+        _ensure_meta(conn, schema)
+        found = conn.execute(sql.SQL("SELECT version FROM {} WHERE id = 1").format(sql.Identifier(schema, META_TABLE)))
         last = found.fetchone()
         version = (int(last["version"]) if last else 0) + 1
+        meta_table = sql.Identifier(schema, META_TABLE)
         conn.execute(sql.SQL("INSERT INTO {} (id, version, meta) VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE "
-                             "SET version = EXCLUDED.version, meta = EXCLUDED.meta").format(sql.Identifier(META_TABLE)),
+                             "SET version = EXCLUDED.version, meta = EXCLUDED.meta").format(meta_table),
                      [version, json.dumps(meta, ensure_ascii=False)])
     return version
 
@@ -108,20 +109,30 @@ def publish(url: str, meta: dict[str, Any]) -> int:
 def drop_load(url: str) -> None:
     """Forget the region loaded into the database (the app goes back to the data folder's layers)."""
     with _connect(url) as conn, conn.transaction():
+        schema = _schema(conn)
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_PUBLISH])
         for name in TABLES:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(LIVE_PREFIX + name)))
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(META_TABLE)))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, LIVE_PREFIX + name)))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, META_TABLE)))
+
+
+def _schema(conn: psycopg.Connection[dict[str, Any]]) -> str:
+    """Where this connection creates tables: the tables of a load are always named in it, so a
+    schema further down the search_path never stands in for them."""
+    row = conn.execute("SELECT current_schema() AS s").fetchone()
+    return str(row["s"]) if row and row["s"] else "public"
 
 
 def load_version(url: str) -> tuple[int, dict[str, Any]] | None:
     """(version, meta) of the region loaded into the database, or None when there is none."""
     with _connect(url) as conn:
-        present = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present", [META_TABLE]).fetchone()
+        schema = _schema(conn)
+        present = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present",
+                               [f'"{schema}"."{META_TABLE}"']).fetchone()
         if not present or not present["present"]:
             return None
         row = conn.execute(sql.SQL("SELECT version, meta FROM {} WHERE id = 1").format(
-            sql.Identifier(META_TABLE))).fetchone()
+            sql.Identifier(schema, META_TABLE))).fetchone()
     if not row:
         return None
     meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"])
@@ -132,18 +143,20 @@ def read_layers(url: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of the live tables, in one snapshot (a load published meanwhile is not mixed in):
     geometries as WKB; the gazetteer as a point on each feature's surface (lon, lat)."""
     queries = {
-        "assets": "SELECT osm_type, osm_id, category, tags, ST_AsBinary(geom) AS wkb FROM ourpatch_osm_assets "
+        "assets": "SELECT osm_type, osm_id, category, tags, ST_AsBinary(geom) AS wkb FROM {assets} "
                   "ORDER BY osm_type, osm_id",
-        "basemap": "SELECT kind, ST_AsBinary(geom) AS wkb FROM ourpatch_osm_basemap ORDER BY osm_type, osm_id, kind",
+        "basemap": "SELECT kind, ST_AsBinary(geom) AS wkb FROM {basemap} ORDER BY osm_type, osm_id, kind",
         "gazetteer": "SELECT what, tags, ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT what, tags, osm_type, osm_id, "
-                     "ST_PointOnSurface(geom) AS p FROM ourpatch_osm_gazetteer) g ORDER BY osm_type, osm_id, what",
-        "ways": "SELECT way_id, nodes, tags, ST_AsBinary(geom) AS wkb FROM ourpatch_osm_ways ORDER BY way_id",
+                     "ST_PointOnSurface(geom) AS p FROM {gazetteer}) g ORDER BY osm_type, osm_id, what",
+        "ways": "SELECT way_id, nodes, tags, ST_AsBinary(geom) AS wkb FROM {ways} ORDER BY way_id",
     }
     out: dict[str, list[dict[str, Any]]] = {}
     with _connect(url) as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        schema = _schema(conn)
+        names = {name: sql.Identifier(schema, LIVE_PREFIX + name) for name in TABLES}
         for name, query in queries.items():
-            out[name] = conn.execute(query.encode()).fetchall()
+            out[name] = conn.execute(sql.SQL(query).format(**names)).fetchall()
     return out
 
 
@@ -151,10 +164,12 @@ def staged_summary(url: str) -> dict[str, Any]:
     """How many assets the staged load holds, and the bounds of its assets and base map
     ([min lon, min lat, max lon, max lat], or None when empty)."""
     with _connect(url) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM ourpatch_osmload_assets) AS assets, ST_XMin(e) AS x0, ST_YMin(e) AS y0, "
+        schema = _schema(conn)
+        assets, basemap = (sql.Identifier(schema, STAGING_PREFIX + n) for n in ("assets", "basemap"))
+        row = conn.execute(sql.SQL(
+            "SELECT (SELECT count(*) FROM {assets}) AS assets, ST_XMin(e) AS x0, ST_YMin(e) AS y0, "
             "ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM "
-            "ourpatch_osmload_assets UNION ALL SELECT geom FROM ourpatch_osmload_basemap) g) x").fetchone()
+            "{assets} UNION ALL SELECT geom FROM {basemap}) g) x").format(assets=assets, basemap=basemap)).fetchone()
     if not row:
         return {"assets": 0, "bounds": None}
     bounds = None if row["x0"] is None else [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
