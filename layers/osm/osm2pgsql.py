@@ -12,9 +12,9 @@ the network are handed to the Lua style as a generated Lua table, so they have o
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -51,7 +51,7 @@ WATERWAYS = ("riverbank", "river", "canal", "dock")
 RAILWAYS = ("rail", "tram", "light_rail", "subway")
 
 _GEOD = Geod(ellps="WGS84")
-_cache: dict[str, tuple[int, sources.Extract]] = {}
+_cache: dict[str, tuple[str, sources.Extract]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -171,6 +171,7 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
         "source": str(path.resolve()),
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "loaded_with": "osm2pgsql",
+        "load_id": secrets.token_hex(8),
         "licence": settings.OSM_LICENCE,
         "attribution": settings.OSM_ATTRIBUTION,
         "asset_count": counts["assets"],
@@ -208,12 +209,16 @@ def version(url: str | None = None) -> str:
     if not url:
         return "-"
     found = osm_tables.load_version(url)
-    return "-" if found is None else f"db{found[0]}"
+    return "-" if found is None else f"db{found[0]}:{found[1].get('load_id', '')}"
+
+
+CACHE_DIRNAME = "database-layers"
 
 
 def read(url: str | None = None, *, progress: Progress | None = None) -> sources.Extract | None:
-    """The region loaded into the database as an Extract, or None when none is loaded. Kept per
-    URL (read-only: callers must not change it) until another load is published."""
+    """The region loaded into the database as an Extract, or None when none is loaded. Kept in this
+    process (read-only: callers must not change it) and as GeoParquet in the data folder, so a
+    server restarts fast, until another load is published."""
     url = url or settings.database_url()
     if not url:
         return None
@@ -221,16 +226,33 @@ def read(url: str | None = None, *, progress: Progress | None = None) -> sources
     if found is None:
         return None
     number, meta = found
+    key = f"{number}:{meta.get('load_id', '')}"
     with _cache_lock:
         kept = _cache.get(url)
-        if kept is not None and kept[0] == number:
+        if kept is not None and kept[0] == key:
             return kept[1]
-    report(progress, "Reading the map layers from the database", 1, 2)
-    rows = osm_tables.read_layers(url)
-    report(progress, "Building the street network", 2, 2)
-    extract = _extract(rows, meta, url)
+    from layers.store.postgis import redact
+
+    folder = settings.data_dir() / CACHE_DIRNAME
+    extract = None
+    try:
+        saved = sources.read_saved(folder)
+        if saved is not None and saved.meta.get("load_key") == key and saved.meta.get("database") == redact(url):
+            extract = saved
+    except DataSourceError:  # an older or damaged copy is simply made again
+        extract = None
+    if extract is None:
+        report(progress, "Reading the map layers from the database", 1, 2)
+        rows = osm_tables.read_layers(url)
+        report(progress, "Building the street network", 2, 2)
+        extract = _extract(rows, meta, url)
+        extract.meta["load_key"] = key
+        try:
+            sources.save(extract, folder)
+        except OSError as exc:  # a read-only data folder: the database is read at each start
+            logger.warning("Could not keep the database's layers in %s: %s", folder, exc)
     with _cache_lock:
-        _cache[url] = (number, extract)
+        _cache[url] = (key, extract)
     return extract
 
 
@@ -290,70 +312,83 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
 
 def _network_edges(ways: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """The ways cut at every node, as pyrosm cuts them: one edge (u, v, length in metres along the
-    ellipsoid, line) per pair of consecutive nodes, with the way's tags."""
-    columns: dict[str, list[Any]] = {"u": [], "v": [], "length": [], "geometry": [], "row": []}
+    ellipsoid, line) per pair of consecutive nodes, with the way's tags. Vectorised over all ways."""
     if not ways:
-        return gpd.GeoDataFrame(columns, geometry="geometry", crs=schema.WGS84)
+        return gpd.GeoDataFrame({"u": [], "v": [], "length": []}, geometry=[], crs=schema.WGS84)
     node_lists = [np.asarray(r["nodes"], dtype="int64") for r in ways]
-    coord_lists = [shapely.get_coordinates(g) for g in _geoms(ways)]
-    uniq, counts = np.unique(np.concatenate(node_lists), return_counts=True)
-    shared = set(uniq[counts > 1].tolist())
-    placed = _aligned(node_lists, coord_lists, shared)
-    unplaced = 0
-    for i, (nodes, coords) in enumerate(zip(placed, coord_lists, strict=True)):
-        if nodes is None:  # osm2pgsql's line could not be matched to the way's nodes: one edge
-            unplaced += 1
-            nodes = np.array([node_lists[i][0]] + [0] * (len(coords) - 2) + [node_lists[i][-1]], dtype="int64")
-        lon, lat = coords[:, 0], coords[:, 1]
-        _az1, _az2, step = _GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
-        along = np.concatenate([[0.0], np.cumsum(step)])
-        cuts = range(len(nodes)) if placed[i] is not None else [0, len(nodes) - 1]
-        for start, end in itertools.pairwise(cuts):
-            columns["u"].append(int(nodes[start]))
-            columns["v"].append(int(nodes[end]))
-            columns["length"].append(round(float(along[end] - along[start]), 3))
-            columns["geometry"].append(shapely.LineString(coords[start:end + 1]))
-            columns["row"].append(i)
-    if unplaced:
-        logger.info("%d street ways could not be matched to their nodes; each is kept as one edge", unplaced)
-    edges = gpd.GeoDataFrame({k: v for k, v in columns.items() if k != "geometry"},
-                             geometry=columns["geometry"], crs=schema.WGS84)
-    tags = _tags_frame(ways)
-    joined = tags.iloc[edges["row"].to_numpy()].reset_index(drop=True)
-    return gpd.GeoDataFrame(pd.concat([edges.drop(columns="row"), joined], axis=1), geometry="geometry",
-                            crs=schema.WGS84)
+    lines = _geoms(ways)
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    placed = _aligned(node_lists, coords, owner)
+    parts_nodes, parts_rows = [], []
+    unplaced = []
+    for i, nodes in enumerate(placed):
+        if nodes is None:
+            unplaced.append(i)
+        else:
+            parts_nodes.append(nodes)
+            parts_rows.append(np.full(len(nodes), i, dtype="int64"))
+    keep = np.isin(owner, np.asarray(unplaced, dtype="int64"), invert=True)
+    pts, rows_of_pts = coords[keep], owner[keep]
+    ids = np.concatenate(parts_nodes) if parts_nodes else np.zeros(0, dtype="int64")
+    # a segment from every point to the next one of the same way
+    starts = np.flatnonzero(rows_of_pts[:-1] == rows_of_pts[1:])
+    u, v, row = ids[starts], ids[starts + 1], rows_of_pts[starts]
+    segments = np.stack([pts[starts], pts[starts + 1]], axis=1)
+    _az1, _az2, length = _GEOD.inv(segments[:, 0, 0], segments[:, 0, 1], segments[:, 1, 0], segments[:, 1, 1])
+    geometry = shapely.linestrings(segments)
+    if unplaced:  # osm2pgsql's line could not be matched to the way's nodes: one edge, end to end
+        logger.info("%d street ways could not be matched to their nodes; each is kept as one edge", len(unplaced))
+        extra = np.asarray(unplaced, dtype="int64")
+        u = np.concatenate([u, [node_lists[i][0] for i in unplaced]])
+        v = np.concatenate([v, [node_lists[i][-1] for i in unplaced]])
+        length = np.concatenate([length, [_GEOD.geometry_length(lines[i]) for i in unplaced]])
+        geometry = np.concatenate([geometry, lines[extra]])
+        row = np.concatenate([row, extra])
+    tags = _tags_frame(ways).iloc[row].reset_index(drop=True)
+    edges = pd.DataFrame({"u": u.astype("int64"), "v": v.astype("int64"), "length": np.round(length, 3)})
+    return gpd.GeoDataFrame(pd.concat([edges, tags], axis=1), geometry=geometry, crs=schema.WGS84)
 
 
-def _aligned(node_lists: list[np.ndarray], coord_lists: list[np.ndarray], shared: set[int]) -> list[Any]:
+def _aligned(node_lists: list[np.ndarray], coords: np.ndarray, owner: np.ndarray) -> list[Any]:
     """Each way's node ids, one per point of osm2pgsql's line (None where they cannot be matched).
 
     osm2pgsql leaves out the nodes an extract does not hold (a way cut at its edge) and repeats of
     a node. Most ways keep every node; for the others the points that are junctions are found by
     their place, known from the ways that kept every node, and the run of nodes the line holds is
     the one those junctions agree on (an extract cut by a boundary keeps one run of each way)."""
+    counts = np.bincount(owner, minlength=len(node_lists))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out: list[Any] = [None] * len(node_lists)
-    where: dict[int, tuple[float, float]] = {}
-    for i, (nodes, coords) in enumerate(zip(node_lists, coord_lists, strict=True)):
-        if len(nodes) != len(coords):
-            keep = np.concatenate([[True], nodes[1:] != nodes[:-1]])
-            if int(keep.sum()) != len(coords):
-                continue
-            nodes = nodes[keep]
-        out[i] = nodes
-        for k, node in enumerate(nodes.tolist()):
-            if node in shared:
-                where[node] = (float(coords[k, 0]), float(coords[k, 1]))
-    for i, (nodes, coords) in enumerate(zip(node_lists, coord_lists, strict=True)):
-        if out[i] is not None or len(coords) < 2:
+    misfits = []
+    for i, nodes in enumerate(node_lists):
+        if len(nodes) == counts[i]:
+            out[i] = nodes
             continue
-        points = {(float(x), float(y)): k for k, (x, y) in enumerate(coords[:, :2].tolist())}
+        keep = np.concatenate([[True], nodes[1:] != nodes[:-1]])
+        if int(keep.sum()) == counts[i]:
+            out[i] = nodes[keep]
+        else:
+            misfits.append(i)
+    if not misfits:
+        return out
+    wanted = np.unique(np.concatenate([node_lists[i] for i in misfits]))
+    fitted = [i for i, n in enumerate(out) if n is not None]
+    known_ids = np.concatenate([out[i] for i in fitted])
+    known_pts = np.concatenate([coords[first[i]:first[i] + counts[i]] for i in fitted])
+    hit = np.isin(known_ids, wanted)
+    where = {int(n): (float(x), float(y)) for n, (x, y) in zip(known_ids[hit], known_pts[hit, :2], strict=True)}
+    for i in misfits:
+        nodes, pts = node_lists[i], coords[first[i]:first[i] + counts[i]]
+        if len(pts) < 2:
+            continue
+        points = {(float(x), float(y)): k for k, (x, y) in enumerate(pts[:, :2].tolist())}
         offsets = {j - points[where[n]] for j, n in enumerate(nodes.tolist()) if n in where and where[n] in points}
         if not offsets:  # joined to nothing that is known: its ends are all that matter
             offsets = {0}
         if len(offsets) == 1:
             start = offsets.pop()
-            run = nodes[start:start + len(coords)]
-            if start >= 0 and len(run) == len(coords):
+            run = nodes[start:start + len(pts)]
+            if start >= 0 and len(run) == len(pts):
                 out[i] = run
     return out
 
