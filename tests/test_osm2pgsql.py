@@ -15,7 +15,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from layers import areas, catalogue, cli
 from layers.analysis import query
-from layers.errors import DataSourceError
+from layers.errors import ConflictError, DataSourceError
 from layers.osm import osm2pgsql, sources
 from layers.store import osm_tables
 from tests import gdal_reference, pg
@@ -202,3 +202,10 @@ def test_the_style_is_generated_from_the_category_table() -> None:
     assert spec.index('"parks"') < spec.index('"worship"') < spec.index('"toilets"')
     assert '["key"] = "healthcare", ["any"] = true' in spec
     assert "community_groups" not in spec  # not an OSM category
+
+
+def test_a_second_load_at_the_same_time_is_refused(loaded: sources.Extract, db_url: str, helsinki_pbf: Path) -> None:
+    before = osm_tables.load_version(db_url)
+    with osm_tables.load_lock(db_url), pytest.raises(ConflictError, match=r"Another load .* is under way"):
+        osm2pgsql.load(helsinki_pbf, db_url)
+    assert osm_tables.load_version(db_url) == before

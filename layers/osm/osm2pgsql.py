@@ -143,44 +143,45 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
     url = url or database_url()
     program = binary()
     schema_name = osm_tables.current_schema(url)
-    report(progress, "Loading the extract into the database with osm2pgsql", 1, LOAD_STEPS)
-    with tempfile.TemporaryDirectory(prefix="ourpatch-osm2pgsql-") as tmp:
-        spec_file = Path(tmp) / "spec.lua"
-        spec_file.write_text(style_spec(schema_name=schema_name))
-        env = {**os.environ, SPEC_ENV: str(spec_file)}
-        command = [program, "--create", "--output=flex", f"--style={STYLE_FILE}", f"--cache={cache_mb}",
-                   "--number-processes=1", f"--database={url}", str(path)]
-        try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
-        except OSError as exc:
-            raise DataSourceError(f"Could not run osm2pgsql ({exc}).") from exc
-        if done.returncode != 0:
+    with osm_tables.load_lock(url):
+        report(progress, "Loading the extract into the database with osm2pgsql", 1, LOAD_STEPS)
+        with tempfile.TemporaryDirectory(prefix="ourpatch-osm2pgsql-") as tmp:
+            spec_file = Path(tmp) / "spec.lua"
+            spec_file.write_text(style_spec(schema_name=schema_name))
+            env = {**os.environ, SPEC_ENV: str(spec_file)}
+            command = [program, "--create", "--output=flex", f"--style={STYLE_FILE}", f"--cache={cache_mb}",
+                       "--number-processes=1", f"--database={url}", str(path)]
+            try:
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
+            except OSError as exc:
+                raise DataSourceError(f"Could not run osm2pgsql ({exc}).") from exc
+            if done.returncode != 0:
+                osm_tables.drop_staging(url)
+                lines = [ln for ln in (done.stderr or done.stdout).splitlines() if "ERROR" in ln or "rror" in ln]
+                why = (lines[-1] if lines else (done.stderr or "").strip()[-300:]).strip()
+                raise DataSourceError(f"osm2pgsql could not load {path.name} ({_redacted(why, url)}); "
+                                      "nothing was changed.")
+        report(progress, "Publishing the new layers", 2, LOAD_STEPS)
+        counts = _staged_counts(url)
+        if counts["assets"] == 0:
             osm_tables.drop_staging(url)
-            lines = [ln for ln in (done.stderr or done.stdout).splitlines() if "ERROR" in ln or "rror" in ln]
-            why = (lines[-1] if lines else (done.stderr or "").strip()[-300:]).strip()
-            raise DataSourceError(f"osm2pgsql could not load {path.name} ({_redacted(why, url)}); "
-                                  "nothing was changed.")
-    report(progress, "Publishing the new layers", 2, LOAD_STEPS)
-    counts = _staged_counts(url)
-    if counts["assets"] == 0:
-        osm_tables.drop_staging(url)
-        raise DataSourceError(f"{path.name} holds no parks, places of worship or services; nothing was changed.")
-    meta = {
-        "format_version": sources.FORMAT_VERSION,
-        "name": name or path.name,
-        "source": str(path.resolve()),
-        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "loaded_with": "osm2pgsql",
-        "load_id": secrets.token_hex(8),
-        "licence": settings.OSM_LICENCE,
-        "attribution": settings.OSM_ATTRIBUTION,
-        "asset_count": counts["assets"],
-        "bounds": counts["bounds"],
-        "categories": categories.table_fingerprint(),
-        "network_tags": access.network_tag_keys(),
-    }
-    osm_tables.publish(url, meta)
-    report(progress, "Done", 3, LOAD_STEPS)
+            raise DataSourceError(f"{path.name} holds no parks, places of worship or services; nothing was changed.")
+        meta = {
+            "format_version": sources.FORMAT_VERSION,
+            "name": name or path.name,
+            "source": str(path.resolve()),
+            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "loaded_with": "osm2pgsql",
+            "load_id": secrets.token_hex(8),
+            "licence": settings.OSM_LICENCE,
+            "attribution": settings.OSM_ATTRIBUTION,
+            "asset_count": counts["assets"],
+            "bounds": counts["bounds"],
+            "categories": categories.table_fingerprint(),
+            "network_tags": access.network_tag_keys(),
+        }
+        osm_tables.publish(url, meta)
+        report(progress, "Done", 3, LOAD_STEPS)
     return meta
 
 

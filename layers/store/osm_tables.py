@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from layers.errors import StorageError
+from layers.errors import ConflictError, StorageError
 from layers.store.postgis import CONNECT_TIMEOUT_S, redact
 
 STAGING_PREFIX = "ourpatch_osmload_"
@@ -174,3 +174,21 @@ def staged_summary(url: str) -> dict[str, Any]:
         return {"assets": 0, "bounds": None}
     bounds = None if row["x0"] is None else [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
     return {"assets": int(row["assets"]), "bounds": bounds}
+
+
+LOCK_LOAD = 7_301_004
+
+
+@contextmanager
+def load_lock(url: str) -> Iterator[None]:
+    """Held for a whole load (osm2pgsql and the publish): a second load into the same schema is
+    refused at once rather than overwriting the first one's staging tables."""
+    with _connect(url) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema())) AS got",
+                           [LOCK_LOAD]).fetchone()
+        if not row or not row["got"]:
+            raise ConflictError(f"Another load into {redact(url)} is under way; try again when it has finished.")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [LOCK_LOAD])
