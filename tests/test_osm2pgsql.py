@@ -209,3 +209,30 @@ def test_a_second_load_at_the_same_time_is_refused(loaded: sources.Extract, db_u
     with osm_tables.load_lock(db_url), pytest.raises(ConflictError, match=r"Another load .* is under way"):
         osm2pgsql.load(helsinki_pbf, db_url)
     assert osm_tables.load_version(db_url) == before
+
+
+def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db_url: str,
+                                                     helsinki_pbf: Path) -> None:
+    """The real app (AppTest): the About page names the database's load, and a local drawn round
+    Senate Square lists the cathedral from it."""
+    from streamlit.testing.v1 import AppTest
+
+    from layers.settings import REPO_ROOT
+
+    osm2pgsql.load(helsinki_pbf, db_url, name="Central Helsinki through PostGIS (test load)")
+    app = str(REPO_ROOT / "app.py")
+    about = AppTest.from_file(app, default_timeout=180)
+    about.switch_page("views/about.py")
+    about.run()
+    assert not about.exception
+    assert any("Central Helsinki through PostGIS (test load)" in m.value for m in about.markdown)
+    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 350},
+              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    explore = AppTest.from_file(app, default_timeout=180)
+    explore.session_state["drawn"] = senate
+    explore.run()
+    assert not explore.exception
+    names = set(explore.table[0].value["Name"])
+    assert "Helsingin tuomiokirkko" in names
+    expected = query.AssetIndex(loaded.assets).within(areas.circle(24.9522, 60.1693, 350))
+    assert len(explore.table[0].value) <= len(expected)  # twice-mapped places are listed once
