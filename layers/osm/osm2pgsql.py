@@ -273,14 +273,13 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
     raw["osm_id"] = np.array([int(r["osm_id"]) for r in a], dtype="int64")
     raw["category"] = [r["category"] for r in a]
 
-    ways = _network_edges(rows["ways"])
-    network = access.network_table(ways)
+    whole = gpd.GeoDataFrame(_tags_frame(rows["ways"]), geometry=_geoms(rows["ways"]) if rows["ways"] else [],
+                             crs=schema.WGS84)
+    network = _network(rows["ways"], whole)
     b = rows["basemap"]
     parts = []
     if b:
         parts.append(gpd.GeoDataFrame({"kind": [r["kind"] for r in b]}, geometry=_geoms(b), crs=schema.WGS84))
-    whole = gpd.GeoDataFrame(_tags_frame(rows["ways"]), geometry=_geoms(rows["ways"]) if rows["ways"] else [],
-                             crs=schema.WGS84)
     streets = sources._basemap_from_frames(streets=whole, natural=None, landuse=None, leisure=None, waterways=None,
                                            railways=None)
     if len(streets):
@@ -301,7 +300,7 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
     addresses = points[what == "address"]
     places = points[(what == "place") & points.get("name", pd.Series(index=points.index, dtype=object)).notna()]
     gazetteer = search.build_gazetteer(addresses if len(addresses) else None, places if len(places) else None,
-                                       ways if len(ways) else None)
+                                       whole if len(whole) else None)
     from layers.store.postgis import redact
 
     extract = sources._extract_from_frames(raw, basemap, network, gazetteer, source=str(meta.get("source", "")),
@@ -311,11 +310,27 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
     return extract
 
 
+def _network(rows: list[dict[str, Any]], whole: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The street network as `access.network_table` makes it: the tags are cleaned once per way
+    (not once per edge: a way has a few edges), then each edge takes its way's."""
+    edges = _network_edges(rows)
+    if len(edges) == 0:
+        return access.network_table()
+    per_way = whole.copy()
+    per_way["u"] = per_way["v"] = np.arange(len(whole), dtype="int64")
+    per_way["length"] = 0.0
+    clean = access.network_table(per_way)  # one row per way, in order (each (u, v, length) is unique)
+    tags = clean.drop(columns=[*access.BASE_COLUMNS, "geometry"]).iloc[edges["row"].to_numpy()]
+    out = pd.concat([edges[access.BASE_COLUMNS].reset_index(drop=True), tags.reset_index(drop=True)], axis=1)
+    network = gpd.GeoDataFrame(out, geometry=edges.geometry.values, crs=schema.WGS84)
+    return network.drop_duplicates(subset=access.BASE_COLUMNS).reset_index(drop=True)
+
+
 def _network_edges(ways: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """The ways cut at every node, as pyrosm cuts them: one edge (u, v, length in metres along the
-    ellipsoid, line) per pair of consecutive nodes, with the way's tags. Vectorised over all ways."""
+    ellipsoid, line, and `row`: which way) per pair of consecutive nodes. Vectorised over all ways."""
     if not ways:
-        return gpd.GeoDataFrame({"u": [], "v": [], "length": []}, geometry=[], crs=schema.WGS84)
+        return gpd.GeoDataFrame({"u": [], "v": [], "length": [], "row": []}, geometry=[], crs=schema.WGS84)
     node_lists = [np.asarray(r["nodes"], dtype="int64") for r in ways]
     lines = _geoms(ways)
     coords, owner = shapely.get_coordinates(lines, return_index=True)
@@ -345,9 +360,9 @@ def _network_edges(ways: list[dict[str, Any]]) -> gpd.GeoDataFrame:
         length = np.concatenate([length, [_GEOD.geometry_length(lines[i]) for i in unplaced]])
         geometry = np.concatenate([geometry, lines[extra]])
         row = np.concatenate([row, extra])
-    tags = _tags_frame(ways).iloc[row].reset_index(drop=True)
-    edges = pd.DataFrame({"u": u.astype("int64"), "v": v.astype("int64"), "length": np.round(length, 3)})
-    return gpd.GeoDataFrame(pd.concat([edges, tags], axis=1), geometry=geometry, crs=schema.WGS84)
+    edges = pd.DataFrame({"u": u.astype("int64"), "v": v.astype("int64"), "length": np.round(length, 3),
+                          "row": row.astype("int64")})
+    return gpd.GeoDataFrame(edges, geometry=geometry, crs=schema.WGS84)
 
 
 def _aligned(node_lists: list[np.ndarray], coords: np.ndarray, owner: np.ndarray) -> list[Any]:
