@@ -236,3 +236,16 @@ def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db
     assert "Helsingin tuomiokirkko" in names
     expected = query.AssetIndex(loaded.assets).within(areas.circle(24.9522, 60.1693, 350))
     assert len(explore.table[0].value) <= len(expected)  # twice-mapped places are listed once
+
+
+def test_a_password_in_the_url_stays_off_osm2pgsqls_command_line(db_url: str, helsinki_pbf: Path) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(db_url)
+    with_password = urlunsplit(parts._replace(netloc=f"{parts.username}:s3cret%40pw@{parts.netloc.split('@')[-1]}"))
+    conninfo, password = osm2pgsql._without_password(with_password)
+    assert password == "s3cret@pw" and "s3cret" not in conninfo
+    assert urlsplit(conninfo).hostname == parts.hostname and urlsplit(conninfo).query == parts.query
+    # the test cluster trusts local connections, so the load goes through with the split URL
+    meta = osm2pgsql.load(helsinki_pbf, with_password)
+    assert meta["asset_count"] > 50

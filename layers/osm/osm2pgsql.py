@@ -22,6 +22,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -148,9 +149,12 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
         with tempfile.TemporaryDirectory(prefix="ourpatch-osm2pgsql-") as tmp:
             spec_file = Path(tmp) / "spec.lua"
             spec_file.write_text(style_spec(schema_name=schema_name))
+            conninfo, password = _without_password(url)
             env = {**os.environ, SPEC_ENV: str(spec_file)}
+            if password is not None:  # never on osm2pgsql's command line, where `ps` shows it
+                env["PGPASSWORD"] = password
             command = [program, "--create", "--output=flex", f"--style={STYLE_FILE}", f"--cache={cache_mb}",
-                       "--number-processes=1", f"--database={url}", str(path)]
+                       "--number-processes=1", f"--database={conninfo}", str(path.resolve())]
             try:
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
             except OSError as exc:
@@ -183,6 +187,18 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
         osm_tables.publish(url, meta)
         report(progress, "Done", 3, LOAD_STEPS)
     return meta
+
+
+def _without_password(url: str) -> tuple[str, str | None]:
+    """The URL without its password, and the password (for libpq's PGPASSWORD)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = (quote(unquote(parts.username or ""), safe="") + "@" + (parts.hostname or "")
+              + (f":{parts.port}" if parts.port else ""))
+    if parts.hostname and ":" in parts.hostname:  # an IPv6 address keeps its brackets
+        netloc = netloc.replace(parts.hostname, f"[{parts.hostname}]")
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
 
 
 def _redacted(text: str, url: str) -> str:
