@@ -321,8 +321,9 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
 
     extract = sources._extract_from_frames(raw, basemap, network, gazetteer, source=str(meta.get("source", "")),
                                            name=str(meta.get("name", "")))
-    extract.meta = {**extract.meta, **{k: v for k, v in meta.items() if k != "asset_count"},
-                    "asset_count": len(extract.assets), "database": redact(url)}
+    # what the load recorded, but the counts and bounds of the layers as built (streets included)
+    kept = {k: v for k, v in meta.items() if k not in ("asset_count", "bounds")}
+    extract.meta = {**extract.meta, **kept, "database": redact(url)}
     return extract
 
 
