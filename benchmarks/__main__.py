@@ -12,7 +12,7 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import area_query, isochrone, map_build
+from benchmarks import area_query, extract_load, isochrone, map_build, store_bench
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-browser", action="store_true", help="leave out the Chromium figures")
     parser.add_argument("--browser-only", action="store_true", help="only the Chromium figures")
     parser.add_argument("--assets", type=int, default=1_000_000, help="assets in the area-query layer")
+    parser.add_argument("--store-assets", type=int, default=5_000,
+                        help="community assets in the store benchmark (SQLite, and PostGIS when a URL is set)")
+    parser.add_argument("--extract-tiles", type=int, default=4,
+                        help="the extract-load benchmark lays the Helsinki extract out N x N times (osmium-tool)")
     args = parser.parse_args(argv)
 
     rows = []
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += area_query.run(args.assets)
         rows += map_build.run(10_000)
         rows += isochrone.run()
+        rows += store_bench.run(args.store_assets)
+        rows += extract_load.run(args.extract_tiles, store_bench.database_url())
     if not args.skip_browser:
         from benchmarks import browser_bench
 

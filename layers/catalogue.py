@@ -16,6 +16,10 @@ def extract_version() -> str:
     for path in (settings.data_dir() / sources.EXTRACT_DIRNAME / sources.META_FILE,
                  settings.data_dir() / "default" / sources.META_FILE):
         parts.append(f"{path.stat().st_mtime_ns}" if path.exists() else "-")
+    if settings.database_url():  # a region loaded into PostGIS (layers/osm/osm2pgsql.py)
+        from layers.osm import osm2pgsql
+
+        parts.append(osm2pgsql.version())
     return "|".join(parts)
 
 

@@ -15,12 +15,12 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import Polygon, box
 
-from layers import areas, catalogue, categories
+from layers import areas, catalogue, categories, settings
 from layers.analysis import access, consensus, gaps, query
 from layers.errors import BadInputError, NotAllowedError, OurPatchError
 from layers.groups import accounts, community, importer
 from layers.io import export, geojson, oruk
-from layers.osm import sources
+from layers.osm import osm2pgsql, sources
 from layers.progress import Progress
 
 EXIT_BAD_INPUT = 2
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--pbf", metavar="PATH", help="an OpenStreetMap extract: .osm.pbf or .osm")
     src.add_argument("--place", metavar="NAME", help='a place name fetched online, e.g. "York, UK"')
     src.add_argument("--default", action="store_true", help="go back to the embedded central-Helsinki extract")
+    p_load.add_argument("--into", choices=["database", "files"],
+                        help="with --pbf: database = osm2pgsql into PostGIS (OURPATCH_DATABASE_URL; the default "
+                             "when it is set), files = pyrosm into the data folder (the default otherwise)")
     return parser
 
 
@@ -313,6 +316,17 @@ def cmd_categories(_args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    into = args.into or ("database" if settings.database_url() else "files")
+    if args.into and not args.pbf:
+        raise BadInputError("--into goes with --pbf.")
+    if args.pbf and into == "database":
+        with terminal_progress() as progress:
+            meta = osm2pgsql.load(args.pbf, osm2pgsql.database_url(), progress=progress)
+        sources.reset_to_default()  # the database's region is what every app server shows now
+        print(f"Loaded {meta['name']} into the database with osm2pgsql: {meta['asset_count']} assets.")
+        return 0
+    if settings.database_url():  # what is loaded now replaces the database's region too
+        osm2pgsql.forget()
     if args.default:
         sources.reset_to_default()
         extract = _current()

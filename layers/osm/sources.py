@@ -283,8 +283,15 @@ def current(*, progress: Progress | None = None) -> Extract:
     """What the user loaded last, or else the embedded default (prepared once, then cached).
 
     Layers classified with an older category table are rebuilt from their file when it is still
-    there (a place fetched online is kept as it is until it is loaded again).
+    there (a place fetched online is kept as it is until it is loaded again). With PostGIS
+    (OURPATCH_DATABASE_URL), a region loaded into the database comes first (layers/osm/osm2pgsql.py).
     """
+    if settings.database_url():
+        from layers.osm import osm2pgsql
+
+        in_database = osm2pgsql.read(progress=progress)
+        if in_database is not None:
+            return in_database
     loaded_dir = settings.data_dir() / EXTRACT_DIRNAME
     try:
         loaded = read_saved(loaded_dir)
@@ -358,9 +365,11 @@ def _extract_from_frames(
     raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, network: gpd.GeoDataFrame, gazetteer: pd.DataFrame,
     *, source: str, name: str,
 ) -> Extract:
-    """raw has osm_type, osm_id, geometry and tag columns."""
+    """raw has osm_type, osm_id, geometry and tag columns (and a category column when the loader
+    classified the features itself, as osm2pgsql's style does)."""
     frame = raw.copy()
-    frame["category"] = categories.classify(frame)
+    if "category" not in frame.columns:
+        frame["category"] = categories.classify(frame)
     frame = frame[frame["category"].notna() & frame.geometry.notna() & ~frame.geometry.is_empty]
     frame = frame.copy()
     frame["geometry"] = shapely.make_valid(frame.geometry.values)
