@@ -29,7 +29,7 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 
 from layers import areas, catalogue, cli, settings, store
-from layers.analysis import consensus
+from layers.analysis import consensus, local_spec
 from layers.errors import BadInputError, LimitError, StorageError, TooManyAttemptsError
 from layers.groups import accounts, community, importer
 from layers.io import export, geojson, oruk
@@ -94,7 +94,7 @@ def world_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         admin = accounts.add_user("Ada Hostile Admin", "admin", PASSWORD)
         asset = community.create_asset(moderator, {"name": "Handmade Reading Circle", "geometry": Point(24.951, 60.17)},
                                        group=GROUP, publish=True)
-        token = store.save_local("Handmade local", "{}", Polygon(SQUARE).wkt, source="ip:198.51.100.1")
+        token = local_spec.save("Handmade local", "{}", Polygon(SQUARE).wkt, source="ip:198.51.100.1")
         yield {"data": data, "editor": editor, "moderator": moderator, "admin": admin, "asset": asset,
                "token": token}
 
@@ -356,11 +356,10 @@ def test_a_damaged_saved_local_gets_a_sentence_on_the_compare_page(fresh_data_di
 
     from layers.settings import REPO_ROOT
 
-    good = store.save_local("Handmade Good", "{}", Polygon(SQUARE).wkt)
-    bad = store.save_local("Handmade Damaged", "{}", Polygon(SQUARE).wkt)
-    with store.connect() as db:  # damage it behind the app's back (test set-up)
-        db.execute("update saved_locals set area_wkt = 'POLYGON ((oops' where token = ?", [bad])
-        db.conn.commit()
+    good = local_spec.save("Handmade Good", "{}", Polygon(SQUARE).wkt)
+    bad = local_spec.save("Handmade Damaged", "{}", Polygon(SQUARE).wkt)
+    with store.connect() as db:  # damage the SQLite file behind the app's back, as by hand (test set-up)
+        db.table("saved_locals").update(bad, {"area_wkt": "POLYGON ((oops"})
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
     at.switch_page("views/compare.py").run()
     at.text_input(key="compare_a").input(good)
@@ -448,18 +447,18 @@ def test_a_saved_local_too_large_to_reopen_is_refused_when_saved(world: dict[str
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "max_local_spec_bytes", 1000)
     spec = json.dumps({"drawn": collection(feature(polygon(ring_with(200))))})
-    refused(lambda: store.save_local("Handmade Big", spec, Polygon(SQUARE).wkt), "too large", LimitError)
+    refused(lambda: local_spec.save("Handmade Big", spec, Polygon(SQUARE).wkt), "too large", LimitError)
 
 
 def test_anonymous_locals_from_one_source_are_limited_per_day(fresh_data_dir: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "max_anonymous_locals_per_source_per_day", 3)
     for _ in range(3):
-        store.save_local("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9")
-    refused(lambda: store.save_local("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9"),
+        local_spec.save("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9")
+    refused(lambda: local_spec.save("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9"),
             "at most 3 locals", LimitError)
-    store.save_local("Handmade Other", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.10")  # another source
-    store.save_local("Handmade Signed In", "{}", Polygon(SQUARE).wkt, owner="user:1", source="ip:203.0.113.9")
+    local_spec.save("Handmade Other", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.10")  # another source
+    local_spec.save("Handmade Signed In", "{}", Polygon(SQUARE).wkt, owner="user:1", source="ip:203.0.113.9")
 
 
 SAVED_AREAS = {
@@ -473,9 +472,9 @@ SAVED_AREAS = {
 
 
 @pytest.mark.parametrize("name", list(SAVED_AREAS))
-def test_the_store_itself_refuses_an_area_no_local_may_have(world: dict[str, Any], name: str) -> None:
+def test_saving_a_local_refuses_an_area_no_local_may_have(world: dict[str, Any], name: str) -> None:
     wkt, words = SAVED_AREAS[name]
-    refused(lambda: store.save_local("Handmade Saved", "{}", wkt, source="ip:203.0.113.1"), words)
+    refused(lambda: local_spec.save("Handmade Saved", "{}", wkt, source="ip:203.0.113.1"), words)
 
 
 SAVED_SPECS = {
@@ -492,14 +491,12 @@ SAVED_SPECS = {
 
 
 @pytest.mark.parametrize("name", list(SAVED_SPECS))
-def test_the_store_refuses_a_local_that_would_not_reopen(world: dict[str, Any], name: str) -> None:
+def test_saving_refuses_a_local_that_would_not_reopen(world: dict[str, Any], name: str) -> None:
     spec, words = SAVED_SPECS[name]
-    refused(lambda: store.save_local("Handmade Spec", spec, Polygon(SQUARE).wkt, source="ip:203.0.113.2"), words)
+    refused(lambda: local_spec.save("Handmade Spec", spec, Polygon(SQUARE).wkt, source="ip:203.0.113.2"), words)
 
 
 def test_a_saved_local_with_a_huge_drawing_does_not_open(world: dict[str, Any]) -> None:
-    from layers.analysis import local_spec
-
     spec = json.dumps({"drawn": polygon([[0, 0], [30, 0], [30, 30], [0, 30], [0, 0]])})
     refused(lambda: local_spec.LocalSpec.from_json(spec), "km²", LimitError)
 
@@ -889,7 +886,7 @@ def test_pages_show_hostile_names_escaped_in_tables(fresh_data_dir: Path, page: 
 
 
 def _local(owner: str | None = None, source: str | None = None, lon: float = 24.95) -> None:
-    store.save_local("Handmade local", "{}", areas.circle(lon, 60.17, 300).wkt, owner=owner, source=source)
+    local_spec.save("Handmade local", "{}", areas.circle(lon, 60.17, 300).wkt, owner=owner, source=source)
 
 
 def test_one_person_saving_five_links_makes_no_cell(fresh_data_dir: Path) -> None:
@@ -1093,7 +1090,7 @@ def test_different_names_are_fine(fresh_data_dir: Path) -> None:
 def test_a_read_only_store_says_so_and_loses_nothing(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     before = store.snapshot()
     monkeypatch.setattr(settings, "sqlite_extra_pragmas", ["query_only = 1"])
-    message = refused(lambda: store.save_local("Handmade", "{}", Polygon(SQUARE).wkt), "read-only", StorageError)
+    message = refused(lambda: local_spec.save("Handmade", "{}", Polygon(SQUARE).wkt), "read-only", StorageError)
     assert "readonly" in message  # SQLite's own words: the real cause
     refused(lambda: community.create_asset(world["editor"], {"name": "Handmade RO", "geometry": Point(24.95, 60.17)}),
             "read-only", StorageError)
@@ -1116,7 +1113,7 @@ def test_a_full_disk_says_so_and_loses_nothing(world: dict[str, Any], files: Pat
 
 
 def test_a_damaged_database_says_so(fresh_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store.save_local("Handmade", "{}", Polygon(SQUARE).wkt)
+    local_spec.save("Handmade", "{}", Polygon(SQUARE).wkt)
     damaged = store.db_path().read_bytes()
     store.db_path().write_bytes(b"this is not a database" * 1000)
     for name in ("ourpatch.db-wal", "ourpatch.db-shm"):

@@ -212,7 +212,8 @@ def test_two_app_servers_share_sign_ins_and_delays_through_one_database(each_sto
     assert token is not None
     other_server = (
         "import sys\n"
-        "from layers import accounts, sessions, settings\n"
+        "from layers import settings\n"
+        "from layers.groups import accounts, sessions\n"
         "found = sessions.from_token(sys.argv[1])\n"
         "print(found.user.name if found else 'nobody')\n"
         "for n in range(settings.sign_in_free_failures_per_name):\n"

@@ -19,6 +19,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from layers import settings, store
 from layers.errors import BadInputError, NotAllowedError, TooManyAttemptsError
+from layers.store import Person
 
 ROLES = ("admin", "moderator", "planner", "editor")
 MAX_PASSWORD = 1024
@@ -105,10 +106,10 @@ def skeleton(name: str) -> str:
 def _check_not_look_alike(name: str) -> None:
     wanted = skeleton(name)
     for other in store.list_users():
-        if skeleton(str(other["name"])) == wanted:
-            if str(other["name"]).casefold() == name.casefold():
+        if skeleton(other.name) == wanted:
+            if other.name.casefold() == name.casefold():
                 raise BadInputError(f"There is already a user called {name!r}.")
-            raise BadInputError(f"{name!r} looks too much like the existing account {other['name']!r}; "
+            raise BadInputError(f"{name!r} looks too much like the existing account {other.name!r}; "
                                 "choose a name that is easy to tell apart.")
 
 
@@ -183,7 +184,7 @@ def authenticate(name: str, password: str, *, source: str | None = None) -> User
     return User(row.id, row.name, row.role, row.group_name)
 
 
-def list_people(by: User | None) -> list[dict[str, object]]:
+def list_people(by: User | None) -> list[Person]:
     """Everyone with an account, for an admin (names, roles and groups; never password hashes)."""
     if by is None or by.role != "admin":
         raise NotAllowedError("Only an admin can see the list of people.")

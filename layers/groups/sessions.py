@@ -65,20 +65,20 @@ def claim(code: str) -> str | None:
     return token if store.claim_session_code(_hash(code), _hash(token), _iso(_now())) is not None else None
 
 
-def _alive(row: dict[str, object] | None) -> Session | None:
+def _alive(row: store.SignInSession | None) -> Session | None:
     if row is None:
         return None
     now = _now()
-    last_seen = datetime.fromisoformat(str(row["last_seen"]))
-    if last_seen < now - IDLE or datetime.fromisoformat(str(row["created_at"])) < now - MAX_AGE:
-        store.delete_sessions(session_id=int(str(row["id"])))
+    last_seen = datetime.fromisoformat(row.last_seen)
+    if last_seen < now - IDLE or datetime.fromisoformat(row.created_at) < now - MAX_AGE:
+        store.delete_sessions(session_id=row.id)
         return None
-    user = accounts.get_user(int(str(row["user_id"])))
+    user = accounts.get_user(row.user_id)
     if user is None:
         return None
     if last_seen < now - _TOUCH_EVERY:
-        store.touch_session(int(str(row["id"])), _iso(now))
-    return Session(int(str(row["id"])), user)
+        store.touch_session(row.id, _iso(now))
+    return Session(row.id, user)
 
 
 def from_token(token: str | None) -> Session | None:
@@ -101,7 +101,7 @@ def end_token(token: str | None) -> None:
     if token and isinstance(token, str) and len(token) <= 100:
         found = store.find_session(token_hash=_hash(token))
         if found is not None:
-            end(int(found["id"]))
+            end(found.id)
 
 
 def end_everywhere(user_id: int) -> int:

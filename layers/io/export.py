@@ -115,13 +115,13 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
 def resolve_area(text: str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
     """An area given on the command line: a boundary or area file, or a saved local's share link
     (or its token)."""
-    from layers import store
+    from layers.analysis import local_spec
 
     if not Path(text).exists():
         token = text.split("local=", 1)[1].split("&", 1)[0] if "local=" in text else text
-        saved = store.get_local(token)
+        saved = local_spec.saved(token)
         if saved is not None:
-            return areas.from_wkt(saved.area_wkt)
+            return local_spec.saved_area(saved)
     return read_boundary(text, field=field, value=value)
 
 

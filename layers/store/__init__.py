@@ -6,34 +6,38 @@ call these functions; they pick the backend by one setting and pass the call on.
 - layers/store/postgis.py: PostgreSQL + PostGIS via psycopg 3, chosen by
   OURPATCH_DATABASE_URL=postgresql://… so several app servers can share one database.
 
-Only these store modules contain SQL. What does not depend on the backend (checking a local
-before it is kept, its secret token) is done here once.
+Only these store modules contain SQL. The store only stores: what is checked before a write
+(a local's name and area, an asset's fields, who may do what) is checked by the domain modules.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, settings
-from layers.errors import BadInputError, ConflictError, LimitError
+from layers import settings
+from layers.errors import ConflictError
 from layers.store import sqlite as store_sqlite
-from layers.store.contract import ASSET_FIELDS, TOKEN_PATTERN, SavedLocal, Store, UserRow
+from layers.store.contract import (
+    ASSET_FIELDS,
+    LocalFootprint,
+    Person,
+    SavedLocal,
+    SignInSession,
+    Store,
+    UserRow,
+)
 from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
 
 __all__ = [
-    "ASSET_FIELDS", "DB_FILENAME", "MIGRATIONS", "TOKEN_PATTERN", "ConflictError", "SavedLocal", "Store", "UserRow",
+    "ASSET_FIELDS", "DB_FILENAME", "MIGRATIONS", "ConflictError", "LocalFootprint", "Person", "SavedLocal",
+    "SignInSession", "Store", "UserRow",
     "backend", "connect", "db_path", "migrate", "schema_version", "storage_error",
 ]
-
-TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
-MAX_LOCAL_NAME = 120
 
 _postgis: dict[str, Store] = {}
 _postgis_lock = threading.Lock()
@@ -66,35 +70,17 @@ def describe() -> str:
 # ---------------------------------------------------------------- saved locals
 
 
-def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = None,
-               source: str | None = None) -> str:
-    """Keep a resident's local; returns the secret token its private link carries. `source` is a
-    server-side key for where an anonymous resident's browser connects from (see consensus)."""
-    clean = " ".join(name.split())
-    if not clean:
-        raise BadInputError("Give your local a name, for example \"Home and the park\".")
-    if len(clean) > MAX_LOCAL_NAME:
-        raise BadInputError(f"A local's name can be at most {MAX_LOCAL_NAME} characters.")
-    if len(spec_json.encode()) > settings.max_local_spec_bytes or len(area_wkt) > 2 * settings.max_local_spec_bytes:
-        raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
-                         "draw it with fewer points.")
-    areas.check_saved_area(area_wkt)
-    from layers.analysis import local_spec as local_specs  # the spec must reopen: same checks as opening it
-
-    local_specs.LocalSpec.from_json(spec_json)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    now = datetime.now(UTC)
-    backend().insert_local(token, clean, spec_json, area_wkt, owner=owner, source=source,
-                           now=now.isoformat(timespec="seconds"),
-                           since=(now - timedelta(days=1)).isoformat(timespec="seconds"),
-                           per_source_per_day=settings.max_anonymous_locals_per_source_per_day)
-    return token
+def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
+                 source: str | None, now: str, since: str, per_source_per_day: int) -> None:
+    """Keep a local checked by layers/analysis/local_spec.py. An anonymous source (owner None) that
+    saved `per_source_per_day` locals since `since` is refused with LimitError inside the same
+    transaction, so parallel saves cannot slip past."""
+    backend().insert_local(token, name, spec_json, area, owner=owner, source=source, now=now, since=since,
+                           per_source_per_day=per_source_per_day)
 
 
 def get_local(token: str) -> SavedLocal | None:
-    """The saved local behind a private link, or None (also for anything not shaped like a token)."""
-    if not TOKEN_PATTERN.fullmatch(token or ""):
-        return None
+    """The saved local with this token, or None."""
     return backend().get_local(token)
 
 
@@ -102,8 +88,8 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
     return backend().locals_owned_by(owner)
 
 
-def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
-    """(owner, source, area WKT) for every saved local; used only for aggregates."""
+def saved_local_footprints() -> list[LocalFootprint]:
+    """Who saved each local and its area; used only for aggregates."""
     return backend().saved_local_footprints()
 
 
@@ -135,7 +121,7 @@ def set_password_hash(user_id: int, password_hash: str) -> None:
     backend().set_password_hash(user_id, password_hash)
 
 
-def list_users() -> list[dict[str, Any]]:
+def list_users() -> list[Person]:
     return backend().list_users()
 
 
@@ -207,7 +193,7 @@ def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
     return backend().claim_session_code(code_hash, token_hash, now)
 
 
-def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
     return backend().find_session(token_hash=token_hash, session_id=session_id)
 
 

@@ -1,22 +1,22 @@
 """The store contract: what every backend (layers/store/sqlite.py, layers/store/postgis.py) does,
 typed, with its records. Domain modules call layers/store/__init__.py, which picks the backend.
 
-Rows are plain dicts keyed by the column names below (the same on every backend); geometry
-travels as WKT text in `geometry_wkt` / `area_wkt` (PostGIS stores real geometry columns and
-converts at its boundary); area queries take shapely geometries. Named errors: a change made
-meanwhile raises `layers.errors.ConflictError`, a storage fault `layers.errors.StorageError`.
+What crosses the contract is typed: frozen record dataclasses (below) out, records or plain
+values in; geometry is a shapely geometry both ways (SQLite keeps WKT text, PostGIS a
+geometry(…, 4326) column; each backend converts inside). A stored geometry that cannot be read
+comes back as None (the backend logs it) so one damaged row never takes a page down. The store
+only stores: checking input (names, sizes, areas, who may do what) is done by the domain modules
+before they call it. Named errors: a change made meanwhile raises `layers.errors.ConflictError`,
+a storage fault `layers.errors.StorageError`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shapely.geometry.base import BaseGeometry
-
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 ASSET_FIELDS = ["name", "category", "kind", "geometry_wkt", "description", "address", "website", "email",
                 "phone", "online_url", "schedule", "eligibility", "opening_hours"]
@@ -38,11 +38,23 @@ TEST_READABLE = {"sign_in_sessions", "sign_in_attempts", "users", "community_ass
 
 @dataclass(frozen=True)
 class SavedLocal:
+    """A resident's saved local: `area` is None when the stored area cannot be read."""
+
     token: str
     name: str
     spec_json: str
-    area_wkt: str
+    area: BaseGeometry | None
     created_at: str
+
+
+@dataclass(frozen=True)
+class LocalFootprint:
+    """Who saved a local and its area, for aggregates only: `owner` is the signed-in account's key,
+    `source` where an anonymous resident connected from; `area` None when it cannot be read."""
+
+    owner: str | None
+    source: str | None
+    area: BaseGeometry | None
 
 
 @dataclass(frozen=True)
@@ -55,15 +67,35 @@ class UserRow:
     password_hash: str
 
 
+@dataclass(frozen=True)
+class Person:
+    """An account as an admin lists it (never its password hash)."""
+
+    id: int
+    name: str
+    role: str
+    group_name: str | None
+    created_at: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class SignInSession:
+    id: int
+    user_id: int
+    created_at: str
+    last_seen: str
+
+
 class Store(Protocol):
     """Every backend offers these; each write is one transaction."""
 
     # saved locals
-    def insert_local(self, token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+    def insert_local(self, token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
                      source: str | None, now: str, since: str, per_source_per_day: int) -> None: ...
     def get_local(self, token: str) -> SavedLocal | None: ...
     def locals_owned_by(self, owner: str) -> list[SavedLocal]: ...
-    def saved_local_footprints(self) -> list[tuple[str | None, str | None, str]]: ...
+    def saved_local_footprints(self) -> list[LocalFootprint]: ...
     def locals_version(self) -> str: ...
 
     # people
@@ -72,7 +104,7 @@ class Store(Protocol):
     def insert_user(self, name: str, role: str, password_hash: str, group: int | None) -> int: ...
     def find_user(self, *, name: str | None = None, user_id: int | None = None) -> UserRow | None: ...
     def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
-    def list_users(self) -> list[dict[str, Any]]: ...
+    def list_users(self) -> list[Person]: ...
     def set_user_email(self, user_id: int, email: str | None) -> None: ...
     def find_user_by_email(self, email: str) -> UserRow | None: ...
 
@@ -94,7 +126,7 @@ class Store(Protocol):
     def insert_session(self, user_id: int, code_hash: str, code_expires: str, now: str) -> int: ...
     def claim_session_code(self, code_hash: str, token_hash: str, now: str) -> int | None: ...
     def find_session(self, *, token_hash: str | None = None,
-                     session_id: int | None = None) -> dict[str, Any] | None: ...
+                     session_id: int | None = None) -> SignInSession | None: ...
     def touch_session(self, session_id: int, now: str) -> None: ...
     def delete_sessions(self, *, session_id: int | None = None, user_id: int | None = None,
                         idle_before: str | None = None, created_before: str | None = None) -> int: ...

@@ -31,7 +31,10 @@ from layers.store.contract import (
     ASSET_FIELDS,
     CHANGEABLE_FIELDS,
     LINK_FIELDS,
+    LocalFootprint,
+    Person,
     SavedLocal,
+    SignInSession,
     UserRow,
     check_test_read,
     check_test_set,
@@ -121,7 +124,7 @@ _ASSET_SELECT = ", ".join("ST_AsBinary(a.geometry) AS geometry_wkt" if c == "geo
 _LINK_SELECT = ", ".join(LINK_FIELDS)
 _USER_SELECT = ("SELECT users.id, users.name, users.role, users.group_id, groups.name AS group_name, "
                 "users.password_hash FROM users LEFT JOIN groups ON groups.id = users.group_id ")
-_LOCAL_SELECT = "SELECT token, name, spec_json, ST_AsBinary(area) AS area_wkt, created_at FROM saved_locals "
+_LOCAL_SELECT = "SELECT token, name, spec_json, ST_AsBinary(area) AS area, created_at FROM saved_locals "
 
 
 def redact(url: str) -> str:
@@ -134,8 +137,12 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _wkb(wkt: str) -> bytes:
-    return bytes(shapely.to_wkb(shapely.from_wkt(wkt)))
+def _wkb(geom: BaseGeometry) -> bytes:
+    return bytes(shapely.to_wkb(geom))
+
+
+def _geom(wkb: bytes | memoryview | None) -> BaseGeometry | None:
+    return None if wkb is None else shapely.from_wkb(bytes(wkb))
 
 
 def _wkt(wkb: bytes | memoryview | None) -> str | None:
@@ -149,7 +156,7 @@ def _asset_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _local(row: dict[str, Any]) -> SavedLocal:
     return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
-                      area_wkt=_wkt(row["area_wkt"]) or "", created_at=row["created_at"])
+                      area=_geom(row["area"]), created_at=row["created_at"])
 
 
 class PostgisStore:
@@ -226,7 +233,7 @@ class PostgisStore:
 
     # ------------------------------------------------------------ saved locals
 
-    def insert_local(self, token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+    def insert_local(self, token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
                      source: str | None, now: str, since: str, per_source_per_day: int) -> None:
         with self.connect() as conn, conn.transaction():
             if owner is None:
@@ -239,7 +246,7 @@ class PostgisStore:
                                      "saved from one connection in a day without an account; try again tomorrow.")
             conn.execute("INSERT INTO saved_locals (token, name, spec_json, area, owner, source, created_at) "
                          "VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4326), %s, %s, %s)",
-                         [token, name, spec_json, _wkb(area_wkt), owner, source, now])
+                         [token, name, spec_json, _wkb(area), owner, source, now])
 
     def get_local(self, token: str) -> SavedLocal | None:
         with self.connect() as conn:
@@ -251,11 +258,11 @@ class PostgisStore:
             rows = conn.execute(_LOCAL_SELECT + "WHERE owner = %s ORDER BY created_at DESC, name", [owner]).fetchall()
         return [_local(r) for r in rows]
 
-    def saved_local_footprints(self) -> list[tuple[str | None, str | None, str]]:
+    def saved_local_footprints(self) -> list[LocalFootprint]:
         with self.connect() as conn:
             rows = conn.execute("SELECT owner, source, ST_AsBinary(area) AS area FROM saved_locals "
                                 "ORDER BY created_at, token").fetchall()
-        return [(r["owner"], r["source"], _wkt(r["area"]) or "") for r in rows]
+        return [LocalFootprint(r["owner"], r["source"], _geom(r["area"])) for r in rows]
 
     def locals_version(self) -> str:
         with self.connect() as conn:
@@ -308,11 +315,12 @@ class PostgisStore:
         with self.connect() as conn, conn.transaction():
             conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", [password_hash, user_id])
 
-    def list_users(self) -> list[dict[str, Any]]:
+    def list_users(self) -> list[Person]:
         with self.connect() as conn:
-            return conn.execute("SELECT users.id, users.name, users.role, groups.name AS group_name, "
+            rows = conn.execute("SELECT users.id, users.name, users.role, groups.name AS group_name, "
                                 "users.created_at, users.email FROM users LEFT JOIN groups "
                                 "ON groups.id = users.group_id ORDER BY users.name").fetchall()
+        return [Person(**r) for r in rows]
 
     def set_user_email(self, user_id: int, email: str | None) -> None:
         clash = BadInputError(f"Another account already has the e-mail {email!r}.")
@@ -365,7 +373,8 @@ class PostgisStore:
                                     "FROM community_assets WHERE group_id = %s ORDER BY id", [group]).fetchall()
                 check([_asset_row(r) for r in rows])
             for item in items:
-                row = conn.execute(insert, [*(item.get(k) for k in fields), _wkb(str(item["geometry_wkt"])), group,
+                geometry = _wkb(shapely.from_wkt(str(item["geometry_wkt"])))
+                row = conn.execute(insert, [*(item.get(k) for k in fields), geometry, group,
                                             status, now, now, now[:10], user]).fetchone()
                 asset_id = int(row["id"]) if row else 0
                 ids.append(asset_id)
@@ -407,7 +416,7 @@ class PostgisStore:
             for key, value in values.items():
                 if key == "geometry_wkt":
                     sets.append(sql.SQL("geometry = ST_GeomFromWKB(%s, 4326)"))
-                    params.append(_wkb(str(value)))
+                    params.append(_wkb(shapely.from_wkt(str(value))))
                 else:
                     sets.append(sql.SQL("{} = %s").format(sql.Identifier(key)))
                     params.append(value)
@@ -486,13 +495,16 @@ class PostgisStore:
                                "RETURNING id", [token_hash, now, code_hash, now]).fetchone()
         return int(row["id"]) if row else None
 
-    def find_session(self, *, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+    def find_session(self, *, token_hash: str | None = None,
+                     session_id: int | None = None) -> SignInSession | None:
         with self.connect() as conn:
             if token_hash is not None:
-                return conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions "
-                                    "WHERE token_hash = %s", [token_hash]).fetchone()
-            return conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s",
-                                [session_id]).fetchone()
+                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions "
+                                   "WHERE token_hash = %s", [token_hash]).fetchone()
+            else:
+                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s",
+                                   [session_id]).fetchone()
+        return SignInSession(**row) if row else None
 
     def touch_session(self, session_id: int, now: str) -> None:
         with self.connect() as conn, conn.transaction():

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 import sqlite_utils
 from shapely.geometry.base import BaseGeometry
@@ -25,8 +26,10 @@ from layers.errors import BadInputError, ConflictError, LimitError, StorageError
 from layers.store.contract import (
     ASSET_FIELDS,
     LINK_FIELDS,
-    TOKEN_PATTERN,
+    LocalFootprint,
+    Person,
     SavedLocal,
+    SignInSession,
     UserRow,
     check_test_read,
     check_test_set,
@@ -236,10 +239,33 @@ def migrate(db: sqlite_utils.Database) -> int:
     return schema_version(db)
 
 
-def insert_local(token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+def _to_text(geom: BaseGeometry) -> str:
+    """Geometry as this backend keeps it: WKT text, every digit kept."""
+    return str(shapely.to_wkt(geom, rounding_precision=-1))
+
+
+def _from_text(text: object, what: str) -> BaseGeometry | None:
+    """A stored geometry back, or None (logged) when the text cannot be read: one damaged row
+    (written by hand, or by an older version) never takes a page down."""
+    try:
+        with np.errstate(invalid="ignore"):
+            geom = shapely.from_wkt(str(text)) if text is not None else None
+    except shapely.errors.ShapelyError:
+        geom = None
+    if geom is None:
+        logger.warning("%s has a geometry that cannot be read", what)
+    return geom
+
+
+def _saved_local(row: dict[str, Any]) -> SavedLocal:
+    return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
+                      area=_from_text(row["area_wkt"], "a saved local"), created_at=row["created_at"])
+
+
+def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
                  source: str | None, now: str, since: str, per_source_per_day: int) -> None:
-    """Keep a checked local (see store.save_local); an anonymous source past its daily count is
-    refused inside the same transaction, so parallel saves cannot slip past."""
+    """Keep a checked local (see layers/analysis/local_spec.py); an anonymous source past its daily
+    count is refused inside the same transaction, so parallel saves cannot slip past."""
     with connect() as db:
         def insert() -> None:
             if owner is None:
@@ -249,20 +275,17 @@ def insert_local(token: str, name: str, spec_json: str, area_wkt: str, *, owner:
                     raise LimitError(f"At most {per_source_per_day} locals can be "
                                      "saved from one connection in a day without an account; try again tomorrow.")
             db.table("saved_locals").insert({
-                "token": token, "name": name, "spec_json": spec_json, "area_wkt": area_wkt,
+                "token": token, "name": name, "spec_json": spec_json, "area_wkt": _to_text(area),
                 "owner": owner, "source": source, "created_at": now,
             })
         _write(db, insert)
 
 
 def get_local(token: str) -> SavedLocal | None:
-    """The saved local behind a private link, or None (also for anything not shaped like a token)."""
-    if not TOKEN_PATTERN.fullmatch(token or ""):
-        return None
     with connect() as db:
         rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
                              "where token = ?", [token]))
-    return SavedLocal(**rows[0]) if rows else None
+    return _saved_local(rows[0]) if rows else None
 
 
 # ---------------------------------------------------------------- people (see layers/groups/accounts.py)
@@ -341,7 +364,7 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
     with connect() as db:
         rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
                              "where owner = ? order by created_at desc, name", [owner]))
-    return [SavedLocal(**r) for r in rows]
+    return [_saved_local(r) for r in rows]
 
 
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
@@ -498,19 +521,24 @@ def asset_history(asset_id: int) -> list[dict[str, Any]]:
                              "where h.asset_id = ? order by h.version, h.id", [asset_id]))
 
 
-def list_users() -> list[dict[str, Any]]:
+def list_users() -> list[Person]:
     with connect() as db:
-        return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at, "
-                             "users.email "
+        rows = list(db.query("select users.id, users.name, users.role, groups.name as group_name, "
+                             "users.created_at, users.email "
                              "from users left join groups on groups.id = users.group_id order by users.name"))
+    return [Person(**r) for r in rows]
 
 
-def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
-    """(owner, source, area WKT) for every saved local: the owner is the signed-in account, the
-    source where an anonymous resident connected from. Used only for aggregates."""
+def saved_local_footprints() -> list[LocalFootprint]:
+    """Who saved each local and its area: the owner is the signed-in account, the source where an
+    anonymous resident connected from. Used only for aggregates. Areas are read all at once."""
     with connect() as db:
-        return [(r["owner"], r["source"], r["area_wkt"])
-                for r in db.query("select owner, source, area_wkt from saved_locals order by rowid")]
+        rows = db.conn.execute("select owner, source, area_wkt from saved_locals order by rowid").fetchall()
+    with np.errstate(invalid="ignore"):
+        geoms = shapely.from_wkt(np.asarray([r[2] for r in rows], dtype=object), on_invalid="ignore")
+    if rows and shapely.is_missing(geoms).any():
+        logger.warning("%d saved locals have an area that cannot be read", int(shapely.is_missing(geoms).sum()))
+    return [LocalFootprint(r[0], r[1], g) for r, g in zip(rows, geoms, strict=True)]
 
 
 def locals_version() -> str:
@@ -555,7 +583,7 @@ def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
         return _write(db, claim)  # type: ignore[return-value]
 
 
-def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
     with connect() as db:
         if token_hash is not None:
             rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
@@ -563,7 +591,7 @@ def find_session(*, token_hash: str | None = None, session_id: int | None = None
         else:
             rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
                                  "where id = ?", [session_id]))
-    return rows[0] if rows else None
+    return SignInSession(**rows[0]) if rows else None
 
 
 def touch_session(session_id: int, now: str) -> None:
