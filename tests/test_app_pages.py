@@ -197,7 +197,7 @@ def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignor
     assert not at.exception
     next(b for b in at.button if b.label == "Publish").click().run()
     assert not at.exception
-    assert store.get_asset(asset_id)["status"] == "published"
+    assert store.get_asset(asset_id).status == "published"
 
 
 def test_people_page_is_for_admins(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,11 @@ from layers.errors import ConflictError
 from layers.store import sqlite as store_sqlite
 from layers.store.contract import (
     ASSET_FIELDS,
+    CHANGEABLE_FIELDS,
+    Asset,
+    AssetDraft,
+    AssetLink,
+    AssetVersion,
     LocalFootprint,
     Person,
     SavedLocal,
@@ -34,8 +39,8 @@ from layers.store.contract import (
 from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
 
 __all__ = [
-    "ASSET_FIELDS", "DB_FILENAME", "MIGRATIONS", "ConflictError", "LocalFootprint", "Person", "SavedLocal",
-    "SignInSession", "Store", "UserRow",
+    "ASSET_FIELDS", "CHANGEABLE_FIELDS", "DB_FILENAME", "MIGRATIONS", "Asset", "AssetDraft", "AssetLink",
+    "AssetVersion", "ConflictError", "LocalFootprint", "Person", "SavedLocal", "SignInSession", "Store", "UserRow",
     "backend", "connect", "db_path", "migrate", "schema_version", "storage_error",
 ]
 
@@ -109,6 +114,11 @@ def group_names() -> list[str]:
     return backend().group_names()
 
 
+def rename_group(group_id: int, name: str) -> None:
+    """A group's new name (checked by layers/groups/accounts.py); BadInputError if another has it."""
+    backend().rename_group(group_id, name)
+
+
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
     return backend().insert_user(name, role, password_hash, group)
 
@@ -136,30 +146,29 @@ def find_user_by_email(email: str) -> UserRow | None:
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
 
-def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str],
-                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
-    """Insert assets with their links and a first history entry, all in one transaction (an
-    import is all-or-nothing). `check` sees the group's assets (id, name, geometry_wkt, status)
-    inside that transaction and may refuse by raising."""
-    return backend().insert_assets(items, group=group, user=user, status=status,
-                                   history_snapshot=history_snapshot, check=check)
+def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
+                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
+    """Insert assets (checked by layers/groups/community.py) with their links and a first history
+    entry, all in one transaction (an import is all-or-nothing). `check` sees the group's assets
+    inside that transaction and may refuse by raising (two parallel imports cannot both pass)."""
+    return backend().insert_assets(drafts, group=group, user=user, status=status, check=check)
 
 
-def get_asset(asset_id: int) -> dict[str, Any] | None:
+def get_asset(asset_id: int) -> Asset | None:
     return backend().get_asset(asset_id)
 
 
 def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, snapshot: Callable[[dict[str, Any]], str],
-                 links: list[dict[str, Any]] | None = None) -> int:
-    """Apply a change in one transaction, only if nobody changed the asset in between
-    (optimistic locking on `version`, else ConflictError); recorded in the history."""
+                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
+    """Set some of an asset's fields (CHANGEABLE_FIELDS; `links` replaces its links) in one
+    transaction, only if nobody changed the asset in between (optimistic locking on `version`,
+    else ConflictError); recorded in the history. Returns the new version."""
     return backend().change_asset(asset_id, values, expected_version=expected_version, action=action, user=user,
-                                  snapshot=snapshot, links=links)
+                                  links=links)
 
 
-def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
+def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
+    """Every asset (of a status, of a group), in id order. Unchecked: community.py decides who sees what."""
     return backend().asset_rows(status=status, group=group)
 
 
@@ -172,7 +181,7 @@ def asset_ids() -> list[int]:
     return backend().asset_ids()
 
 
-def asset_history(asset_id: int) -> list[dict[str, Any]]:
+def asset_history(asset_id: int) -> list[AssetVersion]:
     return backend().asset_history(asset_id)
 
 
@@ -246,5 +255,6 @@ def table_rows(table: str) -> list[dict[str, Any]]:
 
 
 def set_for_tests(table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
-    """Age a session, pass a delay, damage a link: test set-up through the contract, on any backend."""
+    """Re-map a link target, date an asset's last check: test set-up through the contract, on any backend
+    (only the columns in contract.TEST_SETTABLE; anything else is a ValueError)."""
     return backend().set_for_tests(table, values, where)

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ from layers import settings
 from layers.errors import BadInputError, ConflictError, LimitError, StorageError
 from layers.store.contract import (
     ASSET_FIELDS,
+    CHANGEABLE_FIELDS,
     LINK_FIELDS,
+    Asset,
+    AssetDraft,
+    AssetLink,
+    AssetVersion,
     LocalFootprint,
     Person,
     SavedLocal,
@@ -33,6 +39,8 @@ from layers.store.contract import (
     UserRow,
     check_test_read,
     check_test_set,
+    snapshot_json,
+    version_from_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -328,6 +336,16 @@ def group_names() -> list[str]:
         return [str(r[0]) for r in db.conn.execute("SELECT name FROM groups ORDER BY id")]
 
 
+def rename_group(group_id: int, name: str) -> None:
+    """Give a group a new name (checked by layers/groups/accounts.py); its id, and so its
+    assets and its published organisation id, stay."""
+    with connect() as db:
+        try:
+            _write(db, lambda: db.conn.execute("UPDATE groups SET name = ? WHERE id = ?", [name, group_id]))
+        except sqlite3.IntegrityError as exc:
+            raise BadInputError(f"There is already a group called {name!r}.") from exc
+
+
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
     with connect() as db:
         if list(db.query("select 1 from users where name = ? collate nocase", [name])):
@@ -369,53 +387,71 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
 
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
-
-
-# Column names come from the constant ASSET_FIELDS, never from input.
+# Column names come from the constants ASSET_FIELDS and LINK_FIELDS, never from input; the
+# geometry is kept as WKT text in `geometry_wkt`.
+_ASSET_COLUMNS = ["geometry_wkt" if f == "geometry" else f for f in ASSET_FIELDS]
 _INSERT_ASSET = (
-    "INSERT INTO community_assets (" + ", ".join(ASSET_FIELDS)  # noqa: S608
+    "INSERT INTO community_assets (" + ", ".join(_ASSET_COLUMNS)  # noqa: S608
     + ", group_id, status, version, created_at, updated_at, last_verified, updated_by) VALUES ("
-    + ", ".join("?" for _ in ASSET_FIELDS) + ", ?, ?, 1, ?, ?, ?, ?)"
+    + ", ".join("?" for _ in _ASSET_COLUMNS) + ", ?, ?, 1, ?, ?, ?, ?)"
 )
+_LINK_COLUMNS = ", ".join(LINK_FIELDS)
+_ASSET_SELECT = ("select a.*, g.name as group_name from community_assets a "
+                 "left join groups g on g.id = a.group_id ")
+_RECORD_FIELDS = {f.name for f in fields(Asset)} - {"geometry", "links"}
 
 
-def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str],
-                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
+def _asset(row: dict[str, Any], links: tuple[AssetLink, ...]) -> Asset:
+    values = {k: v for k, v in row.items() if k in _RECORD_FIELDS}
+    values["kind"] = values.get("kind") or "place"
+    values["version"] = int(values.get("version") or 1)
+    return Asset(**values, geometry=_from_text(row["geometry_wkt"], f"community asset {row['id']}"), links=links)
+
+
+def _link(row: dict[str, Any]) -> AssetLink:
+    return AssetLink(**{k: row[k] for k in LINK_FIELDS})
+
+
+def _links_of(db: sqlite_utils.Database, asset_id: int) -> tuple[AssetLink, ...]:
+    return tuple(_link(r) for r in db.query("select " + _LINK_COLUMNS + " "
+                                            "from asset_links where asset_id = ? order by id", [asset_id]))
+
+
+def _draft_values(draft: AssetDraft) -> list[Any]:
+    return [_to_text(draft.geometry) if f == "geometry" and draft.geometry is not None else getattr(draft, f)
+            for f in ASSET_FIELDS]
+
+
+def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
+                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
     """Insert assets with their links and a first history entry, all in one transaction:
     either every one is written or none is (an import is all-or-nothing, even if killed).
-    `check` sees the group's assets (id, name, geometry_wkt, status) inside that transaction
-    and may refuse by raising, so two parallel imports cannot both pass a duplicate check."""
+    `check` sees the group's assets inside that transaction and may refuse by raising, so two
+    parallel imports cannot both pass a duplicate check."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids: list[int] = []
     with connect() as db:
         def write() -> None:
             if check is not None:
-                cursor = db.conn.execute("SELECT id, name, geometry_wkt, status FROM community_assets "
-                                         "WHERE group_id = ?", [group])
-                check([dict(zip(("id", "name", "geometry_wkt", "status"), r, strict=True)) for r in cursor])
-            for item in items:
-                values = {k: item.get(k) for k in ASSET_FIELDS}
-                cursor = db.conn.execute(
-                    _INSERT_ASSET, [*values.values(), group, status, now, now, now[:10], user])
+                check([_asset(r, ()) for r in db.query(_ASSET_SELECT + "where a.group_id = ? order by a.id",
+                                                       [group])])
+            for draft in drafts:
+                cursor = db.conn.execute(_INSERT_ASSET,
+                                         [*_draft_values(draft), group, status, now, now, now[:10], user])
                 asset_id = int(cursor.lastrowid or 0)
                 ids.append(asset_id)
-                _replace_links(db, asset_id, item.get("links") or [])
-                _add_history(db, asset_id, 1, "created", user, now, history_snapshot({**item, "status": status}))
+                _replace_links(db, asset_id, draft.links)
+                _add_history(db, asset_id, 1, "created", user, now, snapshot_json(draft, status, None))
         _write(db, write)
     return ids
 
 
-def _replace_links(db: sqlite_utils.Database, asset_id: int, links: list[dict[str, Any]]) -> None:
+def _replace_links(db: sqlite_utils.Database, asset_id: int, links: tuple[AssetLink, ...]) -> None:
     db.conn.execute("DELETE FROM asset_links WHERE asset_id = ?", [asset_id])
     for link in links:
         db.conn.execute(
-            "INSERT INTO asset_links (asset_id, relation, target_osm_type, target_osm_id, target_asset_id, "
-            "target_name, target_category, target_lon, target_lat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [asset_id, link["relation"], link.get("target_osm_type"), link.get("target_osm_id"),
-             link.get("target_asset_id"), link.get("target_name"), link.get("target_category"),
-             link.get("target_lon"), link.get("target_lat")],
-        )
+            "INSERT INTO asset_links (asset_id, " + _LINK_COLUMNS + ") "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [asset_id, *(getattr(link, k) for k in LINK_FIELDS)])
 
 
 def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action: str, user: int | None,
@@ -425,29 +461,23 @@ def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action:
         "VALUES (?, ?, ?, ?, ?, ?)", [asset_id, version, action, user, when, snapshot])
 
 
-_LINK_COLUMNS = ", ".join(LINK_FIELDS)
-
-
-def get_asset(asset_id: int) -> dict[str, Any] | None:
+def get_asset(asset_id: int) -> Asset | None:
     with connect() as db:
-        rows = list(db.query("select a.*, g.name as group_name from community_assets a "
-                             "left join groups g on g.id = a.group_id where a.id = ?", [asset_id]))
+        rows = list(db.query(_ASSET_SELECT + "where a.id = ?", [asset_id]))
         if not rows:
             return None
-        row = rows[0]
-        row["links"] = list(db.query("select " + _LINK_COLUMNS + " "
-                                     "from asset_links where asset_id = ? order by id", [asset_id]))
-    return row
+        return _asset(rows[0], _links_of(db, asset_id))
 
 
 def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, snapshot: Callable[[dict[str, Any]], str],
-                 links: list[dict[str, Any]] | None = None) -> int:
+                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
     """Apply a change in one transaction, only if nobody changed the asset in between
     (optimistic locking on `version`); record it in the history. Returns the new version."""
-    unknown = set(values) - set(ASSET_FIELDS) - {"status", "rejection_reason", "last_verified", "group_id"}
+    unknown = set(values) - CHANGEABLE_FIELDS
     if unknown:
-        raise ValueError(f"not asset columns: {sorted(unknown)}")
+        raise ValueError(f"not asset fields: {sorted(unknown)}")
+    columns = {("geometry_wkt" if k == "geometry" else k): (_to_text(v) if k == "geometry" else v)
+               for k, v in values.items()}
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with connect() as db:
         def write() -> int:
@@ -459,35 +489,28 @@ def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int
                 raise ConflictError("Someone else changed this asset while you were editing it; "
                                     "open it again to see their change, then make yours.")
             new_version = version + 1
-            sets = ", ".join(f"{k} = ?" for k in values)
+            sets = ", ".join(f"{k} = ?" for k in columns)
             db.conn.execute(f"UPDATE community_assets SET {sets}, version = ?, updated_at = ?, updated_by = ? "  # noqa: S608
-                            "WHERE id = ?", [*values.values(), new_version, now, user, asset_id])
+                            "WHERE id = ?", [*columns.values(), new_version, now, user, asset_id])
             if links is not None:
                 _replace_links(db, asset_id, links)
-            row = db.conn.execute("SELECT * FROM community_assets WHERE id = ?", [asset_id])
-            names = [d[0] for d in row.description]
-            record = dict(zip(names, row.fetchone(), strict=True))
-            record["links"] = links if links is not None else [
-                dict(zip(_LINK_COLUMNS.split(", "), r, strict=True))
-                for r in db.conn.execute("SELECT " + _LINK_COLUMNS + " "
-                                         "FROM asset_links WHERE asset_id = ? ORDER BY id", [asset_id])]
-            _add_history(db, asset_id, new_version, action, user, now, snapshot(record))
+            [row] = db.query(_ASSET_SELECT + "where a.id = ?", [asset_id])
+            record = _asset(row, _links_of(db, asset_id))
+            _add_history(db, asset_id, new_version, action, user, now,
+                         snapshot_json(record.draft(), record.status, record.rejection_reason))
             return new_version
         return int(_write(db, write))  # type: ignore[call-overload]
 
 
-def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
-    sql = ("select a.*, g.name as group_name from community_assets a left join groups g on g.id = a.group_id "
-           "where (? is null or a.status = ?) and (? is null or a.group_id = ?) order by a.id")
+def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
     with connect() as db:
-        rows = list(db.query(sql, [status, status, group, group]))
+        rows = list(db.query(_ASSET_SELECT + "where (? is null or a.status = ?) and (? is null or a.group_id = ?) "
+                             "order by a.id", [status, status, group, group]))
         links = list(db.query("select asset_id, " + _LINK_COLUMNS + " from asset_links order by id"))  # noqa: S608
-    by_asset: dict[int, list[dict[str, Any]]] = {}
+    by_asset: dict[int, list[AssetLink]] = {}
     for link in links:
-        by_asset.setdefault(int(link.pop("asset_id")), []).append(link)
-    for row in rows:
-        row["links"] = by_asset.get(int(row["id"]), [])
-    return rows
+        by_asset.setdefault(int(link["asset_id"]), []).append(_link(link))
+    return [_asset(row, tuple(by_asset.get(int(row["id"]), ()))) for row in rows]
 
 
 def assets_within(area: BaseGeometry, *, status: str | None = None) -> list[int]:
@@ -514,11 +537,13 @@ def asset_ids() -> list[int]:
         return [int(r[0]) for r in db.conn.execute("SELECT id FROM community_assets")]
 
 
-def asset_history(asset_id: int) -> list[dict[str, Any]]:
+def asset_history(asset_id: int) -> list[AssetVersion]:
     with connect() as db:
-        return list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
+        rows = list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
                              "from asset_history h left join users u on u.id = h.changed_by "
                              "where h.asset_id = ? order by h.version, h.id", [asset_id]))
+    return [version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"], r["snapshot_json"])
+            for r in rows]
 
 
 def list_users() -> list[Person]:
