@@ -309,9 +309,9 @@ def test_the_map_layers_skip_bad_rows_and_keep_the_good_one(bad_world: dict[str,
 
 @pytest.mark.parametrize("name", [*BAD_ROWS, "unknown-category"])
 def test_moderators_are_told_which_row_and_why(bad_world: dict[str, Any], name: str) -> None:
-    problems = {p["id"]: p for p in community.published_problems()}
+    problems = {p.id: p for p in community.published_problems()}
     problem = problems[bad_world["ids"][name]]
-    one_sentence(problem["reason"][0].upper() + problem["reason"] + ".")
+    one_sentence(problem.reason[0].upper() + problem.reason + ".")
     assert bad_world["ids"]["good"] not in problems
 
 

@@ -75,8 +75,8 @@ def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: d
     store.set_for_tests("asset_links", {"target_osm_id": 999999999999}, {"asset_id": asset_id})
     problems = community.link_problems(store.get_asset(asset_id))
     assert len(problems) == 1
-    assert problems[0]["replacement"] == KAISANIEMI
-    assert "Kaisaniemen puisto" in problems[0]["message"]
+    assert problems[0].replacement == KAISANIEMI
+    assert "Kaisaniemen puisto" in problems[0].message
     community.publish(people["moderator"], asset_id)
     note = community.published_layer().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
@@ -232,7 +232,7 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     assert KAISANIEMI not in set(sources.current().assets["id"])
 
     problems = community.link_problems(store.get_asset(asset_id))
-    assert [p["replacement"] for p in problems] == ["osm:way/4242424242"]
+    assert [p.replacement for p in problems] == ["osm:way/4242424242"]
     notes = catalogue.all_assets().set_index("name")
     assert "Cares for Kaisaniemen puisto" in notes.loc["Friends of Kaisaniemi Park", "note"]
     assert not notes["note"].dropna().str.contains(r"osm:(?:node|way|relation)/").any()
@@ -240,8 +240,8 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     gone = dataclasses.replace(newer, assets=remapped[~park])  # then deleted altogether
     sources.save(gone, sources.settings.data_dir() / sources.EXTRACT_DIRNAME)
     problems = community.link_problems(store.get_asset(asset_id))
-    assert [p["replacement"] for p in problems] == [None]
-    assert "Kaisaniemen puisto" in problems[0]["message"]
+    assert [p.replacement for p in problems] == [None]
+    assert "Kaisaniemen puisto" in problems[0].message
     note = catalogue.all_assets().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
 

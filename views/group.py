@@ -72,7 +72,7 @@ def _asset_list(user: Any) -> None:
     on_map = community.targets_on_the_map() if any(r.links for r in rows) else None
     for r in rows:
         for problem in community.link_problems(r, on_map):
-            st.warning(common.md(f"{r.name}: {problem['message']} Choose it below and press Change it "
+            st.warning(common.md(f"{r.name}: {problem.message} Choose it below and press Change it "
                                  "to mend the link."))
     names = {r.id: f"{r.name} ({STATUS_WORDS.get(r.status, r.status)})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
@@ -161,12 +161,12 @@ def _link_problems(user: Any, current: community.Asset, lay: common.Layers) -> N
     """Links whose map feature is gone after a data refresh, each with its likely replacement."""
     labels = _targets(lay)
     for n, problem in enumerate(community.link_problems(current)):
-        st.warning(common.md(problem["message"]))
-        if problem["replacement"] and st.button(f"Use this instead: {labels.get(problem['replacement'], 'the new one')}",
+        st.warning(common.md(problem.message))
+        if problem.replacement and st.button(f"Use this instead: {labels.get(problem.replacement, 'the new one')}",
                                                 key=f"replace-{n}-{current.id}"):
             try:
-                community.use_replacement(user, current.id, community.target_id(problem["link"]),
-                                          problem["replacement"], expected_version=current.version)
+                community.use_replacement(user, current.id, community.target_id(problem.link),
+                                          problem.replacement, expected_version=current.version)
                 _done("Link mended. A moderator will check the change.", f"asset-{current.id}")
             except OurPatchError as exc:
                 st.error(common.md(exc))

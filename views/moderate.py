@@ -152,13 +152,13 @@ def _history(history: list[community.Change]) -> None:
 def _links_to_check(user: Any, asset: community.Asset, lay: common.Layers) -> None:
     labels = dict(zip(lay.assets["id"].astype(str), lay.assets["name"].fillna("").astype(str), strict=True))
     for n, problem in enumerate(community.link_problems(asset)):
-        st.warning(common.md(problem["message"]))
-        if problem["replacement"] and user.role in ("moderator", "admin") and st.button(
-                f"Use this instead: {labels.get(problem['replacement']) or 'the new one'}",
+        st.warning(common.md(problem.message))
+        if problem.replacement and user.role in ("moderator", "admin") and st.button(
+                f"Use this instead: {labels.get(problem.replacement) or 'the new one'}",
                 key=f"moderate-replace-{n}-{asset.id}"):
             try:
-                community.use_replacement(user, asset.id, community.target_id(problem["link"]),
-                                          problem["replacement"], expected_version=asset.version)
+                community.use_replacement(user, asset.id, community.target_id(problem.link),
+                                          problem.replacement, expected_version=asset.version)
                 _flash("success", "Link mended; check the new version.")
                 st.rerun()
             except OurPatchError as exc:
@@ -172,8 +172,8 @@ def render() -> None:
     if user is None:
         return
     for problem in community.published_problems():
-        st.warning(common.md(f"community:{problem['id']} “{problem['name']}” is published but not shown on the map: "
-                             f"{problem['reason']}. Change or reject it."))
+        st.warning(common.md(f"community:{problem.id} “{problem.name}” is published but not shown on the map: "
+                             f"{problem.reason}. Change or reject it."))
     if FLASH in st.session_state:
         kind, text = st.session_state.pop(FLASH)
         (st.success if kind == "success" else st.error)(common.md(text))

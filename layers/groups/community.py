@@ -569,13 +569,22 @@ def showable(rows: list[Asset]) -> list[Asset]:
     return out
 
 
-def published_problems() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RowProblem:
+    """A published asset that cannot be shown, and why (for moderators)."""
+
+    id: int
+    name: str
+    reason: str
+
+
+def published_problems() -> list[RowProblem]:
     """Published assets that cannot be shown, for moderators: id, name and why."""
     out = []
     for r in store.asset_rows(status="published"):
         reason = unshowable(r)
         if reason is not None:
-            out.append({"id": r.id, "name": str(r.name or ""), "reason": reason})
+            out.append(RowProblem(r.id, str(r.name or ""), reason))
     return out
 
 
@@ -596,7 +605,17 @@ def link_label(link: AssetLink, names: dict[str, str] | None = None) -> str:
 REPLACEMENT_WITHIN_M = 200.0
 
 
-def link_problems(asset: Asset, on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LinkProblem:
+    """A link whose OpenStreetMap feature is gone from the map, its likely replacement (the map's
+    id of it, or None) and one sentence saying so."""
+
+    link: AssetLink
+    replacement: str | None
+    message: str
+
+
+def link_problems(asset: Asset, on_map: pd.DataFrame | None = None) -> list[LinkProblem]:
     """Links whose OpenStreetMap feature is not in the current extract (deleted, or re-mapped under
     a new id after `load`), each with its likely replacement: the nearest feature of the same name
     and category within REPLACEMENT_WITHIN_M of where the old one was (None when there is none).
@@ -619,9 +638,9 @@ def link_problems(asset: Asset, on_map: pd.DataFrame | None = None) -> list[dict
                 best = int(np.argmin(dist))
                 if dist[best] <= REPLACEMENT_WITHIN_M:
                     replacement = str(same.index[best])
-        out.append({"link": link, "replacement": replacement,
-                    "message": f"{target_name(link)} ({RELATIONS.get(link.relation, '')} link) is no longer "
-                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")})
+        out.append(LinkProblem(link, replacement,
+                               f"{target_name(link)} ({RELATIONS.get(link.relation, '')} link) is no longer "
+                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")))
     return out
 
 
