@@ -167,14 +167,17 @@ def _transformed(geom_obj: dict[str, Any], transformer: Transformer, origin: str
     return dict(shapely.geometry.mapping(moved))
 
 
-def check_saved_area(text: str) -> AreaGeometry:
-    """A local's area as it is about to be saved: a finite polygon within the limits on points
-    and size (so a saved local always reopens, and never weighs on the consensus layer)."""
-    try:
-        with np.errstate(invalid="ignore"):  # NaN in the text is refused below, not warned about
-            geom = shapely.from_wkt(text)
-    except shapely.errors.GEOSException as exc:
-        raise BadInputError("That local's area cannot be read; draw it again.") from exc
+def check_saved_area(area: BaseGeometry | str) -> AreaGeometry:
+    """A local's area (a geometry, or WKT) as it is about to be saved: a finite polygon within the
+    limits on points and size (so a saved local always reopens, and never weighs on the consensus
+    layer)."""
+    geom: Any = area
+    if isinstance(area, str):
+        try:
+            with np.errstate(invalid="ignore"):  # NaN in the text is refused below, not warned about
+                geom = shapely.from_wkt(area)
+        except shapely.errors.GEOSException as exc:
+            raise BadInputError("That local's area cannot be read; draw it again.") from exc
     if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
         raise BadInputError("A local's area must be a polygon; draw it again.")
     if shapely.get_num_coordinates(geom) > settings.max_area_vertices:

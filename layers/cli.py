@@ -224,20 +224,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_assets(args: argparse.Namespace) -> int:
     every = community.visible_assets(None, status=args.status, group=args.group, everyone=True)
     rows = community.showable(every)
-    shown = {r["id"] for r in rows}
+    shown = {r.id for r in rows}
     for r in every:
-        if r["id"] not in shown:
-            print(f"Note: community:{r['id']} is left out: {community.unshowable(r)}.", file=sys.stderr)
+        if r.id not in shown:
+            print(f"Note: community:{r.id} is left out: {community.unshowable(r)}.", file=sys.stderr)
     features = []
     for r in rows:
-        links = [{"relation": link["relation"], "target": community.target_id(link)} for link in r["links"]]
+        assert r.geometry is not None  # showable() rows only
+        links = [{"relation": link.relation, "target": link.target} for link in r.links]
         features.append({
-            "type": "Feature", "id": f"community:{r['id']}",
-            "geometry": shapely.geometry.mapping(r["geometry"]),
-            "properties": {"id": f"community:{r['id']}", "name": r["name"], "group": r["group_name"],
-                           "status": r["status"], "kind": r["kind"], "category": r["category"],
-                           "links": links, "rejection_reason": r["rejection_reason"],
-                           "last_verified": r["last_verified"], "stale": community.is_stale(r)},
+            "type": "Feature", "id": f"community:{r.id}",
+            "geometry": shapely.geometry.mapping(r.geometry),
+            "properties": {"id": f"community:{r.id}", "name": r.name, "group": r.group_name,
+                           "status": r.status, "kind": r.kind, "category": r.category,
+                           "links": links, "rejection_reason": r.rejection_reason,
+                           "last_verified": r.last_verified, "stale": community.is_stale(r)},
         })
     sys.stdout.write(geojson.dumps({"type": "FeatureCollection", "features": features}) + "\n")
     return 0
@@ -268,7 +269,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with terminal_progress() as progress:
         files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
                                  include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use,
-                                 notes=notes, progress=progress)
+                                 notes=notes, progress=progress, everyone=True)
     for note in notes:
         print(f"Warning: {note}", file=sys.stderr)
     print("Wrote " + ", ".join(str(f) for f in files))

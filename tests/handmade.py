@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from shapely.geometry.base import BaseGeometry
 
 from layers import store
@@ -17,6 +15,5 @@ def add_published_handmade_asset(name: str, geometry: BaseGeometry, *, category:
     store contract so it works on every backend."""
     group = store.group_id("Handmade Test Group", create=True)
     assert group is not None
-    item = {"name": name, "category": category, "geometry_wkt": geometry.wkt, "kind": "place", "website": website}
-    return store.insert_assets([item], group=group, user=None, status=status,
-                               history_snapshot=lambda record: json.dumps(record, default=str))[0]
+    draft = store.AssetDraft(name=name, category=category, kind="place", geometry=geometry, website=website)
+    return store.insert_assets([draft], group=group, user=None, status=status)[0]

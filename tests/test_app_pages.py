@@ -118,13 +118,12 @@ def test_find_page_searches_services_and_places_and_starts_a_walk() -> None:
 
 def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
     from layers import areas as area_mod
-    from layers import store
     from layers.analysis import local_spec as local_mod
 
     a = area_mod.circle(24.9470, 60.1735, 300)
     b = area_mod.circle(24.9520, 60.1690, 300)
-    ta = store.save_local("Handmade A", local_mod.LocalSpec().to_json(), a.wkt)
-    tb = store.save_local("Handmade B", local_mod.LocalSpec().to_json(), b.wkt)
+    ta = local_mod.save("Handmade A", local_mod.LocalSpec().to_json(), a.wkt)
+    tb = local_mod.save("Handmade B", local_mod.LocalSpec().to_json(), b.wkt)
     at = _run("views/compare.py")
     assert any("two are needed" in i.value for i in at.info)
     at.text_input(key="compare_a").input(f"http://localhost:8501/?local={ta}")
@@ -198,7 +197,7 @@ def test_group_and_moderate_pages(tmp_path, monkeypatch) -> None:  # type: ignor
     assert not at.exception
     next(b for b in at.button if b.label == "Publish").click().run()
     assert not at.exception
-    assert store.get_asset(asset_id)["status"] == "published"
+    assert store.get_asset(asset_id).status == "published"
 
 
 def test_people_page_is_for_admins(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -50,7 +50,7 @@ def _rows(data: Path) -> dict[str, dict[str, Any]]:
     from layers import store
 
     with _in(data):
-        return {r["name"]: r for r in store.asset_rows()}
+        return {r.name: r for r in store.asset_rows()}
 
 
 def _click_map(page: Any, lat: float, lon: float) -> None:
@@ -145,13 +145,13 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
 
         rows = _rows(data)
         first, second = rows[FIRST["Name"]], rows[SECOND["Name"]]
-        assert {STORED[k]: first[STORED[k]] for k in FIRST} == {STORED[k]: v for k, v in FIRST.items()}
-        assert {STORED[k]: second[STORED[k]] for k in SECOND} == {STORED[k]: v for k, v in SECOND.items()}
-        assert second["online_url"] is None and second["phone"] is None
-        assert [(x["relation"], x["target_osm_id"]) for x in first["links"]] == [("cares_for", 6627217)]
-        assert [x["relation"] for x in second["links"]] == ["meets_at"]
-        assert second["links"][0]["target_name"] == "Helsingin tuomiokirkko"
-        lon, lat = (float(v) for v in first["geometry_wkt"].removeprefix("POINT (").rstrip(")").split())
+        assert {STORED[k]: getattr(first, STORED[k]) for k in FIRST} == {STORED[k]: v for k, v in FIRST.items()}
+        assert {STORED[k]: getattr(second, STORED[k]) for k in SECOND} == {STORED[k]: v for k, v in SECOND.items()}
+        assert second.online_url is None and second.phone is None
+        assert [(x.relation, x.target_osm_id) for x in first.links] == [("cares_for", 6627217)]
+        assert [x.relation for x in second.links] == ["meets_at"]
+        assert second.links[0].target_name == "Helsingin tuomiokirkko"
+        lon, lat = first.geometry.x, first.geometry.y
         assert abs(lat - 60.1752) < 0.0002 and abs(lon - 24.9440) < 0.0004  # where the pin was dropped
 
         # Changing the first shows its stored values and link; saving stores what is on screen.
@@ -166,12 +166,12 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         editor.get_by_role("button", name="Save changes").click()
         editor.get_by_text(f"Saved {FIRST['Name']}").wait_for(timeout=30_000)
         changed = _rows(data)
-        assert changed[FIRST["Name"]]["website"] == "https://example.org/friends-of-the-park"
+        assert changed[FIRST["Name"]].website == "https://example.org/friends-of-the-park"
         expected = {**{STORED[k]: v for k, v in FIRST.items()}, "website": "https://example.org/friends-of-the-park"}
-        assert {k: changed[FIRST["Name"]][k] for k in expected} == expected
-        assert [(x["relation"], x["target_osm_id"]) for x in changed[FIRST["Name"]]["links"]] == [
+        assert {k: getattr(changed[FIRST["Name"]], k) for k in expected} == expected
+        assert [(x.relation, x.target_osm_id) for x in changed[FIRST["Name"]].links] == [
             ("cares_for", 6627217)]
-        assert changed[SECOND["Name"]]["version"] == second["version"]  # the other one untouched
+        assert changed[SECOND["Name"]].version == second.version  # the other one untouched
 
         # A reload keeps the editor signed in (the cookie), with no password or role in the browser.
         editor.reload()
@@ -263,8 +263,8 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
         moderator.get_by_text("changed after you opened it").wait_for(timeout=30_000)
         moderator.get_by_text("Text the moderator never saw.").wait_for(timeout=30_000)  # the new version shown
         with _in(data):
-            assert store.get_asset(asset_id)["status"] == "pending"
-            assert [h["action"] for h in store.asset_history(asset_id)][-1] == "edited"
+            assert store.get_asset(asset_id).status == "pending"
+            assert [h.action for h in store.asset_history(asset_id)][-1] == "edited"
         moderator.get_by_text("Publish and Reject apply to version 4").wait_for(timeout=30_000)
         if os.environ.get("OURPATCH_SCREENSHOTS"):
             moderator.wait_for_timeout(1500)
@@ -273,7 +273,7 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
         moderator.get_by_text("Published: residents now see Handmade Toddler Group").wait_for(timeout=30_000)
         with _in(data):
             row = store.get_asset(asset_id)
-            assert row["status"] == "published" and row["description"] == "Text the moderator never saw."
+            assert row.status == "published" and row.description == "Text the moderator never saw."
         chromium.close()
 
 

@@ -36,11 +36,11 @@ def friends(**extra: object) -> dict[str, object]:
 
 def test_editor_adds_pending_moderator_publishes_resident_sees_it(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
-    assert [r["id"] for r in community.visible_assets(None)] == []
-    assert [r["id"] for r in community.visible_assets(people["editor"])] == [asset_id]
-    assert [r["id"] for r in community.visible_assets(people["planner"], status="pending")] == [asset_id]
+    assert [r.id for r in community.visible_assets(None)] == []
+    assert [r.id for r in community.visible_assets(people["editor"])] == [asset_id]
+    assert [r.id for r in community.visible_assets(people["planner"], status="pending")] == [asset_id]
     community.publish(people["moderator"], asset_id)
-    assert [r["id"] for r in community.visible_assets(None)] == [asset_id]
+    assert [r.id for r in community.visible_assets(None)] == [asset_id]
     assets = catalogue.all_assets()
     mine = assets[assets["id"] == f"community:{asset_id}"].iloc[0]
     assert mine["source"] == "community"
@@ -69,27 +69,27 @@ def test_editors_cannot_publish_or_touch_other_groups(people: dict[str, accounts
         community.create_asset(None, friends(), group="Friends of Kaisaniemi Park")
     with pytest.raises(NotAllowedError):
         community.restore(people["editor"], asset_id, 1)
-    assert store.get_asset(asset_id)["status"] == "pending"
+    assert store.get_asset(asset_id).status == "pending"
 
 
 def test_rejection_reason_history_restore_and_conflict(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     community.reject(people["moderator"], asset_id, "Please add when you meet.")
     row = store.get_asset(asset_id)
-    assert row["status"] == "rejected" and row["rejection_reason"] == "Please add when you meet."
-    version = row["version"]
+    assert row.status == "rejected" and row.rejection_reason == "Please add when you meet."
+    version = row.version
     community.update_asset(people["editor"], asset_id, friends(schedule="Saturdays 10:00-12:00"),
                            expected_version=version)
     with pytest.raises(store.ConflictError):  # a second editor still holding the old version
         community.update_asset(people["editor"], asset_id, friends(schedule="Sundays"), expected_version=version)
     community.publish(people["moderator"], asset_id)
     history = store.asset_history(asset_id)
-    assert [h["action"] for h in history] == ["created", "rejected", "edited", "published"]
-    assert history[2]["changed_by"] == "Eeva Editor"
+    assert [h.action for h in history] == ["created", "rejected", "edited", "published"]
+    assert history[2].changed_by == "Eeva Editor"
     community.restore(people["moderator"], asset_id, 1)
     restored = store.get_asset(asset_id)
-    assert restored["schedule"] == "Saturdays 10:00" and restored["status"] == "pending"
-    assert restored["links"][0]["target_osm_id"] == 6627217
+    assert restored.schedule == "Saturdays 10:00" and restored.status == "pending"
+    assert restored.links[0].target_osm_id == 6627217
 
 
 def test_freshness(people: dict[str, accounts.User]) -> None:
@@ -136,7 +136,7 @@ def test_bad_fields_get_one_sentence_naming_the_field(people: dict[str, accounts
 def test_hostile_text_is_stored_as_text(people: dict[str, accounts.User]) -> None:
     name = '<img src=x onerror=alert(1)>'
     asset_id = community.create_asset(people["moderator"], friends(name=name), group="Handmade Group", publish=True)
-    assert store.get_asset(asset_id)["name"] == name
+    assert store.get_asset(asset_id).name == name
 
 
 def test_similar_names_nearby(people: dict[str, accounts.User]) -> None:
@@ -148,9 +148,14 @@ def test_similar_names_nearby(people: dict[str, accounts.User]) -> None:
 def test_history_says_what_changed(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     community.update_asset(people["editor"], asset_id, friends(schedule="Sundays 12:00"), expected_version=1)
-    entries = community.history(asset_id)
-    assert entries[0]["changed"] == [] and entries[1]["changed"] == ["schedule"]
-    assert entries[1]["who"] == "Eeva Editor"
+    entries = community.history(people["editor"], asset_id)
+    assert entries[0].changed == () and entries[1].changed == ("schedule",)
+    assert entries[1].who == "Eeva Editor"
+    assert entries[0].asset.schedule == "Saturdays 10:00" and entries[1].asset.schedule == "Sundays 12:00"
+    with pytest.raises(NotAllowedError):  # a history holds unpublished versions: not for residents
+        community.history(None, asset_id)
+    with pytest.raises(NotAllowedError):
+        community.history(people["other"], asset_id)
 
 
 def test_links_between_community_assets_show_at_both_ends(people: dict[str, accounts.User]) -> None:
@@ -171,3 +176,17 @@ def test_published_assets_within_an_area_come_from_the_store_query(people: dict[
                            group="Handmade Group", publish=True)
     assert community.published_within(box(24.940, 60.172, 24.951, 60.178)) == [near]
     assert community.published_within(box(24.0, 59.0, 24.1, 59.1)) == []
+
+
+def test_pending_assets_leave_the_app_only_for_planners_moderators_and_admins(
+        people: dict[str, accounts.User]) -> None:
+    from layers.io import export
+
+    asset_id = community.create_asset(people["editor"], friends(name="Handmade Pending Friends"))
+    for who in (None, people["editor"]):
+        with pytest.raises(NotAllowedError):
+            export.select(["community_groups"], include_pending=True, user=who)
+    chosen = export.select(["community_groups"], include_pending=True, user=people["planner"])
+    pending = chosen[chosen["id"] == f"community:{asset_id}"]
+    assert list(pending["status"]) == ["pending"] and "PENDING" in pending["note"].iloc[0]
+    assert f"community:{asset_id}" not in set(export.select(None)["id"])

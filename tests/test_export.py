@@ -261,12 +261,11 @@ def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
 
 
 def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
-    from layers import store
     from layers.analysis import local_spec
 
     os.environ["OURPATCH_DATA_DIR"], old = str(tmp_path / "data"), os.environ["OURPATCH_DATA_DIR"]
     try:
-        token = store.save_local("Handmade local", local_spec.LocalSpec().to_json(), AREA.wkt)
+        token = local_spec.save("Handmade local", local_spec.LocalSpec().to_json(), AREA.wkt)
     finally:
         os.environ["OURPATCH_DATA_DIR"] = old
     out = tmp_path / "mine.zip"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -69,11 +68,11 @@ def test_formats_and_crs(tmp_path: Path, editor: accounts.User, name: str, drive
     path = _write_frame(tmp_path, name, driver, crs)
     result = importer.import_file(editor, path, group=GROUP)
     assert len(result.ids) == expected
-    rows = {r["name"]: r for r in store.asset_rows()}
+    rows = {r.name: r for r in store.asset_rows()}
     toddlers = rows["Handmade Toddler Group"]
-    x, y = [float(v) for v in toddlers["geometry_wkt"].removeprefix("POINT (").rstrip(")").split()]
+    x, y = toddlers.geometry.x, toddlers.geometry.y
     assert abs(x - 24.9510) < 1e-6 and abs(y - 60.1700) < 1e-6  # within about 5 cm after the round trip
-    assert toddlers["status"] == "pending"
+    assert toddlers.status == "pending"
     if expected == 2:
         assert "Pyhän Kolminaisuuden nuoret" in rows  # non-ASCII survives
 
@@ -100,12 +99,12 @@ def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, 
     result = importer.import_file(editor, out, group=GROUP)
     assert len(result.ids) == len(want)
     rows = store.asset_rows()
-    assert sorted(r["name"] for r in rows) == sorted(want["name"])
-    assert {r["category"] for r in rows} == set(want["category"])
+    assert sorted(r.name for r in rows) == sorted(want["name"])
+    assert {r.category for r in rows} == set(want["category"])
     if fmt != "kml":  # KML keeps names and geometry only
-        hours = {r["name"]: r["opening_hours"] for r in rows}
+        hours = {r.name: r.opening_hours for r in rows}
         assert hours["Rikhardinkadun kirjasto"] == "Mo-Th 09:00-20:00, Fr 09:00-18:00, Sa 10:00-16:00, Su 12:00-18:00"
-    kinds = {r["name"]: r["kind"] for r in rows}
+    kinds = {r.name: r.kind for r in rows}
     assert kinds["Pyhän Kolminaisuuden kirkko"] == "area" and kinds["Rikhardinkadun kirjasto"] == "place"
 
 
@@ -117,7 +116,7 @@ def test_geojson_where_only_some_features_have_a_link(tmp_path: Path, editor: ac
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     result = importer.import_file(editor, path, group=GROUP)
     assert len(result.ids) == 3
-    linked = {r["name"]: [link["relation"] for link in r["links"]]
+    linked = {r.name: [link.relation for link in r.links]
               for r in community.visible_assets(None, status="pending", everyone=True)}
     assert linked == {"Handmade Group 0": ["cares_for"], "Handmade Group 1": [], "Handmade Group 2": []}
 
@@ -127,7 +126,7 @@ def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User)
     lonlat.write_text("name,lon,lat,website,cares_for\nHandmade Park Friends,24.9462,60.1752,https://example.org,"
                       "osm:relation/6627217\n")
     assert len(importer.import_file(editor, lonlat, group=GROUP).ids) == 1
-    assert store.asset_rows()[0]["links"][0]["target_osm_id"] == 6627217
+    assert store.asset_rows()[0].links[0].target_osm_id == 6627217
     to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
     e, n = to_bng.transform(24.9500, 60.1690)
     bng = tmp_path / "bng.csv"
@@ -135,8 +134,8 @@ def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User)
     with pytest.raises(BadInputError, match="--crs"):
         importer.import_file(editor, bng, group=GROUP)
     importer.import_file(editor, bng, group=GROUP, crs="EPSG:27700")
-    grid = next(r for r in store.asset_rows() if r["name"] == "Handmade Grid Group")
-    assert "24.95" in grid["geometry_wkt"] and "60.169" in grid["geometry_wkt"]
+    grid = next(r for r in store.asset_rows() if r.name == "Handmade Grid Group")
+    assert "24.95" in grid.geometry.wkt and "60.169" in grid.geometry.wkt
 
 
 def test_british_national_grid_imports_through_ostn15(tmp_path: Path) -> None:
@@ -278,7 +277,7 @@ def test_eight_writers_lose_nothing(editor: accounts.User, fresh_data_dir: Path)
     with get_context("spawn").Pool(8) as pool:
         done = pool.map(_verify_many, [(str(fresh_data_dir), editor.id, asset_id, 200)] * 8)
     assert sum(done) == 1600
-    assert store.get_asset(asset_id)["version"] == 1 + 1600
+    assert store.get_asset(asset_id).version == 1 + 1600
     assert len(store.asset_history(asset_id)) == 1 + 1600
 
 
@@ -289,7 +288,7 @@ def test_kill_9_during_a_large_import_leaves_the_data_as_before(tmp_path: Path, 
                                 for i in range(settings.max_import_rows)]
     big.write_text("\n".join(lines) + "\n")
     community.create_asset(editor, {"name": "Handmade Before", "geometry": Point(24.95, 60.17)})
-    db, wal = store.db_path(), store.db_path().with_name(store.DB_FILENAME + "-wal")
+    wal = store.db_path().with_name(store.DB_FILENAME + "-wal")
     killed_while_writing = 0
     for _ in range(3):
         baseline = wal.stat().st_size if wal.exists() else 0
@@ -305,8 +304,8 @@ def test_kill_9_during_a_large_import_leaves_the_data_as_before(tmp_path: Path, 
                 break
             time.sleep(0.005)
         proc.wait()
-        with sqlite3.connect(db) as conn:
+        with store.connect() as conn:  # the SQLite file itself is sound (a check only SQLite has)
             assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-            count = conn.execute("select count(*) from community_assets").fetchone()[0]
+        count = len(store.asset_ids())
         assert count == 1, f"after kill -9 mid-import: {count} rows (expected just the one from before)"
     assert killed_while_writing == 3

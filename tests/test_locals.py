@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import shapely
 from shapely.geometry import Point, box, mapping
 
-from layers import store
 from layers.analysis import access, gaps, local_spec, query, search
 from layers.errors import BadInputError
 from layers.osm import sources
@@ -49,18 +49,19 @@ SMALL_AREA = "POLYGON ((24.95 60.17, 24.96 60.17, 24.96 60.18, 24.95 60.17))"
 
 
 def test_saved_locals_are_private_tokens(fresh_data_dir: Path) -> None:
-    token = store.save_local("  Home and   the park ", '{"combine":"union"}', SMALL_AREA)
+    token = local_spec.save("  Home and   the park ", '{"combine":"union"}', SMALL_AREA)
     assert len(token) >= 24
-    saved = store.get_local(token)
+    saved = local_spec.saved(token)
     assert saved is not None and saved.name == "Home and the park"
-    assert store.get_local("x" * 24) is None
-    assert store.get_local("'; drop table saved_locals; --") is None
-    other = store.save_local("Another", "{}", SMALL_AREA)
+    assert saved.area is not None and saved.area.equals(shapely.from_wkt(SMALL_AREA))
+    assert local_spec.saved("x" * 24) is None
+    assert local_spec.saved("'; drop table saved_locals; --") is None
+    other = local_spec.save("Another", "{}", SMALL_AREA)
     assert other != token
     with pytest.raises(BadInputError):
-        store.save_local("   ", "{}", SMALL_AREA)
+        local_spec.save("   ", "{}", SMALL_AREA)
     with pytest.raises(BadInputError):
-        store.save_local("x" * 10_000, "{}", SMALL_AREA)
+        local_spec.save("x" * 10_000, "{}", SMALL_AREA)
 
 
 def test_missing_categories_come_with_the_nearest_by_walking(helsinki_index: query.AssetIndex,

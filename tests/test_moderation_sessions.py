@@ -28,7 +28,7 @@ def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
 @pytest.mark.usefixtures("each_store")
 def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
-    shown = store.get_asset(asset_id)["version"]  # what the moderator opened
+    shown = store.get_asset(asset_id).version  # what the moderator opened
     community.update_asset(people["editor"], asset_id, friends(description="Edited after the moderator looked"),
                            expected_version=shown)
     with pytest.raises(ChangedMeanwhileError, match="changed after you opened it"):
@@ -36,10 +36,10 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, a
     with pytest.raises(ChangedMeanwhileError):
         community.reject(people["moderator"], asset_id, "Not like this", expected_version=shown)
     row = store.get_asset(asset_id)
-    assert row["status"] == "pending"
-    assert [h["action"] for h in store.asset_history(asset_id)] == ["created", "edited"]
-    community.publish(people["moderator"], asset_id, expected_version=row["version"])
-    assert store.get_asset(asset_id)["status"] == "published"
+    assert row.status == "pending"
+    assert [h.action for h in store.asset_history(asset_id)] == ["created", "edited"]
+    community.publish(people["moderator"], asset_id, expected_version=row.version)
+    assert store.get_asset(asset_id).status == "published"
 
 
 @pytest.mark.usefixtures("each_store")
@@ -56,35 +56,35 @@ def test_restore_makes_the_old_version_pending_again(people: dict[str, accounts.
     asset_id = community.create_asset(people["editor"], friends())
     community.publish(people["moderator"], asset_id)
     row = store.get_asset(asset_id)
-    community.update_asset(people["moderator"], asset_id, friends(schedule="Sundays"), expected_version=row["version"])
-    assert store.get_asset(asset_id)["status"] == "published"
+    community.update_asset(people["moderator"], asset_id, friends(schedule="Sundays"), expected_version=row.version)
+    assert store.get_asset(asset_id).status == "published"
     community.restore(people["moderator"], asset_id, 2)  # the published version with Saturdays
     restored = store.get_asset(asset_id)
-    assert restored["schedule"] == "Saturdays 10:00"
-    assert restored["status"] == "pending"
+    assert restored.schedule == "Saturdays 10:00"
+    assert restored.status == "pending"
     assert community.published_layer().empty or "community:" + str(asset_id) not in set(community.published_layer()["id"])
 
 
 @pytest.mark.usefixtures("each_store")
 def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
-    link = store.get_asset(asset_id)["links"][0]
-    assert link["target_name"] == "Kaisaniemen puisto" and link["target_category"] == "parks"
+    link = store.get_asset(asset_id).links[0]
+    assert link.target_name == "Kaisaniemen puisto" and link.target_category == "parks"
     assert community.link_problems(store.get_asset(asset_id)) == []
     # A newer extract maps the park under another id: the stored id is no longer on the map.
     store.set_for_tests("asset_links", {"target_osm_id": 999999999999}, {"asset_id": asset_id})
     problems = community.link_problems(store.get_asset(asset_id))
     assert len(problems) == 1
-    assert problems[0]["replacement"] == KAISANIEMI
-    assert "Kaisaniemen puisto" in problems[0]["message"]
+    assert problems[0].replacement == KAISANIEMI
+    assert "Kaisaniemen puisto" in problems[0].message
     community.publish(people["moderator"], asset_id)
     note = community.published_layer().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
     # an edit keeps the vanished link (flagged), a one-click replacement mends it
     row = store.get_asset(asset_id)
     community.use_replacement(people["editor"], asset_id, "osm:relation/999999999999", KAISANIEMI,
-                              expected_version=row["version"])
-    assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
+                              expected_version=row.version)
+    assert store.get_asset(asset_id).links[0].target_osm_id == 6627217
     assert community.link_problems(store.get_asset(asset_id)) == []
     with pytest.raises(BadInputError, match="osm:way/123 is not on the loaded map"):
         community.create_asset(people["editor"], friends(name="Another", links=[
@@ -105,8 +105,7 @@ def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accoun
     assert hashlib.sha256(token.encode()).hexdigest() in {v for row in stored for v in row}
     assert sessions.from_token("x" * 43) is None
     # idle past the limit: gone
-    stale = (datetime.now(UTC) - sessions.IDLE - timedelta(minutes=1)).isoformat(timespec="seconds")
-    store.set_for_tests("sign_in_sessions", {"last_seen": stale}, {"id": session_id})
+    assert sessions.from_token(token, now=datetime.now(UTC) + sessions.IDLE + timedelta(minutes=1)) is None
     assert sessions.from_token(token) is None
     # sign-out everywhere ends every browser's session
     ids = [sessions.start(editor)[0] for _ in range(2)]
@@ -115,8 +114,8 @@ def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accoun
     assert not any(sessions.from_id(i) for i in ids)
     # an expired code is refused
     _, late = sessions.start(editor)
-    store.set_for_tests("sign_in_sessions", {"code_expires": "2000-01-01T00:00:00+00:00"}, {})
-    assert sessions.claim(late) is None
+    assert sessions.claim(late, now=datetime.now(UTC) + sessions.CODE_TTL + timedelta(seconds=1)) is None
+    assert sessions.claim(late) is not None  # in time it would have worked
 
 
 @pytest.mark.usefixtures("each_store")
@@ -139,8 +138,8 @@ def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click
     from layers.settings import REPO_ROOT
 
     asset_id = community.create_asset(people["editor"], friends())
-    with store.connect() as db:  # as after `load` of an extract where the park has a new id
-        db.execute("update asset_links set target_osm_id = 999999999999 where asset_id = ?", [asset_id])
+    # as after `load` of an extract where the park has a new id
+    store.set_for_tests("asset_links", {"target_osm_id": 999999999999}, {"asset_id": asset_id})
 
     def run(page: str, user: accounts.User, **state: object) -> AppTest:
         at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
@@ -162,7 +161,7 @@ def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click
     button = next(b for b in at.button if b.label.startswith("Use this instead: Kaisaniemen puisto"))
     button.click().run()
     assert not at.exception
-    assert store.get_asset(asset_id)["links"][0]["target_osm_id"] == 6627217
+    assert store.get_asset(asset_id).links[0].target_osm_id == 6627217
     assert community.link_problems(store.get_asset(asset_id)) == []
 
 
@@ -174,7 +173,7 @@ def test_moderator_sees_labels_dates_names_and_what_changed_since_published(
 
     asset_id = community.create_asset(people["editor"], friends())
     community.publish(people["moderator"], asset_id)
-    version = store.get_asset(asset_id)["version"]
+    version = store.get_asset(asset_id).version
     community.update_asset(people["editor"], asset_id, friends(schedule="Sundays 12:00"), expected_version=version)
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
     at.session_state["user_id"] = people["moderator"].id
@@ -233,7 +232,7 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     assert KAISANIEMI not in set(sources.current().assets["id"])
 
     problems = community.link_problems(store.get_asset(asset_id))
-    assert [p["replacement"] for p in problems] == ["osm:way/4242424242"]
+    assert [p.replacement for p in problems] == ["osm:way/4242424242"]
     notes = catalogue.all_assets().set_index("name")
     assert "Cares for Kaisaniemen puisto" in notes.loc["Friends of Kaisaniemi Park", "note"]
     assert not notes["note"].dropna().str.contains(r"osm:(?:node|way|relation)/").any()
@@ -241,20 +240,22 @@ def test_links_survive_a_newer_extract(people: dict[str, accounts.User]) -> None
     gone = dataclasses.replace(newer, assets=remapped[~park])  # then deleted altogether
     sources.save(gone, sources.settings.data_dir() / sources.EXTRACT_DIRNAME)
     problems = community.link_problems(store.get_asset(asset_id))
-    assert [p["replacement"] for p in problems] == [None]
-    assert "Kaisaniemen puisto" in problems[0]["message"]
+    assert [p.replacement for p in problems] == [None]
+    assert "Kaisaniemen puisto" in problems[0].message
     note = catalogue.all_assets().set_index("name").loc["Friends of Kaisaniemi Park", "note"]
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
 
 
 @pytest.mark.usefixtures("each_store")
 def test_old_sessions_are_purged_when_someone_signs_in(people: dict[str, accounts.User]) -> None:
-    old_id, _ = sessions.start(people["editor"])
-    long_ago = (datetime.now(UTC) - sessions.MAX_AGE - timedelta(hours=1)).isoformat(timespec="seconds")
-    store.set_for_tests("sign_in_sessions", {"created_at": long_ago,
-                                             "last_seen": datetime.now(UTC).isoformat(timespec="seconds")},
-                        {"id": old_id})
-    sessions.start(people["moderator"])
+    began = datetime.now(UTC) - sessions.MAX_AGE - timedelta(hours=1)
+    old_id, code = sessions.start(people["editor"], now=began)
+    assert sessions.claim(code, now=began) is not None
+    used = began
+    while used < began + sessions.MAX_AGE - sessions.IDLE / 2:  # used every few hours for a week: never idle
+        used += sessions.IDLE / 2
+        assert sessions.from_id(old_id, now=used) is not None
+    sessions.start(people["moderator"])  # now: the editor's session is past MAX_AGE, though not idle
     assert [r["user_id"] for r in store.table_rows("sign_in_sessions")] == [people["moderator"].id]
 
 
@@ -286,5 +287,5 @@ def test_changing_an_area_asset_keeps_its_area_until_one_is_drawn(people: dict[s
     next(b for b in at.button if b.label == "Save changes").click().run()
     assert not at.exception
     row = store.get_asset(asset_id)
-    assert row["phone"] == "+358 9 000 0000" and row["kind"] == "area" and row["schedule"] == "Saturdays 10:00"
-    assert row["geometry_wkt"].startswith("POLYGON")
+    assert row.phone == "+358 9 000 0000" and row.kind == "area" and row.schedule == "Saturdays 10:00"
+    assert row.geometry.geom_type == "Polygon"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -20,7 +19,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from layers import store
+from layers.errors import BadInputError, NotAllowedError
 from layers.groups import accounts, community
 from layers.io import oruk
 from layers.settings import REPO_ROOT
@@ -167,8 +166,12 @@ def test_api_records_validate_and_page(directory: Path) -> None:
 
 def test_organisation_id_survives_a_rename(directory: Path) -> None:
     before = {o["name"]: o["id"] for o in oruk.organizations_page()["contents"]}
-    with sqlite3.connect(store.db_path()) as db:
-        db.execute("UPDATE groups SET name = 'Kaisaniemi Park Friends' WHERE name = 'Friends of Kaisaniemi Park'")
+    admin = accounts.add_user("Ada Admin", "admin", "a long enough password")
+    with pytest.raises(NotAllowedError):
+        accounts.rename_group(None, "Friends of Kaisaniemi Park", "Taken Over")
+    with pytest.raises(BadInputError, match="already a group"):
+        accounts.rename_group(admin, "Friends of Kaisaniemi Park", "kluuvi neighbours")
+    accounts.rename_group(admin, "Friends of Kaisaniemi Park", "Kaisaniemi Park Friends")
     after = {o["name"]: o["id"] for o in oruk.organizations_page()["contents"]}
     assert after["Kaisaniemi Park Friends"] == before["Friends of Kaisaniemi Park"]
     assert after["Kluuvi Neighbours"] == before["Kluuvi Neighbours"]

@@ -11,12 +11,12 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 
 from layers import areas, geodesy, store
-from layers.analysis import access, consensus, gaps
+from layers.analysis import access, consensus, gaps, local_spec
 from layers.osm import sources
 
 
 def _save(owner: str | None, area: shapely.Geometry, source: str | None = None) -> None:
-    store.save_local("Handmade local", "{}", area.wkt, owner=owner, source=source)
+    local_spec.save("Handmade local", "{}", area.wkt, owner=owner, source=source)
 
 
 def test_consensus_never_shows_a_cell_with_fewer_than_five(fresh_data_dir: Path) -> None:
@@ -36,7 +36,7 @@ def test_consensus_never_shows_a_cell_with_fewer_than_five(fresh_data_dir: Path)
         hexagon = Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(row.h3)])
         assert hexagon.equals_exact(row.geometry, 1e-9)
         centre = Point(h3.cell_to_latlng(row.h3)[::-1])
-        people = {owner or source for owner, source, wkt in saved if shapely.from_wkt(wkt).contains(centre)}
+        people = {f.owner or f.source for f in saved if f.area is not None and f.area.contains(centre)}
         assert row.residents == len(people) >= 5
     with pytest.raises(ValueError):
         consensus.consensus_cells(min_contributors=2)

@@ -9,7 +9,6 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers import areas
 from layers.analysis import gaps, local_spec
 from layers.errors import BadInputError
 from mapping import build
@@ -54,7 +53,7 @@ def render() -> None:
         st.info("Save a local on the Explore page, then paste its link here (two are needed).")
         return
     try:
-        area_a, area_b = areas.from_wkt(a.area_wkt), areas.from_wkt(b.area_wkt)
+        area_a, area_b = local_spec.saved_area(a), local_spec.saved_area(b)
     except BadInputError as exc:  # a damaged saved local: say so, never a traceback
         st.error(common.md(exc))
         return

@@ -49,9 +49,9 @@ def _done(message: str, key: str) -> None:
     st.rerun()
 
 
-def _my_assets(user: Any) -> list[dict[str, Any]]:
+def _my_assets(user: Any) -> list[community.Asset]:
     rows = community.visible_assets(user, group=user.group) if user.group else community.visible_assets(user)
-    return rows if user.role != "editor" else [r for r in rows if r["group_name"] == user.group]
+    return rows if user.role != "editor" else [r for r in rows if r.group_name == user.group]
 
 
 def _asset_list(user: Any) -> None:
@@ -61,20 +61,20 @@ def _asset_list(user: Any) -> None:
         st.info("Nothing yet: add your first asset below.")
         return
     st.table(common.safe_table(pd.DataFrame({
-        "Name": [r["name"] for r in rows],
-        "Group": [r["group_name"] or "" for r in rows],
-        "Status": [STATUS_WORDS.get(r["status"], r["status"]) for r in rows],
-        "Why not accepted": [r["rejection_reason"] or "" for r in rows],
-        "Last checked": [f"{common.when(r['last_verified'])}{' (out of date)' if community.is_stale(r) else ''}"
+        "Name": [r.name for r in rows],
+        "Group": [r.group_name or "" for r in rows],
+        "Status": [STATUS_WORDS.get(r.status, r.status) for r in rows],
+        "Why not accepted": [r.rejection_reason or "" for r in rows],
+        "Last checked": [f"{common.when(r.last_verified)}{' (out of date)' if community.is_stale(r) else ''}"
                          for r in rows],
-        "Links": [", ".join(community.link_label(link) for link in r["links"]) for r in rows],
+        "Links": [", ".join(community.link_label(link) for link in r.links) for r in rows],
     })))
-    on_map = community.targets_on_the_map() if any(r["links"] for r in rows) else None
+    on_map = community.targets_on_the_map() if any(r.links for r in rows) else None
     for r in rows:
         for problem in community.link_problems(r, on_map):
-            st.warning(common.md(f"{r['name']}: {problem['message']} Choose it below and press Change it "
+            st.warning(common.md(f"{r.name}: {problem.message} Choose it below and press Change it "
                                  "to mend the link."))
-    names = {r["id"]: f"{r['name']} ({STATUS_WORDS.get(r['status'], r['status'])})" for r in rows}
+    names = {r.id: f"{r.name} ({STATUS_WORDS.get(r.status, r.status)})" for r in rows}
     chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
                           key="group_asset_pick")
     c1, c2 = st.columns(2)
@@ -98,12 +98,11 @@ def _targets(lay: common.Layers) -> dict[str, str]:
 MAP_HEIGHT = 380
 
 
-def _place(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
+def _place(lay: common.Layers, key: str, current: community.Asset | None) -> Any:
     """A point: from an address (the pin appears on the map), a click on the map, or the pin dragged."""
     point_key = f"point-{key}"
-    if point_key not in st.session_state and current is not None and current["kind"] == "place":
-        geom = shapely.from_wkt(current["geometry_wkt"])
-        st.session_state[point_key] = (geom.x, geom.y)
+    if point_key not in st.session_state and current is not None and isinstance(current.geometry, shapely.Point):
+        st.session_state[point_key] = (current.geometry.x, current.geometry.y)
     text = st.text_input("Find an address or place", key=f"address-{key}")
     if text:
         found = search.search_places(lay.extract.gazetteer, text, limit=10)
@@ -133,8 +132,8 @@ def _place(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
     return None
 
 
-def _area(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
-    saved = shapely.from_wkt(current["geometry_wkt"]) if current is not None and current["kind"] != "place" else None
+def _area(lay: common.Layers, key: str, current: community.Asset | None) -> Any:
+    saved = current.geometry if current is not None and current.kind != "place" else None
     out = st_folium(build.build_map(lay.map_data, draw=True), key=f"map-{key}", height=MAP_HEIGHT,
                     use_container_width=True, returned_objects=["all_drawings", "last_active_drawing"],
                     feature_group_to_add=pins.pin_group(area=saved) if saved is not None else None)
@@ -151,24 +150,24 @@ def _area(lay: common.Layers, key: str, current: dict[str, Any] | None) -> Any:
     return saved
 
 
-def _location(lay: common.Layers, kind: str, key: str, current: dict[str, Any] | None) -> Any:
+def _location(lay: common.Layers, kind: str, key: str, current: community.Asset | None) -> Any:
     """Where the asset is: an address from the extract, a click on the map, or a drawn area."""
     st.markdown("**Where** — " + ("find an address, or click the map; drag the pin to move it" if kind == "place"
                                   else "draw the area on the map with the shape tools"))
     return _place(lay, key, current) if kind == "place" else _area(lay, key, current)
 
 
-def _link_problems(user: Any, current: dict[str, Any], lay: common.Layers) -> None:
+def _link_problems(user: Any, current: community.Asset, lay: common.Layers) -> None:
     """Links whose map feature is gone after a data refresh, each with its likely replacement."""
     labels = _targets(lay)
     for n, problem in enumerate(community.link_problems(current)):
-        st.warning(common.md(problem["message"]))
-        if problem["replacement"] and st.button(f"Use this instead: {labels.get(problem['replacement'], 'the new one')}",
-                                                key=f"replace-{n}-{current['id']}"):
+        st.warning(common.md(problem.message))
+        if problem.replacement and st.button(f"Use this instead: {labels.get(problem.replacement, 'the new one')}",
+                                                key=f"replace-{n}-{current.id}"):
             try:
-                community.use_replacement(user, int(current["id"]), community.target_id(problem["link"]),
-                                          problem["replacement"], expected_version=int(current["version"]))
-                _done("Link mended. A moderator will check the change.", f"asset-{current['id']}")
+                community.use_replacement(user, current.id, community.target_id(problem.link),
+                                          problem.replacement, expected_version=current.version)
+                _done("Link mended. A moderator will check the change.", f"asset-{current.id}")
             except OurPatchError as exc:
                 st.error(common.md(exc))
 
@@ -183,7 +182,7 @@ def _form(user: Any, lay: common.Layers) -> None:
         st.session_state.pop("editing", None)
         return
     if current is not None:
-        st.subheader(f"Change {common.md(current['name'])}")
+        st.subheader(f"Change {common.md(current.name)}")
         if st.button("Stop changing it (add a new asset instead)", key=f"cancel-{key}"):
             st.session_state.pop("editing", None)
             st.rerun()
@@ -192,21 +191,21 @@ def _form(user: Any, lay: common.Layers) -> None:
         st.subheader("Add an asset")
     cats = categories.load_categories()
     kind = st.radio("What is it?", list(community.KINDS), format_func=lambda k: community.KINDS[k],
-                    index=list(community.KINDS).index(current["kind"]) if current else 0, key=f"kind-{key}")
+                    index=list(community.KINDS).index(current.kind) if current else 0, key=f"kind-{key}")
     geometry = _location(lay, kind, key, current)
     targets = _targets(lay)
-    links = current["links"] if current else []
+    links = current.links if current else ()
     first = links[0] if links else None
     if first is not None and community.target_id(first) not in targets:
-        why = "not on the map yet" if first.get("target_asset_id") is not None else "no longer on the map"
+        why = "not on the map yet" if first.target_asset_id is not None else "no longer on the map"
         targets = {**targets, community.target_id(first): f"{community.target_name(first)} ({why})"}
     with st.form(f"asset-form-{key}"):
         def value(field: str) -> str:
-            return str(current.get(field) or "") if current else ""
+            return str(getattr(current, field) or "") if current else ""
 
         name = st.text_input("Name", value=value("name"), max_chars=community.LIMITS["name"], key=f"name-{key}")
         category = st.selectbox("Category", [c.id for c in cats], format_func=lambda c: common.category_labels()[c],
-                                index=[c.id for c in cats].index(current["category"] if current else "community_groups"),
+                                index=[c.id for c in cats].index(current.category if current else "community_groups"),
                                 key=f"category-{key}")
         description = st.text_area("What you do", value=value("description"), max_chars=community.LIMITS["description"],
                                    key=f"description-{key}")
@@ -223,7 +222,7 @@ def _form(user: Any, lay: common.Layers) -> None:
         relations = ["", *community.RELATIONS]
         relation = st.selectbox("Link to a place", relations,
                                 format_func=lambda r: community.RELATIONS.get(r, "No link"),
-                                index=relations.index(first["relation"]) if first else 0, key=f"relation-{key}")
+                                index=relations.index(first.relation) if first else 0, key=f"relation-{key}")
         options = ["", *targets]
         target = st.selectbox("The place", options, format_func=lambda t: targets.get(t, "—"),
                               index=options.index(community.target_id(first)) if first else 0, key=f"target-{key}")
@@ -239,9 +238,9 @@ def _form(user: Any, lay: common.Layers) -> None:
             "eligibility": eligibility, "website": website, "online_url": online_url, "email": email,
             "phone": phone, "geometry": geometry,
             "links": ([{"relation": relation, "target": target}] if relation else [])
-            + [{"relation": x["relation"], "target": community.target_id(x)} for x in links[1:]]}
+            + [{"relation": x.relation, "target": community.target_id(x)} for x in links[1:]]}
     if current is not None:
-        data["address"], data["opening_hours"] = current.get("address"), current.get("opening_hours")
+        data["address"], data["opening_hours"] = current.address, current.opening_hours
     if geometry is not None and not current:
         similar = community.similar_nearby(name, geometry, lay.assets)
         if similar and st.session_state.get(f"confirmed_similar-{key}") != name:
@@ -251,7 +250,7 @@ def _form(user: Any, lay: common.Layers) -> None:
             return
     try:
         if current:
-            community.update_asset(user, int(current["id"]), data, expected_version=int(current["version"]))
+            community.update_asset(user, current.id, data, expected_version=current.version)
             _done(f"Saved {name}. A moderator will check the change before residents see it."
                   if user.role == "editor" else f"Saved {name}.", key)
         else:

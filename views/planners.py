@@ -79,7 +79,8 @@ def render() -> None:
                 notes: list[str] = []
                 with common.progress_bar("Preparing the download") as progress:
                     files = export.export_to(out, fmt, layer_ids=chosen, area=area, crs=crs, include_pending=pending,
-                                             outside_area_of_use=anyway, notes=notes, progress=progress)
+                                             outside_area_of_use=anyway, notes=notes, progress=progress,
+                                             user=user)
                 for note in notes:
                     st.warning(common.md(note))
                 st.session_state["export_file"] = (out.name, out.read_bytes())

@@ -52,11 +52,12 @@ class _People:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def resident_keys(footprints: list[tuple[str | None, str | None, str]]) -> list[str]:
-    """For each saved local (owner, source, area), the resident it belongs to."""
+def resident_keys(footprints: list[store.LocalFootprint]) -> list[str]:
+    """For each saved local, the resident it belongs to."""
     people = _People()
     keys = []
-    for owner, source, _wkt in footprints:
+    for footprint in footprints:
+        owner, source = footprint.owner, footprint.source
         src = f"source:{source}" if source else UNKNOWN_SOURCE
         if owner:
             own = f"owner:{owner}"
@@ -81,8 +82,7 @@ def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDa
     report(progress, f"Adding up {len(footprints):,} residents' locals", 1, 2)
     keys, resident = np.unique(np.asarray(resident_keys(footprints), dtype=object), return_inverse=True)
     del keys
-    with np.errstate(invalid="ignore"):
-        geoms = shapely.from_wkt([wkt for *_, wkt in footprints], on_invalid="ignore")
+    geoms = np.asarray([f.area for f in footprints], dtype=object)  # None: an area that cannot be read
     kinds = shapely.get_type_id(geoms)
     usable = np.isin(kinds, [3, 6]) & ~shapely.is_empty(geoms) & shapely.is_valid(geoms)
     lat = np.where(usable, shapely.get_y(shapely.centroid(geoms)), 0.0)

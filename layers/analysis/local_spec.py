@@ -4,15 +4,19 @@ that results. The spec is plain JSON so it can be saved, shared as a link and re
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from layers import areas, categories, settings, store
 from layers.analysis import access
 from layers.areas import AreaGeometry
-from layers.errors import BadInputError
+from layers.errors import BadInputError, LimitError
 from layers.store.contract import SavedLocal as SavedLocal  # re-exported: the pages name it
 
 COMBINE_CHOICES = {
@@ -120,19 +124,55 @@ def _as_area(geom: Any) -> AreaGeometry:
     return MultiPolygon(flat)
 
 
-MAX_NAME = store.MAX_LOCAL_NAME
+MAX_NAME = 120
+TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 
-def save(name: str, spec: LocalSpec, area: AreaGeometry, *, owner: str | None, source: str | None) -> str:
-    """Keep a local under a private link; the token. `owner`: the signed-in person's own key;
-    `source`: where an anonymous resident connects from (they count once in the consensus layer)."""
-    return store.save_local(name, spec.to_json(), area.wkt, owner=owner, source=source)
+def save(name: str, spec: LocalSpec | str, area: BaseGeometry | str, *, owner: str | None = None,
+         source: str | None = None) -> str:
+    """Keep a local under a private link; returns the secret token the link carries. Checked here
+    first: the name, the spec's size (and that it reopens: the same checks as opening it), and the
+    area (a finite polygon within the limits on points and size). `spec` may be the spec's JSON,
+    `area` WKT, as they come from a link or a file. `owner`: the signed-in person's own key;
+    `source`: where an anonymous resident connects from (they count once in the consensus layer
+    and at most settings.max_anonymous_locals_per_source_per_day a day)."""
+    clean = " ".join(str(name).split())
+    if not clean:
+        raise BadInputError("Give your local a name, for example \"Home and the park\".")
+    if len(clean) > MAX_NAME:
+        raise BadInputError(f"A local's name can be at most {MAX_NAME} characters.")
+    spec_json = spec.to_json() if isinstance(spec, LocalSpec) else str(spec)
+    area_size = len(area) if isinstance(area, str) else len(area.wkt)
+    if len(spec_json.encode()) > settings.max_local_spec_bytes or area_size > 2 * settings.max_local_spec_bytes:
+        raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
+                         "draw it with fewer points.")
+    checked = areas.check_saved_area(area)
+    LocalSpec.from_json(spec_json)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = datetime.now(UTC)
+    store.insert_local(token, clean, spec_json, checked, owner=owner, source=source,
+                       now=now.isoformat(timespec="seconds"),
+                       since=(now - timedelta(days=1)).isoformat(timespec="seconds"),
+                       per_source_per_day=settings.max_anonymous_locals_per_source_per_day)
+    return token
 
 
 def saved(token: str) -> SavedLocal | None:
-    """The saved local behind a private link (its token is the permission), or None: pages open
-    saved locals through here, never the store."""
+    """The saved local behind a private link (its token is the permission), or None (also for
+    anything not shaped like a token): pages open saved locals through here, never the store."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        return None
     return store.get_local(token)
+
+
+def saved_area(local: SavedLocal) -> AreaGeometry:
+    """A saved local's area, or BadInputError when the stored area cannot be used."""
+    if local.area is None:
+        raise BadInputError("That saved area cannot be read.")
+    if not isinstance(local.area, Polygon | MultiPolygon):
+        raise BadInputError("That saved area is not a polygon.")
+    return local.area
 
 
 def owned_by(owner: str) -> list[SavedLocal]:

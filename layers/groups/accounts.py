@@ -19,6 +19,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from layers import settings, store
 from layers.errors import BadInputError, NotAllowedError, TooManyAttemptsError
+from layers.store import Person as Person  # re-exported: the people page names it
 
 ROLES = ("admin", "moderator", "planner", "editor")
 MAX_PASSWORD = 1024
@@ -105,10 +106,10 @@ def skeleton(name: str) -> str:
 def _check_not_look_alike(name: str) -> None:
     wanted = skeleton(name)
     for other in store.list_users():
-        if skeleton(str(other["name"])) == wanted:
-            if str(other["name"]).casefold() == name.casefold():
+        if skeleton(other.name) == wanted:
+            if other.name.casefold() == name.casefold():
                 raise BadInputError(f"There is already a user called {name!r}.")
-            raise BadInputError(f"{name!r} looks too much like the existing account {other['name']!r}; "
+            raise BadInputError(f"{name!r} looks too much like the existing account {other.name!r}; "
                                 "choose a name that is easy to tell apart.")
 
 
@@ -119,6 +120,18 @@ def check_group_name(name: str) -> None:
         if other.casefold() != name.casefold() and skeleton(other) == wanted:
             raise BadInputError(f"The group name {name!r} looks too much like the existing group {other!r}; "
                                 "use that group, or a name that is easy to tell apart.")
+
+
+def rename_group(by: User | None, old: str, new: str) -> None:
+    """An admin renames a group: its members, assets and published organisation id stay with it."""
+    if by is None or by.role != "admin":
+        raise NotAllowedError("Only an admin can rename a group.")
+    group_id = store.group_id(" ".join(str(old).split()))
+    if group_id is None:
+        raise BadInputError(f"There is no group called {old!r}.")
+    clean = _check_name(new, "group")
+    check_group_name(clean)
+    store.rename_group(group_id, clean)
 
 
 def add_user(name: str, role: str, password: str, *, group: str | None = None) -> User:
@@ -152,18 +165,20 @@ def _wait_words(seconds: float) -> str:
     return f"{whole} seconds" if whole < 120 else f"{round(whole / 60)} minutes"
 
 
-def authenticate(name: str, password: str, *, source: str | None = None) -> User | None:
+def authenticate(name: str, password: str, *, source: str | None = None, now: float | None = None) -> User | None:
     """The user when name and password match, else None (the same for either mistake).
 
     Every attempt is counted, before the password is checked and in one transaction, against the
     name and against the source (the network address it came from), so parallel guesses cannot
     slip past. After a few failures each further one must wait longer (1, 2, 4 … seconds), up to
-    a cap per name (others cannot lock an account out) and a longer cap per source."""
+    a cap per name (others cannot lock an account out) and a longer cap per source. (`now`: the
+    time it is, in seconds since the epoch, for tests that let time pass; the clock when None.)"""
     clean = " ".join(str(name).split())[:MAX_NAME_LENGTH]
     if not clean:
         return None
     name_key, source_key = f"name:{clean.casefold()}", f"source:{source or LOCAL_SOURCE}"
-    wait, which = store.reserve_sign_in_attempt([name_key, source_key], time.time(), settings.sign_in_window_s,
+    wait, which = store.reserve_sign_in_attempt([name_key, source_key], time.time() if now is None else now,
+                                                settings.sign_in_window_s,
                                                 _delay_s)
     if which is not None:
         whose = "for this name" if which == name_key else "from your connection"
@@ -183,7 +198,7 @@ def authenticate(name: str, password: str, *, source: str | None = None) -> User
     return User(row.id, row.name, row.role, row.group_name)
 
 
-def list_people(by: User | None) -> list[dict[str, object]]:
+def list_people(by: User | None) -> list[Person]:
     """Everyone with an account, for an admin (names, roles and groups; never password hashes)."""
     if by is None or by.role != "admin":
         raise NotAllowedError("Only an admin can see the list of people.")

@@ -10,9 +10,9 @@ every change is kept and any version can be restored. Permissions are checked he
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import re
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +29,8 @@ from layers import areas, categories, geodesy, schema, settings, store
 from layers.errors import BadInputError, ChangedMeanwhileError, NotAllowedError
 from layers.groups import accounts
 from layers.groups.accounts import User
+from layers.store import ASSET_FIELDS, AssetDraft, AssetLink, AssetVersion
+from layers.store import Asset as Asset  # re-exported: the pages name it
 
 KINDS = {"place": "A place (a point on the map)", "area": "An area it serves",
          "online": "An online community (a link and the area it covers)"}
@@ -138,7 +140,7 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
     return geom
 
 
-def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _links(data: dict[str, Any]) -> list[AssetLink]:
     out = []
     for raw in data.get("links") or []:
         relation = str(raw.get("relation", ""))
@@ -149,9 +151,9 @@ def _links(data: dict[str, Any]) -> list[dict[str, Any]]:
         if not match:
             raise FieldError("links", f"{target[:60]!r} is not a place on the map.")
         if match.group(3):
-            out.append({"relation": relation, "target_asset_id": int(match.group(3))})
+            out.append(AssetLink(relation, target_asset_id=int(match.group(3))))
         else:
-            out.append({"relation": relation, "target_osm_type": match.group(1), "target_osm_id": int(match.group(2))})
+            out.append(AssetLink(relation, target_osm_type=match.group(1), target_osm_id=int(match.group(2))))
     return out
 
 
@@ -165,42 +167,44 @@ def targets_on_the_map() -> pd.DataFrame:
                         index=osm["id"].values)
 
 
-def _with_target_details(links: list[dict[str, Any]], before: list[dict[str, Any]],
-                         on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+def _with_target_details(links: list[AssetLink] | tuple[AssetLink, ...], before: tuple[AssetLink, ...],
+                         on_map: pd.DataFrame | None = None) -> tuple[AssetLink, ...]:
     """Each link with the name, category and place of what it points at, as the map has them now.
     A target no longer on the map may stay only if the asset already had it (an edit keeps it,
     flagged); a new link must point at something on the map. (`on_map`: pass it when checking
     many rows.)"""
     if not links:
-        return links
+        return ()
     on_map = targets_on_the_map() if on_map is None else on_map
-    kept = {target_id(link): link for link in before}
+    kept = {link.target: link for link in before}
     out = []
     for link in links:
-        tid = target_id(link)
-        if link.get("target_asset_id") is not None:
-            other = store.get_asset(int(link["target_asset_id"]))
-            if other is None:
-                raise FieldError("links", f"there is no community asset {link['target_asset_id']}, so it is "
+        tid = link.target
+        if link.target_asset_id is not None:
+            other = store.get_asset(int(link.target_asset_id))
+            if other is None or other.geometry is None:
+                raise FieldError("links", f"there is no community asset {link.target_asset_id}, so it is "
                                              "not on the loaded map (link to a place that exists).")
-            centre = shapely.from_wkt(other["geometry_wkt"]).representative_point()
-            details = {"target_name": other["name"], "target_category": other["category"],
-                       "target_lon": centre.x, "target_lat": centre.y}
+            centre = other.geometry.representative_point()
+            out.append(replace(link, target_name=other.name, target_category=other.category,
+                               target_lon=centre.x, target_lat=centre.y))
         elif tid in on_map.index:
             row: dict[Any, Any] = on_map.loc[tid].to_dict()
-            details = {"target_name": None if pd.isna(row["name"]) else str(row["name"]),
-                       "target_category": str(row["category"]), "target_lon": float(row["lon"]),
-                       "target_lat": float(row["lat"])}
+            out.append(replace(link, target_name=None if pd.isna(row["name"]) else str(row["name"]),
+                               target_category=str(row["category"]), target_lon=float(row["lon"]),
+                               target_lat=float(row["lat"])))
         elif tid in kept:
-            details = {k: kept[tid].get(k) for k in ("target_name", "target_category", "target_lon", "target_lat")}
+            was = kept[tid]
+            out.append(replace(link, target_name=was.target_name, target_category=was.target_category,
+                               target_lon=was.target_lon, target_lat=was.target_lat))
         else:
             raise FieldError("links", f"{tid} is not on the loaded map.")
-        out.append({**link, **details})
-    return out
+    return tuple(out)
 
 
-def clean_asset(data: dict[str, Any]) -> dict[str, Any]:
-    """One asset's fields checked and tidied; raises FieldError naming the field."""
+def clean_asset(data: dict[str, Any]) -> AssetDraft:
+    """One asset's fields checked and tidied (links not yet checked against the map: see
+    create_assets and update_asset); raises FieldError naming the field."""
     kind = str(data.get("kind") or "place")
     if kind not in KINDS:
         raise FieldError("kind", f"must be one of: {', '.join(KINDS)}.")
@@ -217,22 +221,15 @@ def clean_asset(data: dict[str, Any]) -> dict[str, Any]:
     phone = _text(data, "phone")
     if phone and not PHONE_PATTERN.fullmatch(phone):
         raise FieldError("phone", "may hold only digits, spaces, + ( ) . / and -.")
-    geometry = _geometry(data, kind)
-    cleaned = {
-        "name": name, "category": category, "kind": kind,
-        "geometry_wkt": shapely.to_wkt(geometry, rounding_precision=7),
-        "description": _text(data, "description"), "address": _text(data, "address"),
-        "website": _url(data, "website"), "online_url": _url(data, "online_url", required=kind == "online"),
-        "email": email, "phone": phone, "schedule": _text(data, "schedule"),
-        "eligibility": _text(data, "eligibility"), "opening_hours": _text(data, "opening_hours"),
-        "links": _links(data),
-    }
-    return cleaned
-
-
-def snapshot(record: dict[str, Any]) -> str:
-    keep = [*store.ASSET_FIELDS, "status", "links", "rejection_reason"]
-    return json.dumps({k: record.get(k) for k in keep}, ensure_ascii=False, default=str)
+    geometry = shapely.from_wkt(shapely.to_wkt(_geometry(data, kind), rounding_precision=7))  # 1 cm is enough
+    return AssetDraft(
+        name=name, category=category, kind=kind, geometry=geometry,
+        description=_text(data, "description"), address=_text(data, "address"),
+        website=_url(data, "website"), online_url=_url(data, "online_url", required=kind == "online"),
+        email=email, phone=phone, schedule=_text(data, "schedule"),
+        eligibility=_text(data, "eligibility"), opening_hours=_text(data, "opening_hours"),
+        links=tuple(_links(data)),
+    )
 
 
 # ---------------------------------------------------------------- who may do what
@@ -250,15 +247,15 @@ def _require(user: User | None, roles: tuple[str, ...], what: str) -> User:
     return user
 
 
-def _may_edit(user: User, asset: dict[str, Any]) -> None:
+def _may_edit(user: User, asset: Asset) -> None:
     if user.role in ("admin", "moderator"):
         return
-    if user.role == "editor" and asset.get("group_id") is not None and asset["group_id"] == _own_group_id(user):
+    if user.role == "editor" and asset.group_id is not None and asset.group_id == _own_group_id(user):
         return
     raise NotAllowedError("You can change only your own group's assets.")
 
 
-def asset_for(user: User | None, asset_id: int) -> dict[str, Any]:
+def asset_for(user: User | None, asset_id: int) -> Asset:
     """One asset with its links, for someone who may change it (or moderate it)."""
     who = _require(user, ("admin", "moderator", "editor", "planner"), "look at community assets")
     asset = store.get_asset(int(asset_id))
@@ -300,16 +297,16 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
         prefix = f"Row {n}: " if len(rows) > 1 or row_offset != 1 else ""
         try:
             item = clean_asset(row)
-            if item["links"] and on_map is None:
+            if item.links and on_map is None:
                 on_map = targets_on_the_map()
-            item["links"] = _with_target_details(item["links"], [], on_map)
+            item = replace(item, links=_with_target_details(item.links, (), on_map))
             _check_near_the_map(item, area)
         except BadInputError as exc:
             raise BadInputError(f"{prefix}{exc}") from exc
         cleaned.append(item)
         prefixes.append(prefix)
 
-    def not_already_there(existing: list[dict[str, Any]]) -> None:
+    def not_already_there(existing: list[Asset]) -> None:
         """Run inside the writing transaction, so two imports of one file cannot both pass."""
         index = _by_name(existing)
         for item, prefix in zip(cleaned, prefixes, strict=True):
@@ -319,7 +316,7 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
                 raise BadInputError(f"{prefix}{exc}") from exc
 
     return store.insert_assets(cleaned, group=group_id, user=who.id, status="published" if publish else "pending",
-                               history_snapshot=snapshot, check=not_already_there)
+                               check=not_already_there)
 
 
 MAX_DISTANCE_FROM_MAP_M = 50_000.0
@@ -331,8 +328,9 @@ def _served_area() -> BaseGeometry:
     return shapely.box(*sources.current().bounds)
 
 
-def _check_near_the_map(item: dict[str, Any], area: BaseGeometry) -> None:
-    geom = shapely.from_wkt(item["geometry_wkt"])
+def _check_near_the_map(item: AssetDraft, area: BaseGeometry) -> None:
+    geom = item.geometry
+    assert geom is not None  # checked by clean_asset
     nearest = shapely.ops.nearest_points(area, geom.centroid)
     gap = float(geodesy.distances_m(nearest[0].x, nearest[0].y, np.array([nearest[1].x]), np.array([nearest[1].y]))[0])
     if gap > MAX_DISTANCE_FROM_MAP_M:
@@ -340,28 +338,25 @@ def _check_near_the_map(item: dict[str, Any], area: BaseGeometry) -> None:
                                      "swapped, or is this another area?")
 
 
-def _by_name(existing: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    index: dict[str, list[dict[str, Any]]] = {}
+def _by_name(existing: list[Asset]) -> dict[str, list[Asset]]:
+    index: dict[str, list[Asset]] = {}
     for row in existing:
-        if row["status"] != "rejected":
-            index.setdefault(" ".join(str(row["name"]).casefold().split()), []).append(row)
+        if row.status != "rejected":
+            index.setdefault(" ".join(str(row.name).casefold().split()), []).append(row)
     return index
 
 
-def _check_not_already_there(item: dict[str, Any], index: dict[str, list[dict[str, Any]]]) -> None:
+def _check_not_already_there(item: AssetDraft, index: dict[str, list[Asset]]) -> None:
     """The same name at the same place in the same group: a duplicate submission. Only rows of
     the same name are compared (a dictionary look-up), so a large import stays linear."""
-    same_name = index.get(" ".join(item["name"].casefold().split()), [])
-    if not same_name:
+    same_name = index.get(" ".join(item.name.casefold().split()), [])
+    if not same_name or item.geometry is None:
         return
-    centre = shapely.from_wkt(item["geometry_wkt"]).centroid
+    centre = item.geometry.centroid
     for row in same_name:
-        try:
-            other = shapely.from_wkt(row["geometry_wkt"])
-        except shapely.errors.GEOSException:
-            continue  # a damaged row: moderators see it (published_problems)
+        other = row.geometry  # None: a damaged row, which moderators see (published_problems)
         if other is not None and not other.is_empty and other.centroid.distance(centre) < 1e-5:
-            raise FieldError("name", f"{item['name']!r} is already on the map here (community:{row['id']}).")
+            raise FieldError("name", f"{item.name!r} is already on the map here (community:{row.id}).")
 
 
 def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expected_version: int) -> int:
@@ -371,11 +366,15 @@ def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expe
         raise BadInputError(f"There is no community asset {asset_id}.")
     _may_edit(who, asset)
     cleaned = clean_asset(data)
-    links = _with_target_details(cleaned.pop("links"), asset["links"])
-    status = asset["status"] if who.role in ("admin", "moderator") else "pending"
-    return store.change_asset(asset_id, {**cleaned, "status": status, "rejection_reason": None},
-                              expected_version=expected_version, action="edited", user=who.id,
-                              snapshot=snapshot, links=links)
+    links = _with_target_details(cleaned.links, asset.links)
+    status = asset.status if who.role in ("admin", "moderator") else "pending"
+    values = {**_own_fields(cleaned), "status": status, "rejection_reason": None}
+    return store.change_asset(asset_id, values, expected_version=expected_version, action="edited", user=who.id,
+                              links=links)
+
+
+def _own_fields(draft: AssetDraft) -> dict[str, Any]:
+    return {f: getattr(draft, f) for f in ASSET_FIELDS}
 
 
 MAX_REASON = 500
@@ -387,7 +386,7 @@ def _moderate(asset_id: int, values: dict[str, Any], *, expected_version: int | 
               who: User) -> int:
     try:
         return store.change_asset(asset_id, values, expected_version=expected_version, action=action,
-                                  user=who.id, snapshot=snapshot)
+                                  user=who.id)
     except store.ConflictError as exc:
         raise ChangedMeanwhileError(MODERATION_CHANGED) from exc
 
@@ -421,47 +420,78 @@ def verify(user: User | None, asset_id: int) -> int:
         raise BadInputError(f"There is no community asset {asset_id}.")
     _may_edit(who, asset)
     return store.change_asset(asset_id, {"last_verified": date.today().isoformat()}, expected_version=None,
-                              action="verified", user=who.id, snapshot=snapshot)
+                              action="verified", user=who.id)
 
 
 def restore(user: User | None, asset_id: int, version: int, *, expected_version: int | None = None) -> int:
     """Make an earlier version the pending one: it waits to be checked again (residents keep
     seeing nothing new until a moderator publishes it)."""
     who = _require(user, ("admin", "moderator"), "restore earlier versions")
-    past = next((h for h in store.asset_history(asset_id) if h["version"] == version), None)
+    past = next((h for h in store.asset_history(asset_id) if h.version == version), None)
     if past is None:
         raise BadInputError(f"Asset {asset_id} has no version {version}.")
-    record = json.loads(past["snapshot_json"])
-    values = {k: record.get(k) for k in store.ASSET_FIELDS}
-    values["status"] = "pending"
-    values["rejection_reason"] = None
+    if past.asset.geometry is None:
+        raise BadInputError(f"Version {version} of asset {asset_id} has no location that can be read, so it "
+                            "cannot be restored.")
+    values = {**_own_fields(past.asset), "status": "pending", "rejection_reason": None}
     return store.change_asset(asset_id, values, expected_version=expected_version,
-                              action=f"restored version {version}",
-                              user=who.id, snapshot=snapshot, links=record.get("links") or [])
+                              action=f"restored version {version}", user=who.id, links=past.asset.links)
+
+
+HISTORY_FIELDS = [*ASSET_FIELDS, "links", "status", "rejection_reason"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of an asset's history: what was done, by whom, when, which fields it changed,
+    and the asset as it was after it."""
+
+    version: int
+    action: str
+    who: str | None
+    when: str
+    changed: tuple[str, ...]
+    asset: AssetDraft
+    status: str | None
+    rejection_reason: str | None
+
+
+def field_value(record: Asset | Change, field: str) -> Any:
+    """A field of an asset, or of an asset as a history entry has it (None when it has no such field)."""
+    if isinstance(record, Change) and field not in ("status", "rejection_reason"):
+        return getattr(record.asset, field, None)
+    return getattr(record, field, None)
 
 
 def comparable(field: str, value: Any) -> Any:
     """A value as people compare it: links by what they point at, empty text as nothing."""
     if field == "links":
-        return sorted(f"{link.get('relation')} {target_id(link)}" for link in value or [])
+        return sorted(f"{link.relation} {link.target}" for link in value or ())
+    if isinstance(value, BaseGeometry):
+        return None if value.is_empty else value.wkb
     return value or None
 
 
-def history(asset_id: int) -> list[dict[str, Any]]:
-    """Every change to an asset: version, what was done, who, when, and which fields changed."""
-    out = []
-    previous: dict[str, Any] = {}
+def _change(entry: AssetVersion, changed: tuple[str, ...]) -> Change:
+    return Change(version=entry.version, action=entry.action, who=entry.changed_by, when=entry.changed_at,
+                  changed=changed, asset=entry.asset, status=entry.status, rejection_reason=entry.rejection_reason)
+
+
+def history(user: User | None, asset_id: int) -> list[Change]:
+    """Every change to an asset: version, what was done, who, when, and which fields changed. For
+    whoever may look at the asset itself (see asset_for): a history holds unpublished versions."""
+    asset_for(user, asset_id)
+    out: list[Change] = []
     for entry in store.asset_history(asset_id):
-        snap = json.loads(entry["snapshot_json"])
-        changed = [k for k in snap if previous and comparable(k, snap.get(k)) != comparable(k, previous.get(k))]
-        out.append({"version": entry["version"], "action": entry["action"], "who": entry["changed_by"],
-                    "when": entry["changed_at"], "changed": changed, "snapshot": snap})
-        previous = snap
+        current = _change(entry, ())
+        changed = tuple(k for k in HISTORY_FIELDS if out and comparable(k, field_value(current, k))
+                        != comparable(k, field_value(out[-1], k)))
+        out.append(replace(current, changed=changed))
     return out
 
 
 def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None,
-                   everyone: bool = False) -> list[dict[str, Any]]:
+                   everyone: bool = False) -> list[Asset]:
     """Assets this person may see: residents only published ones; editors also their group's.
     `everyone` is for the command line, run by whoever runs the server."""
     if status is not None and status not in STATUSES:
@@ -473,7 +503,15 @@ def visible_assets(user: User | None, *, status: str | None = None, group: str |
     if everyone or (user is not None and user.role in ("admin", "moderator", "planner")):
         return rows
     own = _own_group_id(user) if user is not None and user.role == "editor" else None
-    return [r for r in rows if r["status"] == "published" or (own is not None and r["group_id"] == own)]
+    return [r for r in rows if r.status == "published" or (own is not None and r.group_id == own)]
+
+
+def pending_assets(user: User | None, *, everyone: bool = False) -> list[Asset]:
+    """Assets waiting for a moderator, for a planner's export: planners, moderators and admins
+    only (`everyone` is for the command line, run by whoever runs the server)."""
+    if not everyone:
+        _require(user, ("admin", "moderator", "planner"), "include assets not yet checked")
+    return visible_assets(user, status="pending", everyone=everyone)
 
 
 def published_within(area: BaseGeometry) -> list[int]:
@@ -482,8 +520,8 @@ def published_within(area: BaseGeometry) -> list[int]:
     return store.assets_within(area, status="published")
 
 
-def is_stale(row: dict[str, Any], today: date | None = None) -> bool:
-    checked = row.get("last_verified")
+def is_stale(row: Asset, today: date | None = None) -> bool:
+    checked = row.last_verified
     if not checked:
         return True
     return date.fromisoformat(str(checked)[:10]) < (today or date.today()) - STALE_AFTER
@@ -492,21 +530,18 @@ def is_stale(row: dict[str, Any], today: date | None = None) -> bool:
 # ---------------------------------------------------------------- on the map
 
 
-def target_id(link: dict[str, Any]) -> str:
-    if link.get("target_asset_id") is not None:
-        return f"community:{link['target_asset_id']}"
-    return f"osm:{link['target_osm_type']}/{link['target_osm_id']}"
+def target_id(link: AssetLink) -> str:
+    return link.target
 
 
-def unshowable(row: dict[str, Any]) -> str | None:
+def unshowable(row: Asset) -> str | None:
     """Why a stored asset cannot be shown or exported (a row written by an older version, or by
     hand), or None when it can. Such a row is skipped, logged and shown to moderators; it never
     takes a page down."""
-    try:
-        geom = shapely.from_wkt(str(row.get("geometry_wkt") or ""))
-    except shapely.errors.GEOSException:
+    geom = row.geometry
+    if geom is None:
         return "its location cannot be read"
-    if geom is None or geom.is_empty:
+    if geom.is_empty:
         return "it has no location"
     values = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)), include_m=bool(shapely.has_m(geom)))
     if not np.isfinite(values).all():
@@ -516,78 +551,97 @@ def unshowable(row: dict[str, Any]) -> str | None:
         return "its location is outside longitude -180..180, latitude -90..90"
     if shapely.get_num_coordinates(geom) > settings.max_asset_vertices:
         return f"its area has more than {settings.max_asset_vertices:,} points"
-    if not isinstance(row.get("name"), str) or not row["name"].strip():
+    if not isinstance(row.name, str) or not row.name.strip():
         return "it has no name"
-    if row.get("category") not in categories.by_id():
-        return f"its category {str(row.get('category'))[:40]!r} is unknown"
+    if row.category not in categories.by_id():
+        return f"its category {str(row.category)[:40]!r} is unknown"
     return None
 
 
-def showable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows that can be shown, with their geometry in 2D under "geometry"; the others are logged."""
+def showable(rows: list[Asset]) -> list[Asset]:
+    """The assets that can be shown, with their geometry in 2D; the others are logged."""
     out = []
     for r in rows:
         reason = unshowable(r)
         if reason is not None:
-            logger.warning("community:%s is not shown: %s", r.get("id"), reason)
+            logger.warning("community:%s is not shown: %s", r.id, reason)
             continue
-        out.append({**r, "geometry": shapely.force_2d(shapely.from_wkt(r["geometry_wkt"]))})
+        out.append(replace(r, geometry=shapely.force_2d(r.geometry)))
     return out
 
 
-def published_problems() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RowProblem:
+    """A published asset that cannot be shown, and why (for moderators)."""
+
+    id: int
+    name: str
+    reason: str
+
+
+def published_problems() -> list[RowProblem]:
     """Published assets that cannot be shown, for moderators: id, name and why."""
     out = []
     for r in store.asset_rows(status="published"):
         reason = unshowable(r)
         if reason is not None:
-            out.append({"id": r["id"], "name": str(r.get("name") or ""), "reason": reason})
+            out.append(RowProblem(r.id, str(r.name or ""), reason))
     return out
 
 
-def target_name(link: dict[str, Any], names: dict[str, str] | None = None) -> str:
+def target_name(link: AssetLink, names: dict[str, str] | None = None) -> str:
     """What a person calls the linked place: its name now, else its name when linked; never a raw id."""
-    name = (names or {}).get(target_id(link)) or link.get("target_name")
+    name = (names or {}).get(link.target) or link.target_name
     if name:
         return str(name)
-    label = categories.by_id().get(str(link.get("target_category") or ""))
+    label = categories.by_id().get(str(link.target_category or ""))
     return f"a {label.label.lower()} place" if label else "a place on the map"
 
 
-def link_label(link: dict[str, Any], names: dict[str, str] | None = None) -> str:
+def link_label(link: AssetLink, names: dict[str, str] | None = None) -> str:
     """ "Cares for Kaisaniemen puisto" """
-    return f"{RELATIONS.get(link['relation'], link['relation'])} {target_name(link, names)}"
+    return f"{RELATIONS.get(link.relation, link.relation)} {target_name(link, names)}"
 
 
 REPLACEMENT_WITHIN_M = 200.0
 
 
-def link_problems(asset: dict[str, Any], on_map: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LinkProblem:
+    """A link whose OpenStreetMap feature is gone from the map, its likely replacement (the map's
+    id of it, or None) and one sentence saying so."""
+
+    link: AssetLink
+    replacement: str | None
+    message: str
+
+
+def link_problems(asset: Asset, on_map: pd.DataFrame | None = None) -> list[LinkProblem]:
     """Links whose OpenStreetMap feature is not in the current extract (deleted, or re-mapped under
     a new id after `load`), each with its likely replacement: the nearest feature of the same name
     and category within REPLACEMENT_WITHIN_M of where the old one was (None when there is none).
     (`on_map`: targets_on_the_map(), when checking many assets.)"""
     out = []
-    for link in asset.get("links") or []:
-        if link.get("target_asset_id") is not None:
+    for link in asset.links:
+        if link.target_asset_id is not None:
             continue
         if on_map is None:
             on_map = targets_on_the_map()
-        if target_id(link) in on_map.index:
+        if link.target in on_map.index:
             continue
         replacement = None
-        name, lon, lat = link.get("target_name"), link.get("target_lon"), link.get("target_lat")
+        name, lon, lat = link.target_name, link.target_lon, link.target_lat
         if name and lon is not None and lat is not None:
             same = on_map[(on_map["name"].astype(str).str.casefold() == str(name).casefold())
-                          & (on_map["category"] == link.get("target_category"))]
+                          & (on_map["category"] == link.target_category)]
             if len(same):
                 dist = geodesy.distances_m(float(lon), float(lat), same["lon"].to_numpy(), same["lat"].to_numpy())
                 best = int(np.argmin(dist))
                 if dist[best] <= REPLACEMENT_WITHIN_M:
                     replacement = str(same.index[best])
-        out.append({"link": link, "replacement": replacement,
-                    "message": f"{target_name(link)} ({RELATIONS.get(link['relation'], '')} link) is no longer "
-                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")})
+        out.append(LinkProblem(link, replacement,
+                               f"{target_name(link)} ({RELATIONS.get(link.relation, '')} link) is no longer "
+                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")))
     return out
 
 
@@ -597,11 +651,9 @@ def use_replacement(user: User | None, asset_id: int, old_target: str, new_targe
     asset = store.get_asset(asset_id)
     if asset is None:
         raise BadInputError(f"There is no community asset {asset_id}.")
-    data = {k: asset.get(k) for k in store.ASSET_FIELDS}
-    data["geometry"] = data.pop("geometry_wkt")
-    data["links"] = [{"relation": link["relation"],
-                      "target": new_target if target_id(link) == old_target else target_id(link)}
-                     for link in asset["links"]]
+    data: dict[str, Any] = _own_fields(asset.draft())
+    data["links"] = [{"relation": link.relation, "target": new_target if link.target == old_target else link.target}
+                     for link in asset.links]
     return update_asset(user, asset_id, data, expected_version=expected_version)
 
 
@@ -612,31 +664,31 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     rows = showable(store.asset_rows(status="published"))
     if not rows:
         return schema.empty_assets()
-    names = {**(names or {}), **{f"community:{r['id']}": r["name"] for r in rows}}
+    names = {**(names or {}), **{f"community:{r.id}": r.name for r in rows}}
     notes = []
     for r in rows:
-        parts = [link_label(link, names) for link in r["links"]]
-        if r.get("description"):
-            parts.append(str(r["description"]))
-        if r.get("eligibility"):
-            parts.append(f"For: {r['eligibility']}")
-        if r.get("email"):
-            parts.append(f"Email: {r['email']}")
-        if r.get("schedule"):
-            parts.append(f"Meets: {r['schedule']}")
-        if r.get("online_url"):
-            parts.append(f"Online: {r['online_url']}")
-        parts.append(f"Group: {r['group_name']}")
+        parts = [link_label(link, names) for link in r.links]
+        if r.description:
+            parts.append(str(r.description))
+        if r.eligibility:
+            parts.append(f"For: {r.eligibility}")
+        if r.email:
+            parts.append(f"Email: {r.email}")
+        if r.schedule:
+            parts.append(f"Meets: {r.schedule}")
+        if r.online_url:
+            parts.append(f"Online: {r.online_url}")
+        parts.append(f"Group: {r.group_name}")
         if is_stale(r):
-            parts.append(f"Not checked since {str(r.get('last_verified') or r.get('created_at'))[:10]}")
+            parts.append(f"Not checked since {str(r.last_verified or r.created_at)[:10]}")
         notes.append(" · ".join(parts))
     frame = gpd.GeoDataFrame(
-        {"id": [f"community:{r['id']}" for r in rows], "source": "community", "osm_type": None, "osm_id": None,
-         "name": [r["name"] for r in rows], "category": [r["category"] for r in rows],
-         "address": [r["address"] for r in rows], "website": [r["website"] or r["online_url"] for r in rows],
-         "phone": [r["phone"] for r in rows], "opening_hours": [r["opening_hours"] for r in rows],
+        {"id": [f"community:{r.id}" for r in rows], "source": "community", "osm_type": None, "osm_id": None,
+         "name": [r.name for r in rows], "category": [r.category for r in rows],
+         "address": [r.address for r in rows], "website": [r.website or r.online_url for r in rows],
+         "phone": [r.phone for r in rows], "opening_hours": [r.opening_hours for r in rows],
          "note": notes},
-        geometry=[r["geometry"] for r in rows], crs=schema.WGS84,
+        geometry=np.asarray([r.geometry for r in rows], dtype=object), crs=schema.WGS84,
     )
     return schema.conform_assets(frame)
 
@@ -645,8 +697,8 @@ def back_links() -> dict[str, str]:
     """For each linked feature, what published groups say about it ("Cared for by …")."""
     out: dict[str, list[str]] = {}
     for r in store.asset_rows(status="published"):
-        for link in r["links"]:
-            out.setdefault(target_id(link), []).append(f"{RELATION_BACK[link['relation']]} {r['name']}")
+        for link in r.links:
+            out.setdefault(link.target, []).append(f"{RELATION_BACK[link.relation]} {r.name}")
     return {k: " · ".join(v) for k, v in out.items()}
 
 

@@ -47,50 +47,51 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def start(user: accounts.User) -> tuple[int, str]:
+def start(user: accounts.User, *, now: datetime | None = None) -> tuple[int, str]:
     """A new session for this person (already checked by the caller) and the one-time code that
-    the browser swaps for the cookie. Returns (session id, code)."""
-    purge_expired()  # sessions idle or old past their limits go when anyone signs in
+    the browser swaps for the cookie. Returns (session id, code). (`now`, here and below: the
+    time it is, for tests that let time pass; the clock when None.)"""
+    now = now or _now()
+    purge_expired(now=now)  # sessions idle or old past their limits go when anyone signs in
     code = secrets.token_urlsafe(TOKEN_BYTES)
-    now = _now()
     session_id = store.insert_session(user.id, _hash(code), _iso(now + CODE_TTL), _iso(now))
     return session_id, code
 
 
-def claim(code: str) -> str | None:
+def claim(code: str, *, now: datetime | None = None) -> str | None:
     """The cookie's token for a valid one-time code (each code works once), else None."""
     if not isinstance(code, str) or not 20 <= len(code) <= 100:
         return None
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token if store.claim_session_code(_hash(code), _hash(token), _iso(_now())) is not None else None
+    return token if store.claim_session_code(_hash(code), _hash(token), _iso(now or _now())) is not None else None
 
 
-def _alive(row: dict[str, object] | None) -> Session | None:
+def _alive(row: store.SignInSession | None, now: datetime | None) -> Session | None:
     if row is None:
         return None
-    now = _now()
-    last_seen = datetime.fromisoformat(str(row["last_seen"]))
-    if last_seen < now - IDLE or datetime.fromisoformat(str(row["created_at"])) < now - MAX_AGE:
-        store.delete_sessions(session_id=int(str(row["id"])))
+    now = now or _now()
+    last_seen = datetime.fromisoformat(row.last_seen)
+    if last_seen < now - IDLE or datetime.fromisoformat(row.created_at) < now - MAX_AGE:
+        store.delete_sessions(session_id=row.id)
         return None
-    user = accounts.get_user(int(str(row["user_id"])))
+    user = accounts.get_user(row.user_id)
     if user is None:
         return None
     if last_seen < now - _TOUCH_EVERY:
-        store.touch_session(int(str(row["id"])), _iso(now))
-    return Session(int(str(row["id"])), user)
+        store.touch_session(row.id, _iso(now))
+    return Session(row.id, user)
 
 
-def from_token(token: str | None) -> Session | None:
+def from_token(token: str | None, *, now: datetime | None = None) -> Session | None:
     """The live session behind a cookie's token (kept alive by this use), else None."""
     if not token or not isinstance(token, str) or len(token) > 100:
         return None
-    return _alive(store.find_session(token_hash=_hash(token)))
+    return _alive(store.find_session(token_hash=_hash(token)), now)
 
 
-def from_id(session_id: int) -> Session | None:
+def from_id(session_id: int, *, now: datetime | None = None) -> Session | None:
     """The live session with this id (a sign-out elsewhere ends it here too), else None."""
-    return _alive(store.find_session(session_id=int(session_id)))
+    return _alive(store.find_session(session_id=int(session_id)), now)
 
 
 def end(session_id: int) -> None:
@@ -101,7 +102,7 @@ def end_token(token: str | None) -> None:
     if token and isinstance(token, str) and len(token) <= 100:
         found = store.find_session(token_hash=_hash(token))
         if found is not None:
-            end(int(found["id"]))
+            end(found.id)
 
 
 def end_everywhere(user_id: int) -> int:
@@ -109,6 +110,6 @@ def end_everywhere(user_id: int) -> int:
     return store.delete_sessions(user_id=int(user_id))
 
 
-def purge_expired() -> int:
-    now = _now()
+def purge_expired(*, now: datetime | None = None) -> int:
+    now = now or _now()
     return store.delete_sessions(idle_before=_iso(now - IDLE), created_before=_iso(now - MAX_AGE))

@@ -25,6 +25,7 @@ from layers import areas, catalogue, categories, schema, settings
 from layers.analysis import query
 from layers.errors import BadInputError
 from layers.groups import community, importer
+from layers.groups.accounts import User
 from layers.io import geojson, projection
 from layers.progress import Progress, report
 
@@ -115,35 +116,37 @@ def read_boundary(path: Path | str, *, field: str | None = None, value: str | No
 def resolve_area(text: str, *, field: str | None = None, value: str | None = None) -> areas.AreaGeometry:
     """An area given on the command line: a boundary or area file, or a saved local's share link
     (or its token)."""
-    from layers import store
+    from layers.analysis import local_spec
 
     if not Path(text).exists():
         token = text.split("local=", 1)[1].split("&", 1)[0] if "local=" in text else text
-        saved = store.get_local(token)
+        saved = local_spec.saved(token)
         if saved is not None:
-            return areas.from_wkt(saved.area_wkt)
+            return local_spec.saved_area(saved)
     return read_boundary(text, field=field, value=value)
 
 
-def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None,
-           include_pending: bool = False) -> gpd.GeoDataFrame:
+def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None, include_pending: bool = False,
+           user: User | None = None, everyone: bool = False) -> gpd.GeoDataFrame:
     """What to export: the chosen categories (all when None), inside the area (the same rule as
-    `within`), published community assets and, for planners who ask, pending ones flagged."""
+    `within`), published community assets and, for planners who ask, pending ones flagged
+    (`user` must be a planner, moderator or admin; `everyone` is for the command line, run by
+    whoever runs the server)."""
     if layer_ids is not None:
         categories.check_category_ids(layer_ids)
     assets = catalogue.all_assets()
     assets = assets.assign(status=assets["source"].map({"community": "published"}))
     if include_pending:
-        pending = community.showable(community.visible_assets(None, status="pending", everyone=True))
+        pending = community.showable(community.pending_assets(user, everyone=everyone))
         if pending:
             frame = gpd.GeoDataFrame(
-                {"id": [f"community:{r['id']}" for r in pending], "source": "community",
-                 "name": [r["name"] for r in pending],
-                 "category": [r["category"] for r in pending], "address": [r["address"] for r in pending],
-                 "website": [r["website"] for r in pending], "phone": [r["phone"] for r in pending],
-                 "opening_hours": [r["opening_hours"] for r in pending],
+                {"id": [f"community:{r.id}" for r in pending], "source": "community",
+                 "name": [r.name for r in pending],
+                 "category": [r.category for r in pending], "address": [r.address for r in pending],
+                 "website": [r.website for r in pending], "phone": [r.phone for r in pending],
+                 "opening_hours": [r.opening_hours for r in pending],
                  "note": ["PENDING: not yet checked by a moderator"] * len(pending)},
-                geometry=[r["geometry"] for r in pending], crs=schema.WGS84)
+                geometry=np.asarray([r.geometry for r in pending], dtype=object), crs=schema.WGS84)
             frame = schema.conform_assets(frame).assign(status="pending")
             assets = gpd.GeoDataFrame(pd.concat([assets, frame], ignore_index=True), geometry="geometry",
                                       crs=schema.WGS84)
@@ -388,10 +391,11 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
 
 def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
               crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False,
-              notes: list[str] | None = None, progress: Progress | None = None) -> list[Path]:
+              notes: list[str] | None = None, progress: Progress | None = None, user: User | None = None,
+              everyone: bool = False) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
     report(progress, "Choosing the places", 1, 2)
-    chosen = select(layer_ids, area=area, include_pending=include_pending)
+    chosen = select(layer_ids, area=area, include_pending=include_pending, user=user, everyone=everyone)
     report(progress, f"Writing {len(chosen):,} places", 2, 2)
     return write(chosen, fmt, out, crs=crs, outside_area_of_use=outside_area_of_use, notes=notes)
 

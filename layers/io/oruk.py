@@ -26,7 +26,7 @@ import re
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import shapely
 from layers import categories, settings
 from layers.errors import BadInputError
 from layers.groups import community, schedules
+from layers.store.contract import Asset
 
 NAMESPACE = uuid.UUID("6f0c2f2e-8d2b-4f43-9a52-0b1c8f3e4a17")  # Our Patch's namespace for stable ids
 PROFILE = "https://github.com/OpenReferralUK/uk-profile"
@@ -153,10 +154,10 @@ def _date(value: object) -> str | None:
     return str(value)[:10] if value else None
 
 
-def _schedules(service_id: str, sal_id: str | None, r: dict[str, Any]) -> list[dict[str, Any]]:
+def _schedules(service_id: str, sal_id: str | None, r: Asset) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for source, text, slots in (("opening_hours", r.get("opening_hours"), schedules.from_opening_hours),
-                                ("schedule", r.get("schedule"), schedules.from_text)):
+    for source, text, slots in (("opening_hours", r.opening_hours, schedules.from_opening_hours),
+                                ("schedule", r.schedule, schedules.from_text)):
         if not text:
             continue
         parsed = slots(text)
@@ -164,69 +165,70 @@ def _schedules(service_id: str, sal_id: str | None, r: dict[str, Any]) -> list[d
                 "service_at_location_id": sal_id if source == "opening_hours" else None,
                 "description": text}
         if not parsed:
-            rows.append(_compact({"id": stable_id("schedule", r["id"], source), **base}))
+            rows.append(_compact({"id": stable_id("schedule", r.id, source), **base}))
         for n, slot in enumerate(parsed):
-            rows.append(_compact({"id": stable_id("schedule", r["id"], source, n), **base, "freq": slot.freq,
+            rows.append(_compact({"id": stable_id("schedule", r.id, source, n), **base, "freq": slot.freq,
                                   "byday": slot.byday, "opens_at": slot.opens_at, "closes_at": slot.closes_at}))
     return rows
 
 
-def _build(rows: list[dict[str, Any]]) -> Directory:
+def _build(rows: list[Asset]) -> Directory:
     d = Directory()
     d.taxonomy, terms = _taxonomy()
     d.terms = {t["id"]: t for t in terms.values()}
-    by_group: dict[int, list[dict[str, Any]]] = {}
+    by_group: dict[int, list[Asset]] = {}
     for r in rows:
-        by_group.setdefault(int(r["group_id"] or 0), []).append(r)
+        by_group.setdefault(int(r.group_id or 0), []).append(r)
     for group_id, assets in by_group.items():
-        name = assets[0]["group_name"] or "Unnamed group"
+        name = assets[0].group_name or "Unnamed group"
         org = _compact({"id": stable_id("organization", group_id), "name": name,
                         "description": f"{name}, a community group on Our Patch.",
-                        "email": _most_common([a["email"] for a in assets]),
-                        "website": _most_common([a["website"] for a in assets])})
+                        "email": _most_common([a.email for a in assets]),
+                        "website": _most_common([a.website for a in assets])})
         d.organizations[org["id"]] = org
     for r in rows:
-        org = d.organizations[stable_id("organization", int(r["group_id"] or 0))]
-        service_id = stable_id("service", r["id"])
-        description = r["description"] or ""
-        if r["eligibility"]:  # the UK profile has no eligibility field: said in the description
-            description = f"{description}\n\nWho it is for: {r['eligibility']}".strip()
-        geom = r["geometry"]
+        org = d.organizations[stable_id("organization", int(r.group_id or 0))]
+        service_id = stable_id("service", r.id)
+        description = r.description or ""
+        if r.eligibility:  # the UK profile has no eligibility field: said in the description
+            description = f"{description}\n\nWho it is for: {r.eligibility}".strip()
+        geom = r.geometry
+        assert geom is not None  # showable() rows only
         sals: list[dict[str, Any]] = []
         areas: list[dict[str, Any]] = []
-        if r["kind"] == "place" and geom.geom_type == "Point":
-            location_id = stable_id("location", r["id"])
-            address = parse_address(r["address"])
+        if r.kind == "place" and isinstance(geom, shapely.Point):
+            location_id = stable_id("location", r.id)
+            address = parse_address(r.address)
             location = _compact({
-                "id": location_id, "location_type": "physical", "name": r["name"],
-                "description": r["address"] if r["address"] and address is None else None,
+                "id": location_id, "location_type": "physical", "name": r.name,
+                "description": r.address if r.address and address is None else None,
                 "latitude": round(geom.y, 7), "longitude": round(geom.x, 7),
-                "external_identifier": f"community:{r['id']}", "external_identifier_type": "ourpatch",
-                "addresses": [{"id": stable_id("address", r["id"]), "location_id": location_id, **address,
+                "external_identifier": f"community:{r.id}", "external_identifier_type": "ourpatch",
+                "addresses": [{"id": stable_id("address", r.id), "location_id": location_id, **address,
                                "address_type": "physical"}] if address else [],
             })
-            sals.append({"id": stable_id("sal", r["id"]), "service_id": service_id, "location_id": location_id,
+            sals.append({"id": stable_id("sal", r.id), "service_id": service_id, "location_id": location_id,
                          "location": location})
         else:
-            if r["kind"] == "online":
-                location_id = stable_id("location", r["id"])
-                sals.append({"id": stable_id("sal", r["id"]), "service_id": service_id, "location_id": location_id,
-                             "location": {"id": location_id, "location_type": "virtual", "name": r["name"]}})
-            areas.append({"id": stable_id("area", r["id"]), "service_id": service_id, "name": r["name"],
+            if r.kind == "online":
+                location_id = stable_id("location", r.id)
+                sals.append({"id": stable_id("sal", r.id), "service_id": service_id, "location_id": location_id,
+                             "location": {"id": location_id, "location_type": "virtual", "name": r.name}})
+            areas.append({"id": stable_id("area", r.id), "service_id": service_id, "name": r.name,
                           "extent": json.dumps(shapely.geometry.mapping(geom)), "extent_type": "geojson"})
         contacts, phones = [], []
-        if r["phone"]:
-            contact_id = stable_id("contact", r["id"])
+        if r.phone:
+            contact_id = stable_id("contact", r.id)
             contacts.append({"id": contact_id, "service_id": service_id, "name": org["name"],
                              "title": "Group contact"})
-            phones.append({"id": stable_id("phone", r["id"]), "contact_id": contact_id, "number": r["phone"]})
-        term = terms.get(r["category"])
-        attributes = [{"id": stable_id("attribute", r["id"], r["category"]), "link_id": service_id,
+            phones.append({"id": stable_id("phone", r.id), "contact_id": contact_id, "number": r.phone})
+        term = terms.get(r.category)
+        attributes = [{"id": stable_id("attribute", r.id, r.category), "link_id": service_id,
                        "taxonomy_term_id": term["id"], "link_type": "category", "taxonomy_term": term}] if term else []
         service = _compact({
-            "id": service_id, "organization_id": org["id"], "name": r["name"], "description": description,
-            "url": r["website"] or r["online_url"], "email": r["email"], "status": "active",
-            "assured_date": _date(r["last_verified"]), "last_modified": r["updated_at"] or r["created_at"],
+            "id": service_id, "organization_id": org["id"], "name": r.name, "description": description,
+            "url": r.website or r.online_url, "email": r.email, "status": "active",
+            "assured_date": _date(r.last_verified), "last_modified": r.updated_at or r.created_at,
             "schedules": _schedules(service_id, sals[0]["id"] if sals and sals[0]["location"]["location_type"]
                                     == "physical" else None, r),
             "service_areas": areas, "service_at_locations": sals, "contacts": contacts,
@@ -239,6 +241,14 @@ def _build(rows: list[dict[str, Any]]) -> Directory:
     return d
 
 
+def _fingerprint(asset: Asset) -> dict[str, Any]:
+    """Everything about an asset the directory is built from (its geometry as WKB, in full)."""
+    values = {f.name: getattr(asset, f.name) for f in fields(asset)}
+    values["geometry"] = None if asset.geometry is None else asset.geometry.wkb_hex
+    values["links"] = [[getattr(link, f.name) for f in fields(link)] for link in asset.links]
+    return values
+
+
 _cache: dict[str, Directory] = {}
 _cache_lock = threading.Lock()
 
@@ -247,9 +257,9 @@ def directory() -> Directory:
     """The directory, rebuilt only when what it is built from changes (an asset, its group's name,
     the country setting, the categories)."""
     rows = [r for r in community.showable(community.visible_assets(None, status="published"))
-            if r["status"] == "published"]
-    key = hashlib.sha256(json.dumps([settings.country(), categories.table_fingerprint(), rows],
-                                    default=str, sort_keys=True).encode()).hexdigest()
+            if r.status == "published"]
+    built_from = [settings.country(), categories.table_fingerprint(), [_fingerprint(r) for r in rows]]
+    key = hashlib.sha256(json.dumps(built_from, default=str, sort_keys=True).encode()).hexdigest()
     with _cache_lock:
         if key not in _cache:
             _cache.clear()

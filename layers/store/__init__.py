@@ -6,34 +6,43 @@ call these functions; they pick the backend by one setting and pass the call on.
 - layers/store/postgis.py: PostgreSQL + PostGIS via psycopg 3, chosen by
   OURPATCH_DATABASE_URL=postgresql://… so several app servers can share one database.
 
-Only these store modules contain SQL. What does not depend on the backend (checking a local
-before it is kept, its secret token) is done here once.
+Only these store modules contain SQL. The store only stores: what is checked before a write
+(a local's name and area, an asset's fields, who may do what) is checked by the domain modules.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from layers import areas, settings
-from layers.errors import BadInputError, ConflictError, LimitError
+from layers import settings
+from layers.errors import ConflictError
 from layers.store import sqlite as store_sqlite
-from layers.store.contract import ASSET_FIELDS, TOKEN_PATTERN, SavedLocal, Store, UserRow
+from layers.store.contract import (
+    ASSET_FIELDS,
+    CHANGEABLE_FIELDS,
+    Asset,
+    AssetDraft,
+    AssetLink,
+    AssetVersion,
+    LocalFootprint,
+    Person,
+    SavedLocal,
+    SignInSession,
+    Store,
+    UserRow,
+)
 from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
 
 __all__ = [
-    "ASSET_FIELDS", "DB_FILENAME", "MIGRATIONS", "TOKEN_PATTERN", "ConflictError", "SavedLocal", "Store", "UserRow",
+    "ASSET_FIELDS", "CHANGEABLE_FIELDS", "DB_FILENAME", "MIGRATIONS", "Asset", "AssetDraft", "AssetLink",
+    "AssetVersion", "ConflictError", "LocalFootprint", "Person", "SavedLocal", "SignInSession", "Store", "UserRow",
     "backend", "connect", "db_path", "migrate", "schema_version", "storage_error",
 ]
-
-TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
-MAX_LOCAL_NAME = 120
 
 _postgis: dict[str, Store] = {}
 _postgis_lock = threading.Lock()
@@ -66,35 +75,17 @@ def describe() -> str:
 # ---------------------------------------------------------------- saved locals
 
 
-def save_local(name: str, spec_json: str, area_wkt: str, *, owner: str | None = None,
-               source: str | None = None) -> str:
-    """Keep a resident's local; returns the secret token its private link carries. `source` is a
-    server-side key for where an anonymous resident's browser connects from (see consensus)."""
-    clean = " ".join(name.split())
-    if not clean:
-        raise BadInputError("Give your local a name, for example \"Home and the park\".")
-    if len(clean) > MAX_LOCAL_NAME:
-        raise BadInputError(f"A local's name can be at most {MAX_LOCAL_NAME} characters.")
-    if len(spec_json.encode()) > settings.max_local_spec_bytes or len(area_wkt) > 2 * settings.max_local_spec_bytes:
-        raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
-                         "draw it with fewer points.")
-    areas.check_saved_area(area_wkt)
-    from layers.analysis import local_spec as local_specs  # the spec must reopen: same checks as opening it
-
-    local_specs.LocalSpec.from_json(spec_json)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    now = datetime.now(UTC)
-    backend().insert_local(token, clean, spec_json, area_wkt, owner=owner, source=source,
-                           now=now.isoformat(timespec="seconds"),
-                           since=(now - timedelta(days=1)).isoformat(timespec="seconds"),
-                           per_source_per_day=settings.max_anonymous_locals_per_source_per_day)
-    return token
+def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
+                 source: str | None, now: str, since: str, per_source_per_day: int) -> None:
+    """Keep a local checked by layers/analysis/local_spec.py. An anonymous source (owner None) that
+    saved `per_source_per_day` locals since `since` is refused with LimitError inside the same
+    transaction, so parallel saves cannot slip past."""
+    backend().insert_local(token, name, spec_json, area, owner=owner, source=source, now=now, since=since,
+                           per_source_per_day=per_source_per_day)
 
 
 def get_local(token: str) -> SavedLocal | None:
-    """The saved local behind a private link, or None (also for anything not shaped like a token)."""
-    if not TOKEN_PATTERN.fullmatch(token or ""):
-        return None
+    """The saved local with this token, or None."""
     return backend().get_local(token)
 
 
@@ -102,8 +93,8 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
     return backend().locals_owned_by(owner)
 
 
-def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
-    """(owner, source, area WKT) for every saved local; used only for aggregates."""
+def saved_local_footprints() -> list[LocalFootprint]:
+    """Who saved each local and its area; used only for aggregates."""
     return backend().saved_local_footprints()
 
 
@@ -123,6 +114,11 @@ def group_names() -> list[str]:
     return backend().group_names()
 
 
+def rename_group(group_id: int, name: str) -> None:
+    """A group's new name (checked by layers/groups/accounts.py); BadInputError if another has it."""
+    backend().rename_group(group_id, name)
+
+
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
     return backend().insert_user(name, role, password_hash, group)
 
@@ -135,7 +131,7 @@ def set_password_hash(user_id: int, password_hash: str) -> None:
     backend().set_password_hash(user_id, password_hash)
 
 
-def list_users() -> list[dict[str, Any]]:
+def list_users() -> list[Person]:
     return backend().list_users()
 
 
@@ -150,30 +146,29 @@ def find_user_by_email(email: str) -> UserRow | None:
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
 
-def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str],
-                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
-    """Insert assets with their links and a first history entry, all in one transaction (an
-    import is all-or-nothing). `check` sees the group's assets (id, name, geometry_wkt, status)
-    inside that transaction and may refuse by raising."""
-    return backend().insert_assets(items, group=group, user=user, status=status,
-                                   history_snapshot=history_snapshot, check=check)
+def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
+                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
+    """Insert assets (checked by layers/groups/community.py) with their links and a first history
+    entry, all in one transaction (an import is all-or-nothing). `check` sees the group's assets
+    inside that transaction and may refuse by raising (two parallel imports cannot both pass)."""
+    return backend().insert_assets(drafts, group=group, user=user, status=status, check=check)
 
 
-def get_asset(asset_id: int) -> dict[str, Any] | None:
+def get_asset(asset_id: int) -> Asset | None:
     return backend().get_asset(asset_id)
 
 
 def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, snapshot: Callable[[dict[str, Any]], str],
-                 links: list[dict[str, Any]] | None = None) -> int:
-    """Apply a change in one transaction, only if nobody changed the asset in between
-    (optimistic locking on `version`, else ConflictError); recorded in the history."""
+                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
+    """Set some of an asset's fields (CHANGEABLE_FIELDS; `links` replaces its links) in one
+    transaction, only if nobody changed the asset in between (optimistic locking on `version`,
+    else ConflictError); recorded in the history. Returns the new version."""
     return backend().change_asset(asset_id, values, expected_version=expected_version, action=action, user=user,
-                                  snapshot=snapshot, links=links)
+                                  links=links)
 
 
-def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
+def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
+    """Every asset (of a status, of a group), in id order. Unchecked: community.py decides who sees what."""
     return backend().asset_rows(status=status, group=group)
 
 
@@ -186,7 +181,7 @@ def asset_ids() -> list[int]:
     return backend().asset_ids()
 
 
-def asset_history(asset_id: int) -> list[dict[str, Any]]:
+def asset_history(asset_id: int) -> list[AssetVersion]:
     return backend().asset_history(asset_id)
 
 
@@ -209,7 +204,7 @@ def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
     return backend().claim_session_code(code_hash, token_hash, now)
 
 
-def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
     return backend().find_session(token_hash=token_hash, session_id=session_id)
 
 
@@ -262,5 +257,6 @@ def table_rows(table: str) -> list[dict[str, Any]]:
 
 
 def set_for_tests(table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
-    """Age a session, pass a delay, damage a link: test set-up through the contract, on any backend."""
+    """Re-map a link target, date an asset's last check: test set-up through the contract, on any backend
+    (only the columns in contract.TEST_SETTABLE; anything else is a ValueError)."""
     return backend().set_for_tests(table, values, where)

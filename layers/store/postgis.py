@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,10 +32,19 @@ from layers.store.contract import (
     ASSET_FIELDS,
     CHANGEABLE_FIELDS,
     LINK_FIELDS,
+    Asset,
+    AssetDraft,
+    AssetLink,
+    AssetVersion,
+    LocalFootprint,
+    Person,
     SavedLocal,
+    SignInSession,
     UserRow,
     check_test_read,
     check_test_set,
+    snapshot_json,
+    version_from_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -138,12 +148,13 @@ MIGRATIONS: list[list[str]] = [
 ASSET_COLUMNS = ["id", "name", "category", "geometry_wkt", "status", "address", "website", "phone", "opening_hours",
                  "created_at", "updated_at", "group_id", "kind", "description", "email", "online_url", "schedule",
                  "eligibility", "last_verified", "rejection_reason", "version", "updated_by"]
-_ASSET_SELECT = ", ".join("ST_AsBinary(a.geometry) AS geometry_wkt" if c == "geometry_wkt" else f"a.{c}"
+_ASSET_SELECT = ", ".join("ST_AsBinary(a.geometry) AS geometry" if c == "geometry_wkt" else f"a.{c}"
                           for c in ASSET_COLUMNS)
+_RECORD_FIELDS = {f.name for f in fields(Asset)} - {"geometry", "links"}
 _LINK_SELECT = ", ".join(LINK_FIELDS)
 _USER_SELECT = ("SELECT users.id, users.name, users.role, users.group_id, groups.name AS group_name, "
                 "users.password_hash FROM users LEFT JOIN groups ON groups.id = users.group_id ")
-_LOCAL_SELECT = "SELECT token, name, spec_json, ST_AsBinary(area) AS area_wkt, created_at FROM saved_locals "
+_LOCAL_SELECT = "SELECT token, name, spec_json, ST_AsBinary(area) AS area, created_at FROM saved_locals "
 
 
 def redact(url: str) -> str:
@@ -156,22 +167,28 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _wkb(wkt: str) -> bytes:
-    return bytes(shapely.to_wkb(shapely.from_wkt(wkt)))
+def _wkb(geom: BaseGeometry) -> bytes:
+    return bytes(shapely.to_wkb(geom))
 
 
-def _wkt(wkb: bytes | memoryview | None) -> str | None:
-    return None if wkb is None else str(shapely.from_wkb(bytes(wkb)).wkt)
+def _geom(wkb: bytes | memoryview | None) -> BaseGeometry | None:
+    return None if wkb is None else shapely.from_wkb(bytes(wkb))
 
 
-def _asset_row(row: dict[str, Any]) -> dict[str, Any]:
-    row["geometry_wkt"] = _wkt(row["geometry_wkt"])
-    return row
+def _asset(row: dict[str, Any], links: tuple[AssetLink, ...]) -> Asset:
+    values = {k: v for k, v in row.items() if k in _RECORD_FIELDS}
+    values["kind"] = values.get("kind") or "place"
+    values["version"] = int(values.get("version") or 1)
+    return Asset(**values, geometry=_geom(row["geometry"]), links=links)
+
+
+def _link(row: dict[str, Any]) -> AssetLink:
+    return AssetLink(**{k: row[k] for k in LINK_FIELDS})
 
 
 def _local(row: dict[str, Any]) -> SavedLocal:
     return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
-                      area_wkt=_wkt(row["area_wkt"]) or "", created_at=row["created_at"])
+                      area=_geom(row["area"]), created_at=row["created_at"])
 
 
 class _StampReader:
@@ -296,7 +313,7 @@ class PostgisStore:
 
     # ------------------------------------------------------------ saved locals
 
-    def insert_local(self, token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+    def insert_local(self, token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
                      source: str | None, now: str, since: str, per_source_per_day: int) -> None:
         with self.connect() as conn, conn.transaction():
             if owner is None:
@@ -309,7 +326,7 @@ class PostgisStore:
                                      "saved from one connection in a day without an account; try again tomorrow.")
             conn.execute("INSERT INTO saved_locals (token, name, spec_json, area, owner, source, created_at) "
                          "VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4326), %s, %s, %s)",
-                         [token, name, spec_json, _wkb(area_wkt), owner, source, now])
+                         [token, name, spec_json, _wkb(area), owner, source, now])
 
     def get_local(self, token: str) -> SavedLocal | None:
         with self.connect() as conn:
@@ -321,11 +338,11 @@ class PostgisStore:
             rows = conn.execute(_LOCAL_SELECT + "WHERE owner = %s ORDER BY created_at DESC, name", [owner]).fetchall()
         return [_local(r) for r in rows]
 
-    def saved_local_footprints(self) -> list[tuple[str | None, str | None, str]]:
+    def saved_local_footprints(self) -> list[LocalFootprint]:
         with self.connect() as conn:
             rows = conn.execute("SELECT owner, source, ST_AsBinary(area) AS area FROM saved_locals "
                                 "ORDER BY created_at, token").fetchall()
-        return [(r["owner"], r["source"], _wkt(r["area"]) or "") for r in rows]
+        return [LocalFootprint(r["owner"], r["source"], _geom(r["area"])) for r in rows]
 
     def data_version(self, name: str) -> int:
         """The stamp of one kind of shared data (see STAMPED): any write to its tables moves it up.
@@ -356,6 +373,14 @@ class PostgisStore:
         with self.connect() as conn:
             return [str(r["name"]) for r in conn.execute("SELECT name FROM groups ORDER BY id")]
 
+    def rename_group(self, group_id: int, name: str) -> None:
+        with self.connect() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("UPDATE groups SET name = %s WHERE id = %s", [name, group_id])
+            except psycopg.errors.UniqueViolation as exc:
+                raise BadInputError(f"There is already a group called {name!r}.") from exc
+
     def insert_user(self, name: str, role: str, password_hash: str, group: int | None) -> int:
         taken = BadInputError(f"There is already a user called {name!r}.")
         with self.connect() as conn:
@@ -383,11 +408,12 @@ class PostgisStore:
         with self.connect() as conn, conn.transaction():
             conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", [password_hash, user_id])
 
-    def list_users(self) -> list[dict[str, Any]]:
+    def list_users(self) -> list[Person]:
         with self.connect() as conn:
-            return conn.execute("SELECT users.id, users.name, users.role, groups.name AS group_name, "
+            rows = conn.execute("SELECT users.id, users.name, users.role, groups.name AS group_name, "
                                 "users.created_at, users.email FROM users LEFT JOIN groups "
                                 "ON groups.id = users.group_id ORDER BY users.name").fetchall()
+        return [Person(**r) for r in rows]
 
     def set_user_email(self, user_id: int, email: str | None) -> None:
         clash = BadInputError(f"Another account already has the e-mail {email!r}.")
@@ -409,63 +435,63 @@ class PostgisStore:
     # ------------------------------------------------------------ community assets
 
     def _replace_links(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int,
-                       links: list[dict[str, Any]]) -> None:
+                       links: tuple[AssetLink, ...]) -> None:
         conn.execute("DELETE FROM asset_links WHERE asset_id = %s", [asset_id])
         if links:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO asset_links (asset_id, " + _LINK_SELECT + ") "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [[asset_id, link["relation"], *(link.get(k) for k in LINK_FIELDS[1:])] for link in links])
+                    [[asset_id, *(getattr(link, k) for k in LINK_FIELDS)] for link in links])
 
-    def _links(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int) -> list[dict[str, Any]]:
-        return conn.execute("SELECT " + _LINK_SELECT + " FROM asset_links "  # noqa: S608
-                            "WHERE asset_id = %s ORDER BY id", [asset_id]).fetchall()
+    def _links(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int) -> tuple[AssetLink, ...]:
+        return tuple(_link(r) for r in conn.execute("SELECT " + _LINK_SELECT + " FROM asset_links "  # noqa: S608
+                                                    "WHERE asset_id = %s ORDER BY id", [asset_id]))
 
-    def insert_assets(self, items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                      history_snapshot: Callable[[dict[str, Any]], str],
-                      check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
+    def insert_assets(self, drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
+                      check: Callable[[list[Asset]], None] | None = None) -> list[int]:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        fields = [f for f in ASSET_FIELDS if f != "geometry_wkt"]
-        insert = ("INSERT INTO community_assets (" + ", ".join(fields)
+        own = [f for f in ASSET_FIELDS if f != "geometry"]
+        insert = ("INSERT INTO community_assets (" + ", ".join(own)
                   + ", geometry, group_id, status, version, created_at, updated_at, last_verified, updated_by) "
-                  "VALUES (" + ", ".join("%s" for _ in fields)
+                  "VALUES (" + ", ".join("%s" for _ in own)
                   + ", ST_GeomFromWKB(%s, 4326), %s, %s, 1, %s, %s, %s, %s) RETURNING id")
         ids: list[int] = []
         with self.connect() as conn, conn.transaction():
             # one import per group at a time, so two parallel imports cannot both pass `check`
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_GROUP_IMPORT, group])
             if check is not None:
-                rows = conn.execute("SELECT id, name, ST_AsBinary(geometry) AS geometry_wkt, status "
-                                    "FROM community_assets WHERE group_id = %s ORDER BY id", [group]).fetchall()
-                check([_asset_row(r) for r in rows])
-            for item in items:
-                row = conn.execute(insert, [*(item.get(k) for k in fields), _wkb(str(item["geometry_wkt"])), group,
+                rows = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
+                                    "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
+                                    "WHERE a.group_id = %s ORDER BY a.id", [group]).fetchall()
+                check([_asset(r, ()) for r in rows])
+            for draft in drafts:
+                geometry = None if draft.geometry is None else _wkb(draft.geometry)
+                row = conn.execute(insert, [*(getattr(draft, k) for k in own), geometry, group,
                                             status, now, now, now[:10], user]).fetchone()
                 asset_id = int(row["id"]) if row else 0
                 ids.append(asset_id)
-                self._replace_links(conn, asset_id, item.get("links") or [])
+                self._replace_links(conn, asset_id, draft.links)
                 conn.execute("INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
                              "snapshot_json) VALUES (%s, 1, 'created', %s, %s, %s)",
-                             [asset_id, user, now, history_snapshot({**item, "status": status})])
+                             [asset_id, user, now, snapshot_json(draft, status, None)])
         return ids
 
-    def get_asset(self, asset_id: int) -> dict[str, Any] | None:
+    def _asset_by_id(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int) -> Asset | None:
+        row = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
+                           "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id WHERE a.id = %s",
+                           [asset_id]).fetchone()
+        return None if row is None else _asset(row, self._links(conn, asset_id))
+
+    def get_asset(self, asset_id: int) -> Asset | None:
         with self.connect() as conn:
-            row = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
-                               "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id WHERE a.id = %s",
-                               [asset_id]).fetchone()
-            if row is None:
-                return None
-            row["links"] = self._links(conn, asset_id)
-        return _asset_row(row)
+            return self._asset_by_id(conn, asset_id)
 
     def change_asset(self, asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                     user: int | None, snapshot: Callable[[dict[str, Any]], str],
-                     links: list[dict[str, Any]] | None = None) -> int:
+                     user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
         unknown = set(values) - CHANGEABLE_FIELDS
         if unknown:
-            raise ValueError(f"not asset columns: {sorted(unknown)}")
+            raise ValueError(f"not asset fields: {sorted(unknown)}")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self.connect() as conn, conn.transaction():
             current = conn.execute("SELECT version FROM community_assets WHERE id = %s FOR UPDATE",
@@ -480,9 +506,9 @@ class PostgisStore:
             sets: list[sql.Composable] = []
             params: list[Any] = []
             for key, value in values.items():
-                if key == "geometry_wkt":
+                if key == "geometry":
                     sets.append(sql.SQL("geometry = ST_GeomFromWKB(%s, 4326)"))
-                    params.append(_wkb(str(value)))
+                    params.append(_wkb(value))
                 else:
                     sets.append(sql.SQL("{} = %s").format(sql.Identifier(key)))
                     params.append(value)
@@ -496,29 +522,25 @@ class PostgisStore:
                                     "open it again to see their change, then make yours.")
             if links is not None:
                 self._replace_links(conn, asset_id, links)
-            row = conn.execute("SELECT " + _ASSET_SELECT + " FROM community_assets a WHERE a.id = %s",  # noqa: S608
-                               [asset_id]).fetchone()
-            record = _asset_row(row or {"geometry_wkt": None})
-            record["links"] = links if links is not None else self._links(conn, asset_id)
+            record = self._asset_by_id(conn, asset_id)
+            assert record is not None  # locked above
             conn.execute("INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
                          "snapshot_json) VALUES (%s, %s, %s, %s, %s, %s)",
-                         [asset_id, new_version, action, user, now, snapshot(record)])
+                         [asset_id, new_version, action, user, now,
+                          snapshot_json(record.draft(), record.status, record.rejection_reason)])
         return new_version
 
-    def asset_rows(self, *, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
+    def asset_rows(self, *, status: str | None = None, group: int | None = None) -> list[Asset]:
         with self.connect() as conn:
             rows = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
                                 "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
                                 "WHERE (%s::text IS NULL OR a.status = %s) AND (%s::bigint IS NULL OR a.group_id = %s) "
                                 "ORDER BY a.id", [status, status, group, group]).fetchall()
             links = conn.execute("SELECT asset_id, " + _LINK_SELECT + " FROM asset_links ORDER BY id").fetchall()  # noqa: S608
-        by_asset: dict[int, list[dict[str, Any]]] = {}
+        by_asset: dict[int, list[AssetLink]] = {}
         for link in links:
-            by_asset.setdefault(int(link.pop("asset_id")), []).append(link)
-        for row in rows:
-            _asset_row(row)
-            row["links"] = by_asset.get(int(row["id"]), [])
-        return rows
+            by_asset.setdefault(int(link["asset_id"]), []).append(_link(link))
+        return [_asset(row, tuple(by_asset.get(int(row["id"]), ()))) for row in rows]
 
     def assets_within(self, area: BaseGeometry, *, status: str | None = None) -> list[int]:
         """In the database: ST_Intersects on the GiST-indexed geometry column."""
@@ -533,11 +555,13 @@ class PostgisStore:
         with self.connect() as conn:
             return [int(r["id"]) for r in conn.execute("SELECT id FROM community_assets ORDER BY id")]
 
-    def asset_history(self, asset_id: int) -> list[dict[str, Any]]:
+    def asset_history(self, asset_id: int) -> list[AssetVersion]:
         with self.connect() as conn:
-            return conn.execute("SELECT h.version, h.action, h.changed_at, u.name AS changed_by, h.snapshot_json "
+            rows = conn.execute("SELECT h.version, h.action, h.changed_at, u.name AS changed_by, h.snapshot_json "
                                 "FROM asset_history h LEFT JOIN users u ON u.id = h.changed_by "
                                 "WHERE h.asset_id = %s ORDER BY h.version, h.id", [asset_id]).fetchall()
+        return [version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"],
+                                  r["snapshot_json"]) for r in rows]
 
     def community_version(self) -> str:
         return str(self.data_version("community"))
@@ -558,13 +582,16 @@ class PostgisStore:
                                "RETURNING id", [token_hash, now, code_hash, now]).fetchone()
         return int(row["id"]) if row else None
 
-    def find_session(self, *, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+    def find_session(self, *, token_hash: str | None = None,
+                     session_id: int | None = None) -> SignInSession | None:
         with self.connect() as conn:
             if token_hash is not None:
-                return conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions "
-                                    "WHERE token_hash = %s", [token_hash]).fetchone()
-            return conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s",
-                                [session_id]).fetchone()
+                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions "
+                                   "WHERE token_hash = %s", [token_hash]).fetchone()
+            else:
+                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s",
+                                   [session_id]).fetchone()
+        return SignInSession(**row) if row else None
 
     def touch_session(self, session_id: int, now: str) -> None:
         with self.connect() as conn, conn.transaction():

@@ -12,10 +12,12 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import shapely
 import sqlite_utils
 from shapely.geometry.base import BaseGeometry
@@ -24,12 +26,21 @@ from layers import settings
 from layers.errors import BadInputError, ConflictError, LimitError, StorageError
 from layers.store.contract import (
     ASSET_FIELDS,
+    CHANGEABLE_FIELDS,
     LINK_FIELDS,
-    TOKEN_PATTERN,
+    Asset,
+    AssetDraft,
+    AssetLink,
+    AssetVersion,
+    LocalFootprint,
+    Person,
     SavedLocal,
+    SignInSession,
     UserRow,
     check_test_read,
     check_test_set,
+    snapshot_json,
+    version_from_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -261,10 +272,33 @@ def migrate(db: sqlite_utils.Database) -> int:
     return schema_version(db)
 
 
-def insert_local(token: str, name: str, spec_json: str, area_wkt: str, *, owner: str | None,
+def _to_text(geom: BaseGeometry) -> str:
+    """Geometry as this backend keeps it: WKT text, every digit kept."""
+    return str(shapely.to_wkt(geom, rounding_precision=-1))
+
+
+def _from_text(text: object, what: str) -> BaseGeometry | None:
+    """A stored geometry back, or None (logged) when the text cannot be read: one damaged row
+    (written by hand, or by an older version) never takes a page down."""
+    try:
+        with np.errstate(invalid="ignore"):
+            geom = shapely.from_wkt(str(text)) if text is not None else None
+    except shapely.errors.ShapelyError:
+        geom = None
+    if geom is None:
+        logger.warning("%s has a geometry that cannot be read", what)
+    return geom
+
+
+def _saved_local(row: dict[str, Any]) -> SavedLocal:
+    return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
+                      area=_from_text(row["area_wkt"], "a saved local"), created_at=row["created_at"])
+
+
+def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
                  source: str | None, now: str, since: str, per_source_per_day: int) -> None:
-    """Keep a checked local (see store.save_local); an anonymous source past its daily count is
-    refused inside the same transaction, so parallel saves cannot slip past."""
+    """Keep a checked local (see layers/analysis/local_spec.py); an anonymous source past its daily
+    count is refused inside the same transaction, so parallel saves cannot slip past."""
     with connect() as db:
         def insert() -> None:
             if owner is None:
@@ -274,20 +308,17 @@ def insert_local(token: str, name: str, spec_json: str, area_wkt: str, *, owner:
                     raise LimitError(f"At most {per_source_per_day} locals can be "
                                      "saved from one connection in a day without an account; try again tomorrow.")
             db.table("saved_locals").insert({
-                "token": token, "name": name, "spec_json": spec_json, "area_wkt": area_wkt,
+                "token": token, "name": name, "spec_json": spec_json, "area_wkt": _to_text(area),
                 "owner": owner, "source": source, "created_at": now,
             })
         _write(db, insert)
 
 
 def get_local(token: str) -> SavedLocal | None:
-    """The saved local behind a private link, or None (also for anything not shaped like a token)."""
-    if not TOKEN_PATTERN.fullmatch(token or ""):
-        return None
     with connect() as db:
         rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
                              "where token = ?", [token]))
-    return SavedLocal(**rows[0]) if rows else None
+    return _saved_local(rows[0]) if rows else None
 
 
 # ---------------------------------------------------------------- people (see layers/groups/accounts.py)
@@ -333,6 +364,16 @@ def group_names() -> list[str]:
         return [str(r[0]) for r in db.conn.execute("SELECT name FROM groups ORDER BY id")]
 
 
+def rename_group(group_id: int, name: str) -> None:
+    """Give a group a new name (checked by layers/groups/accounts.py); its id, and so its
+    assets and its published organisation id, stay."""
+    with connect() as db:
+        try:
+            _write(db, lambda: db.conn.execute("UPDATE groups SET name = ? WHERE id = ?", [name, group_id]))
+        except sqlite3.IntegrityError as exc:
+            raise BadInputError(f"There is already a group called {name!r}.") from exc
+
+
 def insert_user(name: str, role: str, password_hash: str, group: int | None) -> int:
     with connect() as db:
         if list(db.query("select 1 from users where name = ? collate nocase", [name])):
@@ -369,58 +410,76 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
     with connect() as db:
         rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
                              "where owner = ? order by created_at desc, name", [owner]))
-    return [SavedLocal(**r) for r in rows]
+    return [_saved_local(r) for r in rows]
 
 
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
-
-
-# Column names come from the constant ASSET_FIELDS, never from input.
+# Column names come from the constants ASSET_FIELDS and LINK_FIELDS, never from input; the
+# geometry is kept as WKT text in `geometry_wkt`.
+_ASSET_COLUMNS = ["geometry_wkt" if f == "geometry" else f for f in ASSET_FIELDS]
 _INSERT_ASSET = (
-    "INSERT INTO community_assets (" + ", ".join(ASSET_FIELDS)  # noqa: S608
+    "INSERT INTO community_assets (" + ", ".join(_ASSET_COLUMNS)  # noqa: S608
     + ", group_id, status, version, created_at, updated_at, last_verified, updated_by) VALUES ("
-    + ", ".join("?" for _ in ASSET_FIELDS) + ", ?, ?, 1, ?, ?, ?, ?)"
+    + ", ".join("?" for _ in _ASSET_COLUMNS) + ", ?, ?, 1, ?, ?, ?, ?)"
 )
+_LINK_COLUMNS = ", ".join(LINK_FIELDS)
+_ASSET_SELECT = ("select a.*, g.name as group_name from community_assets a "
+                 "left join groups g on g.id = a.group_id ")
+_RECORD_FIELDS = {f.name for f in fields(Asset)} - {"geometry", "links"}
 
 
-def insert_assets(items: list[dict[str, Any]], *, group: int, user: int | None, status: str,
-                  history_snapshot: Callable[[dict[str, Any]], str],
-                  check: Callable[[list[dict[str, Any]]], None] | None = None) -> list[int]:
+def _asset(row: dict[str, Any], links: tuple[AssetLink, ...]) -> Asset:
+    values = {k: v for k, v in row.items() if k in _RECORD_FIELDS}
+    values["kind"] = values.get("kind") or "place"
+    values["version"] = int(values.get("version") or 1)
+    return Asset(**values, geometry=_from_text(row["geometry_wkt"], f"community asset {row['id']}"), links=links)
+
+
+def _link(row: dict[str, Any]) -> AssetLink:
+    return AssetLink(**{k: row[k] for k in LINK_FIELDS})
+
+
+def _links_of(db: sqlite_utils.Database, asset_id: int) -> tuple[AssetLink, ...]:
+    return tuple(_link(r) for r in db.query("select " + _LINK_COLUMNS + " "
+                                            "from asset_links where asset_id = ? order by id", [asset_id]))
+
+
+def _draft_values(draft: AssetDraft) -> list[Any]:
+    return [_to_text(draft.geometry) if f == "geometry" and draft.geometry is not None else getattr(draft, f)
+            for f in ASSET_FIELDS]
+
+
+def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
+                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
     """Insert assets with their links and a first history entry, all in one transaction:
     either every one is written or none is (an import is all-or-nothing, even if killed).
-    `check` sees the group's assets (id, name, geometry_wkt, status) inside that transaction
-    and may refuse by raising, so two parallel imports cannot both pass a duplicate check."""
+    `check` sees the group's assets inside that transaction and may refuse by raising, so two
+    parallel imports cannot both pass a duplicate check."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids: list[int] = []
     with connect() as db:
         def write() -> None:
             if check is not None:
-                cursor = db.conn.execute("SELECT id, name, geometry_wkt, status FROM community_assets "
-                                         "WHERE group_id = ?", [group])
-                check([dict(zip(("id", "name", "geometry_wkt", "status"), r, strict=True)) for r in cursor])
-            for item in items:
-                values = {k: item.get(k) for k in ASSET_FIELDS}
-                cursor = db.conn.execute(
-                    _INSERT_ASSET, [*values.values(), group, status, now, now, now[:10], user])
+                check([_asset(r, ()) for r in db.query(_ASSET_SELECT + "where a.group_id = ? order by a.id",
+                                                       [group])])
+            for draft in drafts:
+                cursor = db.conn.execute(_INSERT_ASSET,
+                                         [*_draft_values(draft), group, status, now, now, now[:10], user])
                 asset_id = int(cursor.lastrowid or 0)
                 ids.append(asset_id)
-                _replace_links(db, asset_id, item.get("links") or [])
-                _add_history(db, asset_id, 1, "created", user, now, history_snapshot({**item, "status": status}))
+                _replace_links(db, asset_id, draft.links)
+                _add_history(db, asset_id, 1, "created", user, now, snapshot_json(draft, status, None))
         _write(db, write)
     return ids
 
 
-def _replace_links(db: sqlite_utils.Database, asset_id: int, links: list[dict[str, Any]]) -> None:
+def _replace_links(db: sqlite_utils.Database, asset_id: int, links: tuple[AssetLink, ...]) -> None:
     db.conn.execute("DELETE FROM asset_links WHERE asset_id = ?", [asset_id])
     for link in links:
         db.conn.execute(
-            "INSERT INTO asset_links (asset_id, relation, target_osm_type, target_osm_id, target_asset_id, "
-            "target_name, target_category, target_lon, target_lat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [asset_id, link["relation"], link.get("target_osm_type"), link.get("target_osm_id"),
-             link.get("target_asset_id"), link.get("target_name"), link.get("target_category"),
-             link.get("target_lon"), link.get("target_lat")],
-        )
+            "INSERT INTO asset_links (asset_id, " + _LINK_COLUMNS + ") "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [asset_id, *(getattr(link, k) for k in LINK_FIELDS)])
 
 
 def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action: str, user: int | None,
@@ -430,29 +489,23 @@ def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action:
         "VALUES (?, ?, ?, ?, ?, ?)", [asset_id, version, action, user, when, snapshot])
 
 
-_LINK_COLUMNS = ", ".join(LINK_FIELDS)
-
-
-def get_asset(asset_id: int) -> dict[str, Any] | None:
+def get_asset(asset_id: int) -> Asset | None:
     with connect() as db:
-        rows = list(db.query("select a.*, g.name as group_name from community_assets a "
-                             "left join groups g on g.id = a.group_id where a.id = ?", [asset_id]))
+        rows = list(db.query(_ASSET_SELECT + "where a.id = ?", [asset_id]))
         if not rows:
             return None
-        row = rows[0]
-        row["links"] = list(db.query("select " + _LINK_COLUMNS + " "
-                                     "from asset_links where asset_id = ? order by id", [asset_id]))
-    return row
+        return _asset(rows[0], _links_of(db, asset_id))
 
 
 def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, snapshot: Callable[[dict[str, Any]], str],
-                 links: list[dict[str, Any]] | None = None) -> int:
+                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
     """Apply a change in one transaction, only if nobody changed the asset in between
     (optimistic locking on `version`); record it in the history. Returns the new version."""
-    unknown = set(values) - set(ASSET_FIELDS) - {"status", "rejection_reason", "last_verified", "group_id"}
+    unknown = set(values) - CHANGEABLE_FIELDS
     if unknown:
-        raise ValueError(f"not asset columns: {sorted(unknown)}")
+        raise ValueError(f"not asset fields: {sorted(unknown)}")
+    columns = {("geometry_wkt" if k == "geometry" else k): (_to_text(v) if k == "geometry" else v)
+               for k, v in values.items()}
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with connect() as db:
         def write() -> int:
@@ -464,35 +517,28 @@ def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int
                 raise ConflictError("Someone else changed this asset while you were editing it; "
                                     "open it again to see their change, then make yours.")
             new_version = version + 1
-            sets = ", ".join(f"{k} = ?" for k in values)
+            sets = ", ".join(f"{k} = ?" for k in columns)
             db.conn.execute(f"UPDATE community_assets SET {sets}, version = ?, updated_at = ?, updated_by = ? "  # noqa: S608
-                            "WHERE id = ?", [*values.values(), new_version, now, user, asset_id])
+                            "WHERE id = ?", [*columns.values(), new_version, now, user, asset_id])
             if links is not None:
                 _replace_links(db, asset_id, links)
-            row = db.conn.execute("SELECT * FROM community_assets WHERE id = ?", [asset_id])
-            names = [d[0] for d in row.description]
-            record = dict(zip(names, row.fetchone(), strict=True))
-            record["links"] = links if links is not None else [
-                dict(zip(_LINK_COLUMNS.split(", "), r, strict=True))
-                for r in db.conn.execute("SELECT " + _LINK_COLUMNS + " "
-                                         "FROM asset_links WHERE asset_id = ? ORDER BY id", [asset_id])]
-            _add_history(db, asset_id, new_version, action, user, now, snapshot(record))
+            [row] = db.query(_ASSET_SELECT + "where a.id = ?", [asset_id])
+            record = _asset(row, _links_of(db, asset_id))
+            _add_history(db, asset_id, new_version, action, user, now,
+                         snapshot_json(record.draft(), record.status, record.rejection_reason))
             return new_version
         return int(_write(db, write))
 
 
-def asset_rows(*, status: str | None = None, group: int | None = None) -> list[dict[str, Any]]:
-    sql = ("select a.*, g.name as group_name from community_assets a left join groups g on g.id = a.group_id "
-           "where (? is null or a.status = ?) and (? is null or a.group_id = ?) order by a.id")
+def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
     with connect() as db:
-        rows = list(db.query(sql, [status, status, group, group]))
+        rows = list(db.query(_ASSET_SELECT + "where (? is null or a.status = ?) and (? is null or a.group_id = ?) "
+                             "order by a.id", [status, status, group, group]))
         links = list(db.query("select asset_id, " + _LINK_COLUMNS + " from asset_links order by id"))  # noqa: S608
-    by_asset: dict[int, list[dict[str, Any]]] = {}
+    by_asset: dict[int, list[AssetLink]] = {}
     for link in links:
-        by_asset.setdefault(int(link.pop("asset_id")), []).append(link)
-    for row in rows:
-        row["links"] = by_asset.get(int(row["id"]), [])
-    return rows
+        by_asset.setdefault(int(link["asset_id"]), []).append(_link(link))
+    return [_asset(row, tuple(by_asset.get(int(row["id"]), ()))) for row in rows]
 
 
 def assets_within(area: BaseGeometry, *, status: str | None = None) -> list[int]:
@@ -519,26 +565,33 @@ def asset_ids() -> list[int]:
         return [int(r[0]) for r in db.conn.execute("SELECT id FROM community_assets")]
 
 
-def asset_history(asset_id: int) -> list[dict[str, Any]]:
+def asset_history(asset_id: int) -> list[AssetVersion]:
     with connect() as db:
-        return list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
+        rows = list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
                              "from asset_history h left join users u on u.id = h.changed_by "
                              "where h.asset_id = ? order by h.version, h.id", [asset_id]))
+    return [version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"], r["snapshot_json"])
+            for r in rows]
 
 
-def list_users() -> list[dict[str, Any]]:
+def list_users() -> list[Person]:
     with connect() as db:
-        return list(db.query("select users.id, users.name, users.role, groups.name as group_name, users.created_at, "
-                             "users.email "
+        rows = list(db.query("select users.id, users.name, users.role, groups.name as group_name, "
+                             "users.created_at, users.email "
                              "from users left join groups on groups.id = users.group_id order by users.name"))
+    return [Person(**r) for r in rows]
 
 
-def saved_local_footprints() -> list[tuple[str | None, str | None, str]]:
-    """(owner, source, area WKT) for every saved local: the owner is the signed-in account, the
-    source where an anonymous resident connected from. Used only for aggregates."""
+def saved_local_footprints() -> list[LocalFootprint]:
+    """Who saved each local and its area: the owner is the signed-in account, the source where an
+    anonymous resident connected from. Used only for aggregates. Areas are read all at once."""
     with connect() as db:
-        return [(r["owner"], r["source"], r["area_wkt"])
-                for r in db.query("select owner, source, area_wkt from saved_locals order by rowid")]
+        rows = db.conn.execute("select owner, source, area_wkt from saved_locals order by rowid").fetchall()
+    with np.errstate(invalid="ignore"):
+        geoms = shapely.from_wkt(np.asarray([r[2] for r in rows], dtype=object), on_invalid="ignore")
+    if rows and shapely.is_missing(geoms).any():
+        logger.warning("%d saved locals have an area that cannot be read", int(shapely.is_missing(geoms).sum()))
+    return [LocalFootprint(r[0], r[1], g) for r, g in zip(rows, geoms, strict=True)]
 
 
 def data_version(name: str) -> int:
@@ -586,7 +639,7 @@ def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
         return _write(db, claim)
 
 
-def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> dict[str, Any] | None:
+def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
     with connect() as db:
         if token_hash is not None:
             rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
@@ -594,7 +647,7 @@ def find_session(*, token_hash: str | None = None, session_id: int | None = None
         else:
             rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
                                  "where id = ?", [session_id]))
-    return rows[0] if rows else None
+    return SignInSession(**rows[0]) if rows else None
 
 
 def touch_session(session_id: int, now: str) -> None:
