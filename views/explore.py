@@ -299,30 +299,10 @@ def _map_and_local() -> None:
 
     _layer_choice()
     user = common.signed_in_user()  # once a rerun
-    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
-                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
-    view = {}
-    if resolved is not None and st.session_state.get("fit_view"):
-        # A local made off the map (a link, an address, the list): bring it into view. Moving
-        # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
-        west, south, east, north = resolved.area.bounds
-        view = {"center": ((south + north) / 2, (west + east) / 2),
-                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
     with st.container(key="op-map-and-results"):
         map_column, results_column = st.columns([3, 2], gap="medium")  # side by side on a wide screen
-    with map_column:
-        st.markdown(SKIP_LINK, unsafe_allow_html=True)
-        st_folium(
-            fmap,
-            key=local_state.map_key(),
-            **view,
-            height=MAP_HEIGHT,
-            use_container_width=True,
-            returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
-            feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
-        )
-        _combine_control(spec)  # under the map, where a drawing is made: it says how the drawing counts
-        st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
+    # The results column is filled first: the list a resident waits for goes to the browser before
+    # the map's element is rendered and sent (the map keeps its place on the page, left of it).
     with results_column:
         st.markdown(_announcement(summary), unsafe_allow_html=True)
         if problem:
@@ -339,14 +319,37 @@ def _map_and_local() -> None:
                 st.rerun()  # the whole page: the walk-time controls above forget the start too
             chart_and_download = _show_results(summary, missing, spec, lay)
     listed = time.perf_counter()
+    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
+                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
+    view = {}
+    if resolved is not None and st.session_state.get("fit_view"):
+        # A local made off the map (a link, an address, the list): bring it into view. Moving
+        # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
+        west, south, east, north = resolved.area.bounds
+        view = {"center": ((south + north) / 2, (west + east) / 2),
+                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
+    with map_column:
+        st.markdown(SKIP_LINK, unsafe_allow_html=True)
+        st_folium(
+            fmap,
+            key=local_state.map_key(),
+            **view,
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
+            feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
+        )
+        _combine_control(spec)  # under the map, where a drawing is made: it says how the drawing counts
+        st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
+    mapped = time.perf_counter()
     if summary is not None and resolved is not None:
         _save_and_share(spec, resolved.area, user)
     _my_locals(user)
     if chart_and_download is not None:
         chart_and_download()
     # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
-    log.info("explore: list sent %.0f ms into the rerun, done at %.0f ms",
-             (listed - started) * 1000, (time.perf_counter() - started) * 1000)
+    log.info("explore: list sent %.0f ms into the rerun, map sent at %.0f ms, done at %.0f ms",
+             (listed - started) * 1000, (mapped - started) * 1000, (time.perf_counter() - started) * 1000)
 
 
 SKIP_LINK = '<a class="op-skip" href="#after-the-map">Skip the map</a>'
