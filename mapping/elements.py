@@ -289,7 +289,7 @@ class MapHelpers(JSCSSMixin, MacroElement):
         "{% macro script(this, kwargs) %}" + HELPERS_JS
         + "window.ourPatch.a11y({{ this._parent.get_name() }});{% endmacro %}"
     )
-    default_js = [vendor.CLUSTER_JS]
+    default_js = [vendor.BUNDLE_JS]
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
 
     def __init__(self) -> None:
@@ -309,7 +309,7 @@ class CategoryLayer(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    default_js = [vendor.CLUSTER_JS]
+    default_js = [vendor.BUNDLE_JS]
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
 
     def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,

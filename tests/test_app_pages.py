@@ -44,6 +44,8 @@ def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
 
 def test_no_map_chooser_builds_a_local_from_a_place_and_distance() -> None:
     at = _run()
+    assert not at.selectbox and not at.number_input  # folded: its widgets are not built
+    at = _run(list_open=True)  # as after a click on the folded section
     form_select = at.selectbox[0]
     cathedral_id = next(o for o in form_select.options if "Helsingin tuomiokirkko" in o)
     form_select.select(cathedral_id)
@@ -72,7 +74,7 @@ def test_damaged_data_shows_a_clear_error(tmp_path, monkeypatch) -> None:  # typ
 
 
 def test_walk_time_local_from_an_address_with_what_is_missing_then_saved_and_reopened() -> None:
-    at = _run()
+    at = _run(walk_open=True)  # the folded section, opened
     at.text_input(key="start_query").input("Unioninkatu 29").run()
     at.button(key="start_here").click().run()
     at.slider(key="walk_minutes").set_value(10).run()

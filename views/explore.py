@@ -43,11 +43,30 @@ def _layer_choice() -> None:
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
+WALK_CHOICES = ("start_query", "walk_minutes", "walk_mode")  # kept while their section is folded
+
+
 def _walk_controls(lay: common.Layers) -> None:
-    """The walk-time local's controls (the toggle's value says whether map clicks set the start)."""
+    """The walk-time local's controls (the toggle's value says whether map clicks set the start).
+    Built only while their section is open: folded, the page loads without their widgets' code
+    (a quicker first map). What they hold is kept while folded; folding it stops map clicks
+    choosing the start. A new start (from Find, a link, a click) opens it."""
     modes = access.load_modes()
-    opened = st.session_state.get("walk_start") is not None or bool(st.session_state.get("pick_start"))
-    with st.expander("Walk-time local: what can you reach from home in a few minutes?", expanded=opened):
+    state = st.session_state
+    start = state.get("walk_start")
+    if start is not None and start != state.get("walk_opened_for"):
+        state["walk_opened_for"] = start
+        state["walk_open"] = True
+    for key in WALK_CHOICES:  # Streamlit forgets a widget's value in a run that does not show it
+        if key in state:
+            state[key] = state[key]
+    state.setdefault("walk_minutes", local_state.DEFAULT_MINUTES)
+    section = st.expander("Walk-time local: what can you reach from home in a few minutes?", key="walk_open",
+                          on_change="rerun")
+    if not section.open:
+        state["pick_start"] = False
+        return
+    with section:
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
             query_text = st.text_input("Start from an address, street or place",
@@ -65,8 +84,7 @@ def _walk_controls(lay: common.Layers) -> None:
                     st.session_state["start_label"] = str(row["label"])
             st.toggle("Or click the map to choose the start", key="pick_start")
         with c2:
-            st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], local_state.DEFAULT_MINUTES, step=1,
-                      key="walk_minutes")
+            st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], step=1, key="walk_minutes")
         with c3:
             st.radio("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="walk_mode")
         if st.session_state.get("walk_start") is not None:
@@ -154,10 +172,12 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
     return pd.DataFrame(rows)
 
 
-def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: local_spec.LocalSpec,
-                  lay: common.Layers) -> Callable[[], None]:
-    """The list and what is missing; returns what draws the chart and the download beside them,
-    to call last, once everything the resident waits for is on its way to the browser."""
+def _show_results(summary: query.AreaSummary, find_missing: Callable[[], list[gaps.NearestOutside]],
+                  spec: local_spec.LocalSpec,
+                  lay: common.Layers) -> tuple[list[gaps.NearestOutside], Callable[[], None]]:
+    """The list, then what is missing (worked out after the list is sent); returns what is
+    missing, and what draws the chart and the download beside them, to call last, once
+    everything the resident waits for is on its way to the browser."""
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -174,6 +194,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
             st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
     download = st.empty()
     chart = st.container()
+    missing = find_missing()
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
@@ -191,7 +212,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
                                  data=geojson.dumps(geojson.feature_collection(found)),
                                  file_name="my-local.geojson", mime="application/geo+json")
 
-    return chart_and_download
+    return missing, chart_and_download
 
 
 def _save_and_share(spec: local_spec.LocalSpec, area: areas.AreaGeometry, user: accounts.User | None) -> None:
@@ -291,11 +312,16 @@ def _map_and_local() -> None:
         start = (spec.walk.lon, spec.walk.lat) if spec.walk and spec.combine != "drawn" else None
         summary = query.summarise(lay.index, resolved.area, origin=start)
         origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
+
+    def find_missing() -> list[gaps.NearestOutside]:
+        """The nearest of each category not inside: worked out once the list is on its way."""
+        if summary is None or origin is None:
+            return []
         try:
             network = common.network_for(spec.walk.mode if spec.walk else "walk")
         except BadInputError:  # an extract without streets: straight-line distances only
             network = None
-        missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
+        return gaps.missing_with_nearest(lay.index, summary, origin, network)
 
     _layer_choice()
     user = common.signed_in_user()  # once a rerun
@@ -317,7 +343,7 @@ def _map_and_local() -> None:
             if st.button("Clear my local and start again"):
                 local_state.clear()
                 st.rerun()  # the whole page: the walk-time controls above forget the start too
-            chart_and_download = _show_results(summary, missing, spec, lay)
+            missing, chart_and_download = _show_results(summary, find_missing, spec, lay)
     listed = time.perf_counter()
     fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
                            pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
@@ -367,7 +393,11 @@ def _announcement(summary: query.AreaSummary | None) -> str:
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
-    with st.expander("No map? Choose your local from a list instead"):
+    """Built only while open (like the walk-time controls): folded, it costs the first load nothing."""
+    section = st.expander("No map? Choose your local from a list instead", key="list_open", on_change="rerun")
+    if not section.open:
+        return
+    with section:
         named = lay.assets[lay.assets["name"].notna()].sort_values("name")
         if len(named) > MAX_LIST_CHOICES:  # thousands of names: find one by typing, not scrolling
             typed = st.text_input("Type part of a place's name", key="list_place_query")
