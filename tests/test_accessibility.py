@@ -140,8 +140,11 @@ def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_
     settle(page)
     # the keyboard way to a local comes before the map, in a handful of Tab presses
     assert _tab_until(page, "No map? Choose your local") < 25
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # the section opens; its fields are built and shown
+    page.get_by_label("A place at the middle of your local").wait_for()
     page.get_by_role("button", name="Show what is within this distance").wait_for()
+    settle(page)
+    assert "No map? Choose your local" in _focused(page)  # focus stays on the section's heading
     _tab_until(page, "A place at the middle of your local", limit=5)
     page.keyboard.type("Helsingin tuomiokirkko")
     page.keyboard.press("Enter")
