@@ -297,8 +297,10 @@ class MapHelpers(JSCSSMixin, MacroElement):
         self._name = "OurPatchHelpers"
 
 
-class CategoryLayer(JSCSSMixin, Layer):
-    """One category: clustered markers from a JSON array, and its polygons (e.g. parks)."""
+class CategoryLayer(Layer):
+    """One category: clustered markers from a JSON array, and its polygons (e.g. parks). Its
+    scripts are MapHelpers' (always added first): declaring them again on each of ten layers
+    made folium compile thirty more <script>/<link> templates on every rerun."""
 
     _template = Template(
         """
@@ -309,9 +311,6 @@ class CategoryLayer(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    default_js = [vendor.BUNDLE_JS]
-    default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
-
     def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,
                  clustered: bool, show: bool = True) -> None:
         super().__init__(name=label_html, overlay=True, control=True, show=show)

@@ -264,6 +264,7 @@ def _highlights(summary: query.AreaSummary | None, resolved: local_spec.Resolved
 
 
 def render() -> None:
+    started = time.perf_counter()
     common.check_front_end_assets()
     lay = common.layers()
     shared = st.query_params.get("local")
@@ -287,6 +288,8 @@ def render() -> None:
     _no_map_chooser(lay)  # before the map in Tab order (a local from the keyboard alone), out of its reruns
     with st.container(key="op-local"):  # on a phone: straight after the title (see chrome.STYLES)
         _map_and_local()
+    # benchmarks/browser_bench.py reads this line for the server's share of the first load
+    log.info("explore: page script %.0f ms", (time.perf_counter() - started) * 1000)
 
 
 @st.fragment
