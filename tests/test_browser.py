@@ -425,3 +425,34 @@ def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: 
         assert "# APPROVE ME pending" in table.inner_text()
         _no_markdown_from(moderator, requests)
         chromium.close()
+
+
+def test_clustered_markers_open_their_popups(playwright: Any, tmp_path: Path) -> None:
+    """Past build.CLUSTER_FROM places the markers are clustered and carry no popup until one is
+    opened: a click on a marker, once zoomed in, opens its popup with its name (generated places)."""
+    from benchmarks.browser_bench import _synthetic_extract
+    from mapping import build
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _synthetic_extract(build.CLUSTER_FROM + 100, data)
+    with browser.running_app(data, env={"OURPATCH_TILE_URL": "none"}) as url:
+        chromium = browser.launch(playwright)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        frame = browser.wait_for_map(page, timeout_ms=120_000)
+        frame.wait_for_selector(".op-cluster")
+        name = frame.evaluate("""() => new Promise((done) => {
+            const place = window.map._opPlaces[7];
+            window.map._opCluster.zoomToShowLayer(place.marker, () => done(place.name)); })""")
+        icon = frame.locator(f".leaflet-marker-icon[title='{name}']")
+        icon.wait_for()
+        frame.wait_for_timeout(500)  # the zoom's animation
+        icon.click()
+        popup = frame.locator(".op-popup")
+        popup.wait_for(timeout=10_000)
+        assert name in popup.inner_text() and name.startswith("Synthetic place")
+        assert not errors, errors
+        chromium.close()
