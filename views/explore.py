@@ -32,14 +32,22 @@ MINUTE_CHOICES = (5, 30)
 
 
 def _layer_choice() -> None:
+    """Which categories the map shows. Built only while its section is open (the first page then
+    needs no multiselect code before the map); the choice itself lives in "hidden", which the
+    map key, saved locals and share links read. (The section's label stays the same: a label
+    that changed with the choice would make it a new section, folded again after each change.)"""
     cats = categories.load_categories()
     labels = {c.id: c.label for c in cats}
+    section = st.expander("Layers on the map: choose which to show", key="layers_open", on_change="rerun")
+    if not section.open:
+        return
     if "shown_categories" not in st.session_state:
         hidden = set(st.session_state.get("hidden", []))
         st.session_state["shown_categories"] = [c.id for c in cats if c.id not in hidden]
-    with st.expander(f"Layers on the map: {len(st.session_state['shown_categories'])} of {len(cats)} shown"):
+    with section:
         shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
                                format_func=lambda cid: labels.get(cid, cid))
+        st.caption(f"{len(shown)} of {len(cats)} shown.")
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
