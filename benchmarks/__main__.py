@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the extract-load benchmark lays the Helsinki extract out N x N times (osmium-tool)")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()
     rows = []
     if not args.browser_only:
         rows += area_query.run(args.assets)
@@ -40,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
         rows += browser_bench.run(10_000)
 
+    load_after = os.getloadavg()
+    # Absolute times depend on what else the machine runs: say how busy it was (ratios to the
+    # baselines, measured in the same run, hold either way).
+    print(f"Load average (1, 5, 15 min) on {os.cpu_count()} cores: {_load(load_before)} at the start, "
+          f"{_load(load_after)} at the end\n")
     width = max(len(r["figure"]) for r in rows)
     print(f"{'figure':<{width}}  {'ours':>12}  {'baseline':>12}  {'ratio':>7}  {'target':<22} ok")
     for r in rows:
@@ -49,9 +56,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['target']:<22} {'yes' if r['ok'] else 'NO'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": platform.platform(), "python": sys.version.split()[0],
+                                   "cores": os.cpu_count(), "load_average": [load_before, load_after],
                                    "rows": rows}, indent=2))
     print(f"\nWritten to {RESULTS}")
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in load)
 
 
 if __name__ == "__main__":

@@ -53,11 +53,23 @@ WS_LOG = """
   Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
 })();
 """
+# The list of what is inside: our card table (an HTML table), or the baseline's st.table.
+LIST = ".st-key-op-results-table table, [data-testid='stTable']"
 TABLE_WATCH = """
-() => { window.__tableAt = null;
-  const look = () => { if (document.querySelector("[data-testid='stTable']")) window.__tableAt = performance.now();
+(list) => { window.__tableAt = null; window.__longTasks = [];
+  const look = () => { if (document.querySelector(list)) window.__tableAt = performance.now();
                        else requestAnimationFrame(look); };
+  // the main thread's long tasks (over 50 ms) meanwhile: the page's and its map frame's
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+  }).observe({type: 'longtask'});
   look(); return performance.now(); }
+"""
+# Scripts the page fetched meanwhile (Streamlit loads an element's code the first time one shows).
+FETCHED_SCRIPTS = """
+([from, to]) => performance.getEntriesByType('resource')
+  .filter(r => r.startTime >= from && r.startTime <= to && new URL(r.name).pathname.endsWith('.js'))
+  .reduce((a, r) => [a[0] + 1, a[1] + (r.encodedBodySize || 0)], [0, 0])
 """
 
 
@@ -94,12 +106,14 @@ def _time_page(pw: Any, url: str) -> dict[str, float]:
     for x, y in points:
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(100)
-    clicked_at = page.evaluate(TABLE_WATCH)
+    clicked_at = page.evaluate(TABLE_WATCH, LIST)
     page.mouse.click(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.wait_for_selector("[data-testid='stTable']", timeout=60_000)
+    page.wait_for_selector(LIST, timeout=60_000)
     page.wait_for_function("() => window.__tableAt !== null")
     table_at = page.evaluate("window.__tableAt")
     frames = page.evaluate("window.__ws")
+    scripts, script_bytes = page.evaluate(FETCHED_SCRIPTS, [clicked_at, table_at])
+    long_tasks = page.evaluate("window.__longTasks")
     chromium.close()
     after = [f for f in frames if clicked_at <= f["t"] <= table_at]
     asked = next((f["t"] for f in after if f["dir"] == "out"), table_at)
@@ -112,6 +126,9 @@ def _time_page(pw: Any, url: str) -> dict[str, float]:
         "server_ms": answered - asked,
         "browser_ms": table_at - answered,
         "rerun_kb": sum(f["bytes"] for f in after if f["dir"] == "in") / 1000,
+        "scripts": scripts,
+        "scripts_kb": script_bytes / 1000,
+        "longest_task_ms": max((d for t, d in long_tasks if clicked_at <= t <= table_at), default=0.0),
     }
 
 
@@ -119,10 +136,14 @@ def _median_visits(pw: Any, url: str, visits: int, log: Path) -> dict[str, float
     _time_page(pw, url)  # warm the app's caches, as a second visitor would find them
     runs = []
     for _ in range(visits):
-        seen = len(_script_times(log))
+        seen, seen_pages = len(_script_times(log)), len(_page_times(log))
         run = _time_page(pw, url)
         after = _script_times(log)[seen:]
+        done = _done_times(log)[seen:]
+        pages = _page_times(log)[seen_pages:]
+        run["page_script_ms"] = pages[0] if pages else float("nan")  # the first load's run
         run["script_ms"] = after[-1] if after else float("nan")  # the drawing's own rerun
+        run["script_done_ms"] = done[-1] if done else float("nan")
         runs.append(run)
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
@@ -131,6 +152,18 @@ def _script_times(log: Path) -> list[float]:
     """How far into each rerun of the explore page the list was sent (views/explore.py logs it)."""
     text = log.read_text() if log.exists() else ""
     return [float(m) for m in re.findall(r"explore: list sent (\d+) ms into the rerun", text)]
+
+
+def _page_times(log: Path) -> list[float]:
+    """How long each whole run of the explore page's script took (views/explore.py logs it)."""
+    text = log.read_text() if log.exists() else ""
+    return [float(m) for m in re.findall(r"explore: page script (\d+) ms", text)]
+
+
+def _done_times(log: Path) -> list[float]:
+    """How long each rerun of the explore page's fragment took in all (views/explore.py logs it)."""
+    text = log.read_text() if log.exists() else ""
+    return [float(m) for m in re.findall(r"explore: list sent \d+ ms into the rerun.*done at (\d+) ms", text)]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -202,10 +235,16 @@ def run(n: int, visits: int = DRAWINGS) -> list[dict[str, Any]]:
     ]
     parts = [("wait_ms", "before it asks the server", "ms"), ("server_ms", "server: script and sending", "ms"),
              ("script_ms", "of which the script, until the list is sent", "ms"),
-             ("browser_ms", "browser: drawing the answer", "ms"), ("rerun_kb", "bytes sent for it", "KB"),
-             ("first_load_kb", "first load, bytes over the websocket", "KB")]
+             ("script_done_ms", "the script, to its end (chart, download, save)", "ms"),
+             ("browser_ms", "browser: drawing the answer", "ms"),
+             ("longest_task_ms", "browser: its longest task", "ms"),
+             ("scripts", "browser: scripts it fetched first", ""),
+             ("scripts_kb", "browser: their size", "KB"),
+             ("rerun_kb", "bytes sent for it", "KB"),
+             ("first_load_kb", "interactive: bytes over the websocket", "KB"),
+             ("page_script_ms", "interactive: the page's script on the server", "ms")]
     for key, label, unit in parts:
         baseline = None if math.isnan(base[key]) else base[key]
-        rows.append({"figure": f"  drawing -> list: {label}", "ours": ours[key], "naive": baseline, "unit": unit,
-                     "target": "-", "ok": True})
+        figure = f"  {label}" if label.startswith("interactive") else f"  drawing -> list: {label}"
+        rows.append({"figure": figure, "ours": ours[key], "naive": baseline, "unit": unit, "target": "-", "ok": True})
     return rows

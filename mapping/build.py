@@ -37,6 +37,7 @@ BASEMAP_STYLES = {
     "path": {"color": "#c2c2c2", "weight": 1, "dashArray": "3 3"},
     "rail": {"color": "#7a6a8a", "weight": 1.5, "dashArray": "6 3"},
 }
+MIN_ZOOM_BELOW_FIT = 3  # how far out past the whole extract a resident may zoom
 CLUSTER_FROM = 300  # markers; below this every marker is shown on its own
 SERVED_DIR = vendor.STATIC_DIR / "generated"  # the map's data as scripts, served by the app (git-ignored)
 SERVED_URL = "/app/static/generated"
@@ -245,9 +246,13 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     reports a finished drawing without streamlit-folium's 250 ms wait. `legend=False` leaves
     the map key out (small maps beside a form)."""
     west, south, east, north = data.bounds
+    fit = zoom_to_fit(data.bounds)
     fmap = vendor.OfflineMap(
         location=[(south + north) / 2, (west + east) / 2],
-        zoom_start=zoom_to_fit(data.bounds),
+        zoom_start=fit,
+        # Zooming out far past the extract shows nothing more, and each zoom level the map allows
+        # is one more level of clusters built for every marker while the map starts.
+        min_zoom=max(0, fit - MIN_ZOOM_BELOW_FIT),
         tiles=None,
         control_scale=True,
         max_zoom=19,

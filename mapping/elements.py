@@ -98,7 +98,21 @@ window.ourPatch = window.ourPatch || (function () {
         html: '<span class="op-marker" aria-hidden="true" style="background:' + cat.colour + '">' +
               cat.symbol + '</span>'});
     },
+    // A marker's popup is made the first time it opens: binding one to each of 10,000 markers
+    // up front (a Popup and four handlers each) was a third of the map's start-up time.
+    withPopup: function (marker) {
+      if (!marker.getPopup()) { marker.bindPopup(this.popup.bind(this, marker._op.cat, marker._op.row)); }
+      return marker;
+    },
+    // One click handler per group (the shared cluster, or a category's plain group), not one per marker.
+    markerClick: function (map, e) {
+      var m = e.layer;
+      if (!m || !m._op) { return; }  // a cluster, or a shape
+      if (!m.getPopup()) { this.withPopup(m).openPopup(); }  // later clicks: the marker's own popup handler
+      if (map._opPickStart) { map.fire('click', {latlng: e.latlng}); }
+    },
     openPlace: function (map, marker) {
+      this.withPopup(marker);
       if (map._opCluster && map._opCluster.hasLayer(marker)) {
         map._opCluster.zoomToShowLayer(marker, function () { marker.openPopup(); });
       } else {
@@ -175,9 +189,11 @@ window.ourPatch = window.ourPatch || (function () {
     },
     sharedCluster: function (map) {
       // One cluster group for every category, so clusters of different layers never pile up.
+      var self = this;
       if (!map._opCluster) {
         map._opCluster = L.markerClusterGroup({
-          chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 60,
+          chunkedLoading: true, chunkInterval: 100, chunkDelay: 1,
+          showCoverageOnHover: false, maxClusterRadius: 60,
           disableClusteringAtZoom: 17, spiderfyOnMaxZoom: true,
           iconCreateFunction: function (c) {
             var n = c.getChildCount();
@@ -186,9 +202,31 @@ window.ourPatch = window.ourPatch || (function () {
               html: '<span aria-hidden="true">' + n + '</span>'});
           }
         });
+        map._opCluster.on('click', function (e) { self.markerClick(map, e); });
         map.addLayer(map._opCluster);
       }
       return map._opCluster;
+    },
+    // Every category's markers go into the shared cluster in one call once the map's script has
+    // run (a microtask): one clustering pass and one redraw of the clusters, not one per category.
+    clusterLater: function (map, markers, state) {
+      var self = this;
+      var queue = map._opClusterQueue;
+      if (!queue) {
+        queue = map._opClusterQueue = [];
+        Promise.resolve().then(function () {
+          map._opClusterQueue = null;
+          var all = [];
+          queue.forEach(function (q) {
+            q.state.queued = false;
+            if (q.state.on) { Array.prototype.push.apply(all, q.markers); }
+          });
+          self.sharedCluster(map).addLayers(all);
+        });
+      }
+      if (state.queued) { return; }  // added, removed and added again before the flush
+      state.queued = true;
+      queue.push({markers: markers, state: state});
     },
     // One category's layer: its markers (clustered with the others when `clustered`) and its
     // polygons. Adding or removing it in the layer control adds or removes both.
@@ -201,14 +239,13 @@ window.ourPatch = window.ourPatch || (function () {
       var markers = new Array(rows.length);
       // Markers take no keyboard focus (Tab would walk through every one): the "Places on the
       // map" list is the keyboard's way to each of them.
-      var state = {on: false};
+      var state = {on: false, queued: false};
       map._opPlaces = map._opPlaces || [];
       for (var i = 0; i < rows.length; i++) {
         var row = rows[i];
         var m = L.marker([row[0], row[1]], {icon: icon, title: row[2] || cat.label,
                                             alt: row[2] || cat.label, keyboard: false});
-        m.bindPopup(this.popup.bind(this, cat, row));
-        m.on('click', forwardClick);
+        m._op = {cat: cat, row: row};
         markers[i] = m;
         map._opPlaces.push({marker: m, cat: cat, name: row[2] || ('Unnamed ' + cat.item), layer: state});
       }
@@ -219,17 +256,23 @@ window.ourPatch = window.ourPatch || (function () {
           lyr.on('click', forwardClick);
         }
       });
-      var plain = L.featureGroup(markers);
+      var plain = null;
+      if (!clustered) {
+        plain = L.featureGroup(markers);
+        plain.on('click', function (e) { self.markerClick(map, e); });
+      }
       var Layer = L.Layer.extend({
         onAdd: function (m) {
           state.on = true;
           polygons.addTo(m);
-          if (clustered) { self.sharedCluster(m).addLayers(markers); } else { plain.addTo(m); }
+          if (clustered) { self.clusterLater(m, markers, state); } else { plain.addTo(m); }
         },
         onRemove: function (m) {
           state.on = false;
           m.removeLayer(polygons);
-          if (clustered) { self.sharedCluster(m).removeLayers(markers); } else { m.removeLayer(plain); }
+          if (clustered) {
+            if (!state.queued) { self.sharedCluster(m).removeLayers(markers); }
+          } else { m.removeLayer(plain); }
         }
       });
       return new Layer();
@@ -246,7 +289,7 @@ class MapHelpers(JSCSSMixin, MacroElement):
         "{% macro script(this, kwargs) %}" + HELPERS_JS
         + "window.ourPatch.a11y({{ this._parent.get_name() }});{% endmacro %}"
     )
-    default_js = [vendor.CLUSTER_JS]
+    default_js = [vendor.BUNDLE_JS]
     default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
 
     def __init__(self) -> None:
@@ -254,8 +297,10 @@ class MapHelpers(JSCSSMixin, MacroElement):
         self._name = "OurPatchHelpers"
 
 
-class CategoryLayer(JSCSSMixin, Layer):
-    """One category: clustered markers from a JSON array, and its polygons (e.g. parks)."""
+class CategoryLayer(Layer):
+    """One category: clustered markers from a JSON array, and its polygons (e.g. parks). Its
+    scripts are MapHelpers' (always added first): declaring them again on each of ten layers
+    made folium compile thirty more <script>/<link> templates on every rerun."""
 
     _template = Template(
         """
@@ -266,9 +311,6 @@ class CategoryLayer(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    default_js = [vendor.CLUSTER_JS]
-    default_css = [vendor.CLUSTER_CSS, vendor.CLUSTER_DEFAULT_CSS]
-
     def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,
                  clustered: bool, show: bool = True) -> None:
         super().__init__(name=label_html, overlay=True, control=True, show=show)

@@ -6,6 +6,8 @@ never committed. Every folium element we put on a map declares its scripts here.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -29,6 +31,13 @@ DRAW_CSS = ("leaflet_draw_css", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.css")
 CLUSTER_JS = ("markercluster_js", f"{VENDOR_URL}/leaflet.markercluster/leaflet.markercluster.js")
 CLUSTER_CSS = ("markercluster_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.css")
 CLUSTER_DEFAULT_CSS = ("markercluster_default_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.Default.css")
+# The map's scripts in one file, in the order they need each other: streamlit-folium loads a
+# map's scripts one after another (each waits for the one before), so four files cost four round
+# trips before the map can start. Written from the installed files (see `ensure_bundle`).
+BUNDLE = "ourpatch-map.js"
+BUNDLE_JS = ("ourpatch_map_js", f"{VENDOR_URL}/{BUNDLE}")
+BUNDLE_PARTS = ("leaflet/leaflet.js", "jquery/jquery.min.js", "leaflet.markercluster/leaflet.markercluster.js",
+                "leaflet-draw/leaflet.draw.js")
 
 # (npm package, file inside it) -> path under static/vendor
 VENDOR_FILES: dict[tuple[str, str], str] = {
@@ -55,7 +64,7 @@ class OfflineMap(folium.Map):
     and lets people zoom the page: folium's header says `maximum-scale=1.0, user-scalable=no`,
     which fails WCAG 1.4.4 (axe's meta-viewport)."""
 
-    default_js = [LEAFLET_JS, JQUERY_JS]
+    default_js = [BUNDLE_JS]  # Leaflet, jQuery, and the plugins our elements use
     default_css = [LEAFLET_CSS]
 
     def render(self, **kwargs: Any) -> Any:
@@ -69,12 +78,34 @@ class OfflineMap(folium.Map):
 
 
 class OfflineDraw(folium.plugins.Draw):
-    default_js = [DRAW_JS]
+    default_js = [BUNDLE_JS]
     default_css = [DRAW_CSS]
 
 
 def missing_vendor_files(vendor_dir: Path = VENDOR_DIR) -> list[str]:
-    return [rel for rel in VENDOR_FILES.values() if not (vendor_dir / rel).exists()]
+    missing = [rel for rel in VENDOR_FILES.values() if not (vendor_dir / rel).exists()]
+    if not missing:
+        try:
+            ensure_bundle(vendor_dir)
+        except OSError as exc:  # a read-only install: the bundle must come with it (`make assets`)
+            logging.getLogger(__name__).warning("Cannot write %s: %s", vendor_dir / BUNDLE, exc)
+        if not (vendor_dir / BUNDLE).exists():
+            missing.append(BUNDLE)
+    return missing
+
+
+def ensure_bundle(vendor_dir: Path = VENDOR_DIR) -> Path:
+    """Write the one-file bundle of the map's scripts when it is missing or older than a part."""
+    bundle = vendor_dir / BUNDLE
+    parts = [vendor_dir / rel for rel in BUNDLE_PARTS]
+    if bundle.exists() and bundle.stat().st_mtime >= max(p.stat().st_mtime for p in parts):
+        return bundle
+    body = "\n;\n".join(f"/* {rel} */\n" + p.read_text(encoding="utf-8") for rel, p in zip(BUNDLE_PARTS, parts,
+                                                                                           strict=True))
+    staging = bundle.with_name(f".{BUNDLE}.{os.getpid()}.tmp")
+    staging.write_text(body, encoding="utf-8")
+    os.replace(staging, bundle)  # atomic: a browser never reads half a file
+    return bundle
 
 
 def install(node_modules: Path, vendor_dir: Path = VENDOR_DIR) -> None:
@@ -89,6 +120,7 @@ def install(node_modules: Path, vendor_dir: Path = VENDOR_DIR) -> None:
             shutil.copytree(src, dst, dirs_exist_ok=True)
         else:
             shutil.copy2(src, dst)
+    ensure_bundle(vendor_dir)
 
 
 if __name__ == "__main__":

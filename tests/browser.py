@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ CHROMIUM = os.environ.get("OURPATCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
+# Every table on a page: Streamlit's own (st.table) and our card tables (views/chrome.card_table).
+TABLES = "[data-testid='stTable'], [data-testid='stHtml'] table"
 
 
 def chromium_available() -> bool:
@@ -96,3 +98,40 @@ def draw_polygon(page: Any, lonlats: list[tuple[float, float]]) -> None:
         )
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(150)
+
+
+# Streamlit's own markers of a script run: the app root's script state, and the status widget
+# ("Running…") it shows while a script runs.
+NOT_RUNNING = """() => {
+  const root = document.querySelector('[data-test-script-state]');
+  const status = document.querySelector("[data-testid='stStatusWidget']");
+  return (!root || root.getAttribute('data-test-script-state') === 'notRunning')
+    && (!status || !/running/i.test(status.textContent || ''));
+}"""
+
+
+def wait_settled(page: Any, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit runs no script (a click or a fill during a rerun can be swallowed by
+    it), then until the elements a rerun marked stale have faded back in. Call it before each
+    click or fill that must reach the server."""
+    page.wait_for_function(NOT_RUNNING, timeout=timeout_ms)
+    page.wait_for_function(
+        "() => document.getAnimations().every(a => !(a instanceof CSSTransition) || a.playState !== 'running')",
+        timeout=timeout_ms,
+    )
+
+
+def retry_until(action: Callable[[], object], check: Callable[[], object], tries: int = 3) -> None:
+    """Do `action`, then `check` (Playwright waits); when the check times out, do both again, up
+    to `tries` times. Only Playwright's TimeoutError (an action a rerun swallowed under load) is
+    retried: any other failure is a real one and is raised at once."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for attempt in range(1, tries + 1):
+        action()
+        try:
+            check()
+            return
+        except PlaywrightTimeoutError:
+            if attempt == tries:
+                raise

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from layers.osm import sources
 from layers.settings import REPO_ROOT
+from tests.app_tables import card_tables
 
 APP = str(REPO_ROOT / "app.py")
 
@@ -34,7 +35,7 @@ def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
               "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
     at = _run(drawn=senate)
     assert not at.exception
-    table = at.table[0].value
+    table = card_tables(at)[0]
     assert "Helsingin tuomiokirkko" in set(table["Name"])
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Places inside"]) == len(table)
@@ -43,6 +44,8 @@ def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
 
 def test_no_map_chooser_builds_a_local_from_a_place_and_distance() -> None:
     at = _run()
+    assert not at.selectbox and not at.number_input  # folded: its widgets are not built
+    at = _run(list_open=True)  # as after a click on the folded section
     form_select = at.selectbox[0]
     cathedral_id = next(o for o in form_select.options if "Helsingin tuomiokirkko" in o)
     form_select.select(cathedral_id)
@@ -50,7 +53,7 @@ def test_no_map_chooser_builds_a_local_from_a_place_and_distance() -> None:
     at.button[0].click()
     at.run()
     assert not at.exception
-    assert "Helsingin tuomiokirkko" in set(at.table[0].value["Name"])
+    assert "Helsingin tuomiokirkko" in set(card_tables(at)[0]["Name"])
 
 
 def test_about_page() -> None:
@@ -71,15 +74,15 @@ def test_damaged_data_shows_a_clear_error(tmp_path, monkeypatch) -> None:  # typ
 
 
 def test_walk_time_local_from_an_address_with_what_is_missing_then_saved_and_reopened() -> None:
-    at = _run()
+    at = _run(walk_open=True)  # the folded section, opened
     at.text_input(key="start_query").input("Unioninkatu 29").run()
     at.button(key="start_here").click().run()
     at.slider(key="walk_minutes").set_value(10).run()
     assert not at.exception
-    names = set(at.table[0].value["Name"])
+    names = set(card_tables(at)[0]["Name"])
     assert "Helsingin tuomiokirkko" in names
     assert any(s.value == "What is missing" for s in at.subheader)
-    missing = at.table[1].value
+    missing = card_tables(at)[1]
     assert "Category" in missing.columns and len(missing) >= 1
     name_box = next(t for t in at.text_input if t.label == "Name your local")
     name_box.input("Near the cathedral")
@@ -91,7 +94,7 @@ def test_walk_time_local_from_an_address_with_what_is_missing_then_saved_and_reo
     again.query_params["local"] = token
     again.run()
     assert not again.exception
-    assert set(again.table[0].value["Name"]) == names
+    assert set(card_tables(again)[0]["Name"]) == names
     assert again.slider(key="walk_minutes").value == 10
 
 
@@ -108,7 +111,7 @@ def test_find_page_searches_services_and_places_and_starts_a_walk() -> None:
     assert not at.exception
     at.text_input(key="find_text").input("kirjasto").run()
     assert not at.exception
-    assert "Kansalliskirjasto" in set(at.table[0].value["Name"])
+    assert "Kansalliskirjasto" in set(card_tables(at)[0]["Name"])
     at.text_input(key="find_text").input("Kaisaniemi").run()
     assert "Kaisaniemi" in set(at.table[-1].value["Name"])
     at.button[0].click().run()
@@ -146,7 +149,7 @@ def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, mo
               "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
     at = _run(drawn=senate)
     assert not at.exception
-    assert "Helsingin tuomiokirkko" in set(at.table[0].value["Name"])
+    assert "Helsingin tuomiokirkko" in set(card_tables(at)[0]["Name"])
     assert any(s.value == "What is missing" for s in at.subheader)
 
 

@@ -117,8 +117,8 @@ def test_hostile_text_shows_as_text_and_runs_nothing(playwright: Any, tmp_path: 
 
 
 
-RESULTS_TABLE = ".st-key-op-results-table [data-testid='stTable']"
-MISSING_TABLE = ".st-key-op-missing-table [data-testid='stTable']"
+RESULTS_TABLE = ".st-key-op-results-table table"
+MISSING_TABLE = ".st-key-op-missing-table table"
 
 
 def _names_in_first_table(page: Any) -> list[str]:
@@ -138,36 +138,43 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
     page = chromium.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_url)
     browser.wait_for_map(page)
+    browser.wait_settled(page)
     page.get_by_text("Walk-time local: what can you reach").click()  # a folded section
     toggle = page.get_by_text("Or click the map to choose the start")
     toggle.wait_for()
-    page.wait_for_timeout(500)
-    for _ in range(3):  # the section may still be opening: click until the switch is on
+
+    def switch_on() -> None:
+        browser.wait_settled(page)
         toggle.click()
-        page.wait_for_timeout(1500)
-        if page.get_by_label("Or click the map to choose the start").is_checked():
+
+    def is_on() -> None:
+        switch = page.get_by_label("Or click the map to choose the start").element_handle(timeout=10_000)
+        page.wait_for_function("el => el.checked", arg=switch, timeout=10_000)
+
+    browser.retry_until(switch_on, is_on)
+    browser.wait_for_map(page)  # the map mounts afresh to report clicks
+    browser.wait_settled(page)
+    minutes = page.locator("[data-testid='stSlider']").filter(has_text="Minutes")
+    shown = minutes.locator("[data-testid='stSliderThumbValue']")
+    for _ in range(10):  # 15 -> 10 minutes, a key at a time (a rerun in between can undo one)
+        if shown.inner_text().strip() == "10":
             break
-    frame = browser.wait_for_map(page)
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    for _ in range(5):  # 15 -> 10 minutes
-        slider.press("ArrowLeft")
-    page.wait_for_timeout(800)
-    frame_el = page.wait_for_selector(browser.MAP_FRAME)
-    frame = frame_el.content_frame()
-    box = frame_el.bounding_box()
-    x, y = frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-                          [inside_park.y, inside_park.x])
-    for attempt in range(3):  # the map may still be turning into start-picking mode under load
+        browser.wait_settled(page)
+        minutes.get_by_role("slider").press("ArrowLeft")
+    assert shown.inner_text().strip() == "10"
+    browser.wait_settled(page)
+
+    def click_the_park() -> None:
+        browser.wait_settled(page)
+        frame_el = page.wait_for_selector(browser.MAP_FRAME)
+        frame = frame_el.content_frame()
+        frame.wait_for_function("() => window.map && window.map._opPickStart === true")
+        box = frame_el.bounding_box()
+        x, y = frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]);"
+                              " return [p.x, p.y]; }", [inside_park.y, inside_park.x])
         page.mouse.click(box["x"] + x, box["y"] + y)
-        try:
-            page.get_by_text("What is missing").first.wait_for(timeout=20_000)
-            break
-        except Exception:
-            if attempt == 2:
-                raise
-            frame_el = page.wait_for_selector(browser.MAP_FRAME)
-            box = frame_el.bounding_box()
+
+    browser.retry_until(click_the_park, lambda: page.get_by_text("What is missing").first.wait_for(timeout=20_000))
     names = _names_in_first_table(page)
     assert "Kaisaniemen puisto" in names
     assert page.get_by_text("Starting from the point you clicked").count() == 1
@@ -202,10 +209,14 @@ def test_drawing_during_a_walk_time_local_shows_the_choice_under_the_map(playwri
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(app_url)
     browser.wait_for_map(page)
+    browser.wait_settled(page)
     page.get_by_text("Walk-time local: what can you reach").click()  # a folded section
     page.get_by_label("Start from an address, street or place").fill("Unioninkatu 29")
     page.keyboard.press("Enter")
-    page.get_by_role("button", name="Start from here").click()
+    start_here = page.get_by_role("button", name="Start from here")
+    start_here.wait_for(timeout=30_000)
+    browser.wait_settled(page)
+    start_here.click()
     page.get_by_text("What is inside your local").first.wait_for(timeout=60_000)
     page.locator(RESULTS_TABLE).wait_for(timeout=30_000)
     assert "Distance from start" in page.locator(RESULTS_TABLE).inner_text()
@@ -227,6 +238,8 @@ def test_drawing_during_a_walk_time_local_shows_the_choice_under_the_map(playwri
 
 def _sign_in(page: Any, url: str, name: str, password: str) -> None:
     page.goto(url + "signin")
+    page.get_by_label("Your name").wait_for(timeout=60_000)
+    browser.wait_settled(page)
     page.get_by_label("Your name").fill(name)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -354,7 +367,7 @@ MARKDOWN_NAME = "![tracker](http://198.51.100.7/pixel.png) # APPROVE ME"
 def _no_markdown_from(page: Any, requests: list[str]) -> None:
     """Tables hold the hostile name as text: no image or heading made from it, and no link that
     says one thing and goes elsewhere (Streamlit's Markdown turns a bare URL into a link to itself)."""
-    tables = page.locator("[data-testid='stTable']")
+    tables = page.locator(browser.TABLES)
     assert tables.locator("img").count() == 0
     made = tables.locator("h1, h2, h3, h4, h5, h6, blockquote, li, strong, em")
     assert made.count() == 0, [made.nth(i).evaluate("e => e.outerHTML") for i in range(made.count())]
@@ -398,7 +411,7 @@ def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: 
         box = finder.get_by_label("Name, address or place")
         box.fill("APPROVE")
         box.press("Enter")
-        table = finder.locator("[data-testid='stTable']").first
+        table = finder.locator(".st-key-op-find-table table").first
         table.wait_for(timeout=60_000)
         assert MARKDOWN_NAME in table.inner_text()
         _no_markdown_from(finder, requests)
@@ -411,4 +424,35 @@ def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: 
         table.wait_for(timeout=60_000)
         assert "# APPROVE ME pending" in table.inner_text()
         _no_markdown_from(moderator, requests)
+        chromium.close()
+
+
+def test_clustered_markers_open_their_popups(playwright: Any, tmp_path: Path) -> None:
+    """Past build.CLUSTER_FROM places the markers are clustered and carry no popup until one is
+    opened: a click on a marker, once zoomed in, opens its popup with its name (generated places)."""
+    from benchmarks.browser_bench import _synthetic_extract
+    from mapping import build
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _synthetic_extract(build.CLUSTER_FROM + 100, data)
+    with browser.running_app(data, env={"OURPATCH_TILE_URL": "none"}) as url:
+        chromium = browser.launch(playwright)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        frame = browser.wait_for_map(page, timeout_ms=120_000)
+        frame.wait_for_selector(".op-cluster")
+        name = frame.evaluate("""() => new Promise((done) => {
+            const place = window.map._opPlaces[7];
+            window.map._opCluster.zoomToShowLayer(place.marker, () => done(place.name)); })""")
+        icon = frame.locator(f".leaflet-marker-icon[title='{name}']")
+        icon.wait_for()
+        frame.wait_for_timeout(500)  # the zoom's animation
+        icon.click()
+        popup = frame.locator(".op-popup")
+        popup.wait_for(timeout=10_000)
+        assert name in popup.inner_text() and name.startswith("Synthetic place")
+        assert not errors, errors
         chromium.close()

@@ -35,3 +35,20 @@ def test_old_data_scripts_are_removed(tmp_path: Path) -> None:
         assets = synthetic_assets(20, seed=seed)
         build.publish(build.prepare(assets, assets.iloc[0:0], tuple(assets.total_bounds)), folder=tmp_path)
     assert len(list(tmp_path.glob("map-*.js"))) == build.SERVED_KEEP
+
+
+def test_the_map_asks_for_two_scripts_its_libraries_in_one_file_then_its_data(helsinki: sources.Extract,
+                                                                                 tmp_path: Path) -> None:
+    """streamlit-folium loads a map's scripts one after another: Leaflet and the plugins come as one
+    file (and before the data, which needs them), so the map waits for two round trips, not five."""
+    from mapping import vendor
+
+    data = build.prepare(helsinki.assets, helsinki.basemap, helsinki.bounds)
+    url = build.publish(data, folder=tmp_path)
+    fmap = build.build_map(data, served_url=url)
+    scripts = [u for u in build.script_urls(fmap) if u.endswith(".js")]
+    assert scripts == [vendor.BUNDLE_JS[1], url]
+    bundle = vendor.ensure_bundle().read_text()
+    for needed in ("L.MarkerClusterGroup", "L.Draw.Polygon", "jQuery"):
+        assert needed in bundle, needed
+    assert bundle.index("window.L") < bundle.index("L.MarkerClusterGroup")  # Leaflet before its plugins

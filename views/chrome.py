@@ -49,17 +49,23 @@ STYLES = """
 """
 
 # A table that becomes cards where it has little room (a phone, or a narrow column): one row a
-# card, each cell led by its column's name, so nothing scrolls sideways.
+# card, each cell led by its column's name, so nothing scrolls sideways. A plain HTML table in one
+# `st.html` element: Streamlit's `st.table` fetches ~1 MB of Arrow and formatting scripts the first
+# time one shows (after a drawing, say) and builds each cell in React; this shows at once.
 CARDS = """
 <style>
 .st-key-{key} {{ container-type: inline-size; }}
+.st-key-{key} table {{ border-collapse: collapse; width: 100%; font-size: 0.95rem; }}
+.st-key-{key} th, .st-key-{key} td {{ text-align: left; vertical-align: top; padding: 6px 8px;
+  border-bottom: 1px solid #b1b4b6; }}
+.st-key-{key} th {{ font-weight: 600; color: #0b0c0c; }}
 @container (max-width: 560px) {{
   .st-key-{key} table, .st-key-{key} thead, .st-key-{key} tbody, .st-key-{key} tr,
   .st-key-{key} th, .st-key-{key} td {{ display: block; width: 100% !important; box-sizing: border-box; }}
   .st-key-{key} thead tr {{ position: absolute; left: -10000px; }}
-  .st-key-{key} tbody th {{ display: none; }}
   .st-key-{key} tbody tr {{ border: 1px solid #b1b4b6; border-radius: 6px; margin-bottom: 8px; padding: 4px 0; }}
   .st-key-{key} td {{ border: none !important; padding: 2px 8px !important; overflow-wrap: anywhere; }}
+  .st-key-{key} td:empty {{ display: none; }}
   .st-key-{key} td::before {{ font-weight: bold; }}
   {labels}
 }}
@@ -68,17 +74,16 @@ CARDS = """
 
 
 def card_table(table: pd.DataFrame, key: str) -> None:
-    """`st.table` that turns into cards on a small screen; headings and cells are escaped here
-    (common.safe_table), so callers pass the plain text."""
-    from views import common  # (common does not import this module; kept local for clarity of layers)
-
+    """A table (one `<th>` per column, a row per record) that turns into cards on a small screen.
+    Headings and cells are HTML-escaped here, so callers pass the plain text."""
     labels = "\n  ".join(
         f'.st-key-{key} td:nth-of-type({i}):not(:empty)::before {{ content: {_css_string(str(col) + ": ")}; }}'
         for i, col in enumerate(table.columns, start=1)
     )
-    st.html(CARDS.format(key=key, labels=labels))
+    body = table.to_html(index=False, escape=True, border=0, na_rep="", header=True, notebook=False)
+    body = body.replace(' style="text-align: right;"', "")  # pandas' own header alignment
     with st.container(key=key):
-        st.table(common.safe_table(table))
+        st.html(CARDS.format(key=key, labels=labels) + body)
 
 
 def _css_string(text: str) -> str:

@@ -32,22 +32,49 @@ MINUTE_CHOICES = (5, 30)
 
 
 def _layer_choice() -> None:
+    """Which categories the map shows. Built only while its section is open (the first page then
+    needs no multiselect code before the map); the choice itself lives in "hidden", which the
+    map key, saved locals and share links read. (The section's label stays the same: a label
+    that changed with the choice would make it a new section, folded again after each change.)"""
     cats = categories.load_categories()
     labels = {c.id: c.label for c in cats}
+    section = st.expander("Layers on the map: choose which to show", key="layers_open", on_change="rerun")
+    if not section.open:
+        return
     if "shown_categories" not in st.session_state:
         hidden = set(st.session_state.get("hidden", []))
         st.session_state["shown_categories"] = [c.id for c in cats if c.id not in hidden]
-    with st.expander(f"Layers on the map: {len(st.session_state['shown_categories'])} of {len(cats)} shown"):
+    with section:
         shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
                                format_func=lambda cid: labels.get(cid, cid))
+        st.caption(f"{len(shown)} of {len(cats)} shown.")
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
 
+WALK_CHOICES = ("start_query", "walk_minutes", "walk_mode")  # kept while their section is folded
+
+
 def _walk_controls(lay: common.Layers) -> None:
-    """The walk-time local's controls (the toggle's value says whether map clicks set the start)."""
+    """The walk-time local's controls (the toggle's value says whether map clicks set the start).
+    Built only while their section is open: folded, the page loads without their widgets' code
+    (a quicker first map). What they hold is kept while folded; folding it stops map clicks
+    choosing the start. A new start (from Find, a link, a click) opens it."""
     modes = access.load_modes()
-    opened = st.session_state.get("walk_start") is not None or bool(st.session_state.get("pick_start"))
-    with st.expander("Walk-time local: what can you reach from home in a few minutes?", expanded=opened):
+    state = st.session_state
+    start = state.get("walk_start")
+    if start is not None and start != state.get("walk_opened_for"):
+        state["walk_opened_for"] = start
+        state["walk_open"] = True
+    for key in WALK_CHOICES:  # Streamlit forgets a widget's value in a run that does not show it
+        if key in state:
+            state[key] = state[key]
+    state.setdefault("walk_minutes", local_state.DEFAULT_MINUTES)
+    section = st.expander("Walk-time local: what can you reach from home in a few minutes?", key="walk_open",
+                          on_change="rerun")
+    if not section.open:
+        state["pick_start"] = False
+        return
+    with section:
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
             query_text = st.text_input("Start from an address, street or place",
@@ -65,8 +92,7 @@ def _walk_controls(lay: common.Layers) -> None:
                     st.session_state["start_label"] = str(row["label"])
             st.toggle("Or click the map to choose the start", key="pick_start")
         with c2:
-            st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], local_state.DEFAULT_MINUTES, step=1,
-                      key="walk_minutes")
+            st.slider("Minutes", MINUTE_CHOICES[0], MINUTE_CHOICES[1], step=1, key="walk_minutes")
         with c3:
             st.radio("Travelling by", list(modes), format_func=lambda m: modes[m].label, key="walk_mode")
         if st.session_state.get("walk_start") is not None:
@@ -154,10 +180,12 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
     return pd.DataFrame(rows)
 
 
-def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside], spec: local_spec.LocalSpec,
-                  lay: common.Layers) -> Callable[[], None]:
-    """The list and what is missing; returns what draws the chart and the download beside them,
-    to call last, once everything the resident waits for is on its way to the browser."""
+def _show_results(summary: query.AreaSummary, find_missing: Callable[[], list[gaps.NearestOutside]],
+                  spec: local_spec.LocalSpec,
+                  lay: common.Layers) -> tuple[list[gaps.NearestOutside], Callable[[], None]]:
+    """The list, then what is missing (worked out after the list is sent); returns what is
+    missing, and what draws the chart and the download beside them, to call last, once
+    everything the resident waits for is on its way to the browser."""
     counts = summary.counts()
     st.subheader("What is inside your local")
     c1, c2, c3 = st.columns(3)
@@ -174,6 +202,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
             st.caption(f"Showing the nearest {len(shown)} of {len(table)}; download the list for all of them.")
     download = st.empty()
     chart = st.container()
+    missing = find_missing()
     if missing:
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
@@ -191,7 +220,7 @@ def _show_results(summary: query.AreaSummary, missing: list[gaps.NearestOutside]
                                  data=geojson.dumps(geojson.feature_collection(found)),
                                  file_name="my-local.geojson", mime="application/geo+json")
 
-    return chart_and_download
+    return missing, chart_and_download
 
 
 def _save_and_share(spec: local_spec.LocalSpec, area: areas.AreaGeometry, user: accounts.User | None) -> None:
@@ -243,6 +272,7 @@ def _highlights(summary: query.AreaSummary | None, resolved: local_spec.Resolved
 
 
 def render() -> None:
+    started = time.perf_counter()
     common.check_front_end_assets()
     lay = common.layers()
     shared = st.query_params.get("local")
@@ -266,6 +296,8 @@ def render() -> None:
     _no_map_chooser(lay)  # before the map in Tab order (a local from the keyboard alone), out of its reruns
     with st.container(key="op-local"):  # on a phone: straight after the title (see chrome.STYLES)
         _map_and_local()
+    # benchmarks/browser_bench.py reads this line for the server's share of the first load
+    log.info("explore: page script %.0f ms", (time.perf_counter() - started) * 1000)
 
 
 @st.fragment
@@ -291,38 +323,23 @@ def _map_and_local() -> None:
         start = (spec.walk.lon, spec.walk.lat) if spec.walk and spec.combine != "drawn" else None
         summary = query.summarise(lay.index, resolved.area, origin=start)
         origin = (spec.walk.lon, spec.walk.lat) if spec.walk else summary.centre
+
+    def find_missing() -> list[gaps.NearestOutside]:
+        """The nearest of each category not inside: worked out once the list is on its way."""
+        if summary is None or origin is None:
+            return []
         try:
             network = common.network_for(spec.walk.mode if spec.walk else "walk")
         except BadInputError:  # an extract without streets: straight-line distances only
             network = None
-        missing = gaps.missing_with_nearest(lay.index, summary, origin, network)
+        return gaps.missing_with_nearest(lay.index, summary, origin, network)
 
     _layer_choice()
     user = common.signed_in_user()  # once a rerun
-    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
-                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
-    view = {}
-    if resolved is not None and st.session_state.get("fit_view"):
-        # A local made off the map (a link, an address, the list): bring it into view. Moving
-        # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
-        west, south, east, north = resolved.area.bounds
-        view = {"center": ((south + north) / 2, (west + east) / 2),
-                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
     with st.container(key="op-map-and-results"):
         map_column, results_column = st.columns([3, 2], gap="medium")  # side by side on a wide screen
-    with map_column:
-        st.markdown(SKIP_LINK, unsafe_allow_html=True)
-        st_folium(
-            fmap,
-            key=local_state.map_key(),
-            **view,
-            height=MAP_HEIGHT,
-            use_container_width=True,
-            returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
-            feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
-        )
-        _combine_control(spec)  # under the map, where a drawing is made: it says how the drawing counts
-        st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
+    # The results column is filled first: the list a resident waits for goes to the browser before
+    # the map's element is rendered and sent (the map keeps its place on the page, left of it).
     with results_column:
         st.markdown(_announcement(summary), unsafe_allow_html=True)
         if problem:
@@ -337,16 +354,39 @@ def _map_and_local() -> None:
             if st.button("Clear my local and start again"):
                 local_state.clear()
                 st.rerun()  # the whole page: the walk-time controls above forget the start too
-            chart_and_download = _show_results(summary, missing, spec, lay)
+            missing, chart_and_download = _show_results(summary, find_missing, spec, lay)
     listed = time.perf_counter()
+    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
+                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
+    view = {}
+    if resolved is not None and st.session_state.get("fit_view"):
+        # A local made off the map (a link, an address, the list): bring it into view. Moving
+        # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
+        west, south, east, north = resolved.area.bounds
+        view = {"center": ((south + north) / 2, (west + east) / 2),
+                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
+    with map_column:
+        st.markdown(SKIP_LINK, unsafe_allow_html=True)
+        st_folium(
+            fmap,
+            key=local_state.map_key(),
+            **view,
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            returned_objects=["all_drawings", "last_active_drawing", *(["last_clicked"] if pick_start else [])],
+            feature_group_to_add=_highlights(summary, resolved, missing, origin, lay),
+        )
+        _combine_control(spec)  # under the map, where a drawing is made: it says how the drawing counts
+        st.caption(f"Map data: {common.md(lay.extract.meta['name'])} — © OpenStreetMap contributors (ODbL).")
+    mapped = time.perf_counter()
     if summary is not None and resolved is not None:
         _save_and_share(spec, resolved.area, user)
     _my_locals(user)
     if chart_and_download is not None:
         chart_and_download()
     # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
-    log.info("explore: list sent %.0f ms into the rerun, done at %.0f ms",
-             (listed - started) * 1000, (time.perf_counter() - started) * 1000)
+    log.info("explore: list sent %.0f ms into the rerun, map sent at %.0f ms, done at %.0f ms",
+             (listed - started) * 1000, (mapped - started) * 1000, (time.perf_counter() - started) * 1000)
 
 
 SKIP_LINK = '<a class="op-skip" href="#after-the-map">Skip the map</a>'
@@ -364,7 +404,11 @@ def _announcement(summary: query.AreaSummary | None) -> str:
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
-    with st.expander("No map? Choose your local from a list instead"):
+    """Built only while open (like the walk-time controls): folded, it costs the first load nothing."""
+    section = st.expander("No map? Choose your local from a list instead", key="list_open", on_change="rerun")
+    if not section.open:
+        return
+    with section:
         named = lay.assets[lay.assets["name"].notna()].sort_values("name")
         if len(named) > MAX_LIST_CHOICES:  # thousands of names: find one by typing, not scrolling
             typed = st.text_input("Type part of a place's name", key="list_place_query")

@@ -78,6 +78,7 @@ def open_shared(token: str) -> str | None:
     st.session_state["drawn_signature"] = None
     st.session_state["combine"] = spec.combine
     st.session_state["hidden"] = list(spec.hidden)
+    st.session_state.pop("shown_categories", None)  # the layers chooser starts from the saved choice
     if spec.walk is not None:
         st.session_state["walk_start"] = (spec.walk.lon, spec.walk.lat)
         st.session_state["walk_minutes"] = round(spec.walk.minutes)
