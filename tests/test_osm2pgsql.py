@@ -19,6 +19,7 @@ from layers.errors import ConflictError, DataSourceError
 from layers.osm import osm2pgsql, sources
 from layers.store import osm_tables
 from tests import gdal_reference, pg
+from tests.app_tables import card_tables
 
 AREAS = {
     "senate-square-esplanadi": Polygon([(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705),
@@ -254,10 +255,10 @@ def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db
     explore.session_state["drawn"] = senate
     explore.run()
     assert not explore.exception
-    names = set(explore.table[0].value["Name"])
-    assert "Helsingin tuomiokirkko" in names
+    listed = card_tables(explore)[0]
+    assert "Helsingin tuomiokirkko" in set(listed["Name"])
     expected = query.AssetIndex(loaded.assets).within(areas.circle(24.9522, 60.1693, 350))
-    assert len(explore.table[0].value) <= len(expected)  # twice-mapped places are listed once
+    assert len(listed) <= len(expected)  # twice-mapped places are listed once
 
 
 def test_a_password_in_the_url_stays_off_osm2pgsqls_command_line(db_url: str, helsinki_pbf: Path) -> None:

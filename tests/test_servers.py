@@ -71,8 +71,8 @@ def test_every_community_change_moves_the_community_stamp_and_nothing_else_does(
     assert store.locals_version() == locals_before  # no saved local was touched by any of it
 
     # Saving a local moves the locals' stamp (aggregates are cached on it), not the map's.
-    store.save_local("Handmade stamp local", local_spec.LocalSpec().to_json(), box(24.945, 60.168, 24.955, 60.172).wkt,
-                     source="ip:192.0.2.1")
+    local_spec.save("Handmade stamp local", local_spec.LocalSpec().to_json(), box(24.945, 60.168, 24.955, 60.172).wkt,
+                    source="ip:192.0.2.1")
     assert store.locals_version() != locals_before
     assert not moved()
 
