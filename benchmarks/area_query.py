@@ -37,8 +37,9 @@ def run(n: int) -> list[dict[str, Any]]:
     cases = [("neighbourhood (~1% inside)", 0.01, 10.0, 20.0), ("worst case (~15% inside)", 0.15, 100.0, None)]
     for label, share, target_ms, target_ratio in cases:
         radius = _radius_for_share(share)
-        polys = [areas.circle(float(rng.uniform(24.95, 25.05)), float(rng.uniform(60.19, 60.23)), radius)
-                 for _ in range(5)]
+        polys = [
+            areas.circle(float(rng.uniform(24.95, 25.05)), float(rng.uniform(60.19, 60.23)), radius) for _ in range(5)
+        ]
         inside = len(index.positions_within(polys[0])) / n
         for poly in polys:  # same answers as the naive way (random points are never on an edge)
             assert np.array_equal(index.positions_within(poly), np.flatnonzero(assets.within(poly).to_numpy()))
@@ -46,6 +47,15 @@ def run(n: int) -> list[dict[str, Any]]:
         naive = statistics.median(_p50_ms(lambda p=p: assets[assets.within(p)], 3) for p in polys)
         ok = ours <= target_ms and (target_ratio is None or naive / ours >= target_ratio)
         target = f"p50 <= {target_ms:.0f} ms" + (f", >= {target_ratio:.0f}x" if target_ratio else "")
-        rows.append({"figure": f"area query, {n:,} assets, {label}", "ours": ours, "naive": naive,
-                     "unit": "ms", "target": target, "ok": ok, "share_inside": round(inside, 4)})
+        rows.append(
+            {
+                "figure": f"area query, {n:,} assets, {label}",
+                "ours": ours,
+                "naive": naive,
+                "unit": "ms",
+                "target": target,
+                "ok": ok,
+                "share_inside": round(inside, 4),
+            }
+        )
     return rows

@@ -28,8 +28,20 @@ area = drawing.area_from_map_output(st.session_state.get("baseline-map"))
 summary = query.summarise(index, area) if area is not None else None
 highlight = build.highlight_group(summary.items, index.assets, area=area) if summary is not None else None
 st.title("Baseline: streamlit-folium as it comes")
-st_folium(build.build_map(data), key="baseline-map", height=560, use_container_width=True,
-          returned_objects=["all_drawings", "last_active_drawing"], feature_group_to_add=highlight)
+st_folium(
+    build.build_map(data),
+    key="baseline-map",
+    height=560,
+    use_container_width=True,
+    returned_objects=["all_drawings", "last_active_drawing"],
+    feature_group_to_add=highlight,
+)
 if summary is not None:
-    st.table(pd.DataFrame({"Name": summary.items["name"].fillna("").astype(str).head(500),
-                           "Distance": summary.items["distance_m"].head(500)}))
+    st.table(
+        pd.DataFrame(
+            {
+                "Name": summary.items["name"].fillna("").astype(str).head(500),
+                "Distance": summary.items["distance_m"].head(500),
+            }
+        )
+    )

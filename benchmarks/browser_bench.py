@@ -75,14 +75,22 @@ FETCHED_SCRIPTS = """
 
 def _synthetic_extract(n: int, data_dir: Path) -> None:
     assets = synthetic_assets(n, seed=5)
-    meta = {"format_version": sources.FORMAT_VERSION, "name": f"{n:,} generated assets (benchmark)",
-            "source": "synthetic", "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "bounds": [float(v) for v in assets.total_bounds], "licence": "synthetic",
-            "attribution": settings.OSM_ATTRIBUTION, "asset_count": n,
-            "categories": categories.table_fingerprint(), "network_tags": access.network_tag_keys()}
+    meta = {
+        "format_version": sources.FORMAT_VERSION,
+        "name": f"{n:,} generated assets (benchmark)",
+        "source": "synthetic",
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "bounds": [float(v) for v in assets.total_bounds],
+        "licence": "synthetic",
+        "attribution": settings.OSM_ATTRIBUTION,
+        "asset_count": n,
+        "categories": categories.table_fingerprint(),
+        "network_tags": access.network_tag_keys(),
+    }
     empty = gpd.GeoDataFrame({"kind": []}, geometry=gpd.GeoSeries([], crs=schema.WGS84), crs=schema.WGS84)
-    extract = sources.Extract(assets=assets, basemap=empty, meta=meta, network=access.network_table(),
-                              gazetteer=search.empty_gazetteer())
+    extract = sources.Extract(
+        assets=assets, basemap=empty, meta=meta, network=access.network_table(), gazetteer=search.empty_gazetteer()
+    )
     sources.save(extract, data_dir / sources.EXTRACT_DIRNAME)
 
 
@@ -188,8 +196,9 @@ def _time_naive(pw: Any, n: int, folder: Path) -> float:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         start = time.perf_counter()
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/naive.html")
-        page.wait_for_function(f"() => document.querySelectorAll('.leaflet-marker-icon').length >= {n}",
-                               timeout=300_000)
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.leaflet-marker-icon').length >= {n}", timeout=300_000
+        )
         elapsed = (time.perf_counter() - start) * 1000
         chromium.close()
     finally:
@@ -220,29 +229,50 @@ def run(n: int, visits: int = DRAWINGS) -> list[dict[str, Any]]:
             log = data_dir / "streamlit.log"
             with browser.running_app(data_dir, env={"OURPATCH_TILE_URL": "none"}) as url:
                 ours = _median_visits(pw, url, visits, log)
-            with browser.running_app(data_dir, env={"OURPATCH_TILE_URL": "none", **path_env},
-                                     script=str(baseline_script)) as url:
+            with browser.running_app(
+                data_dir, env={"OURPATCH_TILE_URL": "none", **path_env}, script=str(baseline_script)
+            ) as url:
                 base = _median_visits(pw, url, visits, log)
             naive_ms = _time_naive(pw, n, Path(tmp) / "naive")
     rows = [
-        {"figure": f"browser, {n:,} assets: page interactive", "ours": ours["interactive_ms"],
-         "naive": base["interactive_ms"], "unit": "ms", "target": "p50 <= 2000 ms",
-         "ok": ours["interactive_ms"] <= 2000},
-        {"figure": f"browser, {n:,} assets: page interactive (one Marker each)", "ours": ours["interactive_ms"],
-         "naive": naive_ms, "unit": "ms", "target": "-", "ok": True},
-        {"figure": f"browser, {n:,} assets: drawing done -> list", "ours": ours["list_ms"],
-         "naive": base["list_ms"], "unit": "ms", "target": "p50 <= 500 ms", "ok": ours["list_ms"] <= 500},
+        {
+            "figure": f"browser, {n:,} assets: page interactive",
+            "ours": ours["interactive_ms"],
+            "naive": base["interactive_ms"],
+            "unit": "ms",
+            "target": "p50 <= 2000 ms",
+            "ok": ours["interactive_ms"] <= 2000,
+        },
+        {
+            "figure": f"browser, {n:,} assets: page interactive (one Marker each)",
+            "ours": ours["interactive_ms"],
+            "naive": naive_ms,
+            "unit": "ms",
+            "target": "-",
+            "ok": True,
+        },
+        {
+            "figure": f"browser, {n:,} assets: drawing done -> list",
+            "ours": ours["list_ms"],
+            "naive": base["list_ms"],
+            "unit": "ms",
+            "target": "p50 <= 500 ms",
+            "ok": ours["list_ms"] <= 500,
+        },
     ]
-    parts = [("wait_ms", "before it asks the server", "ms"), ("server_ms", "server: script and sending", "ms"),
-             ("script_ms", "of which the script, until the list is sent", "ms"),
-             ("script_done_ms", "the script, to its end (chart, download, save)", "ms"),
-             ("browser_ms", "browser: drawing the answer", "ms"),
-             ("longest_task_ms", "browser: its longest task", "ms"),
-             ("scripts", "browser: scripts it fetched first", ""),
-             ("scripts_kb", "browser: their size", "KB"),
-             ("rerun_kb", "bytes sent for it", "KB"),
-             ("first_load_kb", "interactive: bytes over the websocket", "KB"),
-             ("page_script_ms", "interactive: the page's script on the server", "ms")]
+    parts = [
+        ("wait_ms", "before it asks the server", "ms"),
+        ("server_ms", "server: script and sending", "ms"),
+        ("script_ms", "of which the script, until the list is sent", "ms"),
+        ("script_done_ms", "the script, to its end (chart, download, save)", "ms"),
+        ("browser_ms", "browser: drawing the answer", "ms"),
+        ("longest_task_ms", "browser: its longest task", "ms"),
+        ("scripts", "browser: scripts it fetched first", ""),
+        ("scripts_kb", "browser: their size", "KB"),
+        ("rerun_kb", "bytes sent for it", "KB"),
+        ("first_load_kb", "interactive: bytes over the websocket", "KB"),
+        ("page_script_ms", "interactive: the page's script on the server", "ms"),
+    ]
     for key, label, unit in parts:
         baseline = None if math.isnan(base[key]) else base[key]
         figure = f"  {label}" if label.startswith("interactive") else f"  drawing -> list: {label}"

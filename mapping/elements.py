@@ -286,7 +286,8 @@ class MapHelpers(JSCSSMixin, MacroElement):
     """Shared JS (popups built with textContent, marker icons, styles). Add before the layers."""
 
     _template = Template(
-        "{% macro script(this, kwargs) %}" + HELPERS_JS
+        "{% macro script(this, kwargs) %}"
+        + HELPERS_JS
         + "window.ourPatch.a11y({{ this._parent.get_name() }});{% endmacro %}"
     )
     default_js = [vendor.BUNDLE_JS]
@@ -311,8 +312,17 @@ class CategoryLayer(Layer):
         {% endmacro %}
         """
     )
-    def __init__(self, *, label_html: str, category_json: str, rows_json: str, shapes_json: str,
-                 clustered: bool, show: bool = True) -> None:
+
+    def __init__(
+        self,
+        *,
+        label_html: str,
+        category_json: str,
+        rows_json: str,
+        shapes_json: str,
+        clustered: bool,
+        show: bool = True,
+    ) -> None:
         super().__init__(name=label_html, overlay=True, control=True, show=show)
         self._name = "CategoryLayer"
         self.category_json = category_json
@@ -392,8 +402,15 @@ class HighlightLayer(MacroElement):
         """
     )
 
-    def __init__(self, *, points_json: str, shapes_json: str, area_json: str = "null",
-                 origin_json: str = "null", targets_json: str = "[]") -> None:
+    def __init__(
+        self,
+        *,
+        points_json: str,
+        shapes_json: str,
+        area_json: str = "null",
+        origin_json: str = "null",
+        targets_json: str = "[]",
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
         self._name = "HighlightLayer"
         self.points_json = points_json

@@ -59,8 +59,13 @@ class Pin(MacroElement):
         self.area_json = area_json
 
 
-def pin_group(point: tuple[float, float] | None = None, *, area: BaseGeometry | None = None,
-              draggable: bool = True, title: str = "Where your asset is (drag to move)") -> folium.FeatureGroup:
+def pin_group(
+    point: tuple[float, float] | None = None,
+    *,
+    area: BaseGeometry | None = None,
+    draggable: bool = True,
+    title: str = "Where your asset is (drag to move)",
+) -> folium.FeatureGroup:
     """A feature group with the pin at (lon, lat) and/or the area outlined; streamlit-folium adds
     it to the map without reloading the map (the resident's zoom stays)."""
     group = folium.FeatureGroup(name="Your asset", control=False)

@@ -36,8 +36,12 @@ CLUSTER_DEFAULT_CSS = ("markercluster_default_css", f"{VENDOR_URL}/leaflet.marke
 # trips before the map can start. Written from the installed files (see `ensure_bundle`).
 BUNDLE = "ourpatch-map.js"
 BUNDLE_JS = ("ourpatch_map_js", f"{VENDOR_URL}/{BUNDLE}")
-BUNDLE_PARTS = ("leaflet/leaflet.js", "jquery/jquery.min.js", "leaflet.markercluster/leaflet.markercluster.js",
-                "leaflet-draw/leaflet.draw.js")
+BUNDLE_PARTS = (
+    "leaflet/leaflet.js",
+    "jquery/jquery.min.js",
+    "leaflet.markercluster/leaflet.markercluster.js",
+    "leaflet-draw/leaflet.draw.js",
+)
 
 # (npm package, file inside it) -> path under static/vendor
 VENDOR_FILES: dict[tuple[str, str], str] = {
@@ -100,8 +104,9 @@ def ensure_bundle(vendor_dir: Path = VENDOR_DIR) -> Path:
     parts = [vendor_dir / rel for rel in BUNDLE_PARTS]
     if bundle.exists() and bundle.stat().st_mtime >= max(p.stat().st_mtime for p in parts):
         return bundle
-    body = "\n;\n".join(f"/* {rel} */\n" + p.read_text(encoding="utf-8") for rel, p in zip(BUNDLE_PARTS, parts,
-                                                                                           strict=True))
+    body = "\n;\n".join(
+        f"/* {rel} */\n" + p.read_text(encoding="utf-8") for rel, p in zip(BUNDLE_PARTS, parts, strict=True)
+    )
     staging = bundle.with_name(f".{BUNDLE}.{os.getpid()}.tmp")
     staging.write_text(body, encoding="utf-8")
     os.replace(staging, bundle)  # atomic: a browser never reads half a file

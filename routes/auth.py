@@ -35,11 +35,18 @@ async def claim_session(request: Request) -> JSONResponse:
         code = None
     token = await run_in_threadpool(sessions.claim, code) if isinstance(code, str) else None
     if token is None:
-        return JSONResponse({"ok": False, "error": "That sign-in code is used or out of date; sign in again."},
-                            status_code=403, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"ok": False, "error": "That sign-in code is used or out of date; sign in again."},
+            status_code=403,
+            headers={"Cache-Control": "no-store"},
+        )
     response = JSONResponse({"ok": True}, headers={"Cache-Control": "no-store"})
-    response.set_cookie(sessions.COOKIE_NAME, token, max_age=int(sessions.MAX_AGE.total_seconds()),
-                        **_cookie_options(request))  # type: ignore[arg-type]
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        token,
+        max_age=int(sessions.MAX_AGE.total_seconds()),
+        **_cookie_options(request),  # type: ignore[arg-type]
+    )
     return response
 
 

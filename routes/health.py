@@ -26,8 +26,9 @@ async def health(request: Request) -> JSONResponse:
         await run_in_threadpool(catalogue.version)
     except (StorageError, OSError) as exc:  # OSError: a data folder that cannot be read
         logger.error("health check failed: %s", exc)
-        return JSONResponse({"ok": False, "error": "This server cannot reach its data store."}, status_code=503,
-                            headers=NO_STORE)
+        return JSONResponse(
+            {"ok": False, "error": "This server cannot reach its data store."}, status_code=503, headers=NO_STORE
+        )
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 

@@ -32,8 +32,11 @@ def _page_args(request: Request) -> tuple[int, int]:
 
 def _filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
-    return {"search": q.get("search") or None, "taxonomy_term_id": q.get("taxonomy_term_id") or None,
-            "taxonomy_id": q.get("taxonomy_id") or None}
+    return {
+        "search": q.get("search") or None,
+        "taxonomy_term_id": q.get("taxonomy_term_id") or None,
+        "taxonomy_id": q.get("taxonomy_id") or None,
+    }
 
 
 async def _answer(work: Callable[[], Any], missing: str | None = None) -> Response:
@@ -78,8 +81,7 @@ api = Starlette(
         Route("/services", _list(oruk.services_page, filtered=True), methods=["GET"]),
         Route("/services/{id}", _one(oruk.service, "service"), methods=["GET"]),
         Route("/service_at_locations", _list(oruk.service_at_locations_page, filtered=True), methods=["GET"]),
-        Route("/service_at_locations/{id}", _one(oruk.service_at_location, "service at a location"),
-              methods=["GET"]),
+        Route("/service_at_locations/{id}", _one(oruk.service_at_location, "service at a location"), methods=["GET"]),
         Route("/organizations", _list(oruk.organizations_page), methods=["GET"]),
         Route("/organizations/{id}", _one(oruk.organization, "organization"), methods=["GET"]),
         Route("/taxonomies", _list(oruk.taxonomies_page), methods=["GET"]),

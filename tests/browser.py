@@ -17,8 +17,15 @@ from typing import Any
 from layers.settings import REPO_ROOT
 
 CHROMIUM = os.environ.get("OURPATCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
 # Every table on a page: Streamlit's own (st.table) and our card tables (views/chrome.card_table).
 TABLES = "[data-testid='stTable'], [data-testid='stHtml'] table"
@@ -35,8 +42,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
-                args: tuple[str, ...] = (), script: str = "app.py") -> Iterator[str]:
+def running_app(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
+    script: str = "app.py",
+) -> Iterator[str]:
     """Start `streamlit run app.py` (or another script) on a free port (or `port`); yield its URL; stop
     it afterwards. `args` are more Streamlit options, e.g. ("--secrets.files", path)."""
     port = port or free_port()
@@ -46,9 +59,24 @@ def running_app(data_dir: Path, *, env: dict[str, str] | None = None, port: int 
     full_env = {**inherited, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
     log = open(data_dir / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", *args],
-        cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -70,8 +70,7 @@ def postgis_server() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=["sqlite", "postgis"])
-def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run the test once on SQLite (in its own data folder) and once on PostGIS (in a fresh
     schema of its own). Without PostGIS the second run skips with the reason; with CI=true it fails."""
     if request.param == "sqlite":

@@ -27,8 +27,9 @@ def validate_gpkg(path: Path) -> subprocess.CompletedProcess[str]:
     """GDAL's GeoPackage validator on `path` (exit code 0 when valid)."""
     if not (SYSTEM_PYTHON.exists() and VALIDATE_GPKG.exists()):
         _missing("GDAL's validate_gpkg.py")
-    return subprocess.run([str(SYSTEM_PYTHON), str(VALIDATE_GPKG), str(path)], capture_output=True, text=True,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [str(SYSTEM_PYTHON), str(VALIDATE_GPKG), str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def assert_valid_gpkg(path: Path) -> None:
@@ -42,8 +43,9 @@ def ogrinfo_geometry_types(path: Path | str) -> dict[str, str]:
     if exe is None:
         _missing("ogrinfo (gdal-bin)")
         raise AssertionError  # not reached
-    out = subprocess.run([exe, "-ro", "-so", "-al", str(path)], capture_output=True, text=True, check=True,
-                         timeout=120).stdout
+    out = subprocess.run(
+        [exe, "-ro", "-so", "-al", str(path)], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     names = re.findall(r"^Layer name: (.+)$", out, flags=re.M)
     types = re.findall(r"^Geometry: (.+)$", out, flags=re.M)
     assert len(names) == len(types), out
@@ -57,11 +59,13 @@ def ogr2ogr_to_shapefiles(path: Path, folder: Path) -> dict[str, int]:
     if exe is None:
         _missing("ogr2ogr (gdal-bin)")
         raise AssertionError  # not reached
-    subprocess.run([exe, "-f", "ESRI Shapefile", str(folder), str(path)], capture_output=True, text=True, check=True,
-                   timeout=120)
+    subprocess.run(
+        [exe, "-f", "ESRI Shapefile", str(folder), str(path)], capture_output=True, text=True, check=True, timeout=120
+    )
     counts = {}
     for shp in sorted(folder.glob("*.shp")):
-        out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(shp)], capture_output=True, text=True, check=True,
-                             timeout=120).stdout
+        out = subprocess.run(
+            ["ogrinfo", "-ro", "-so", "-al", str(shp)], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
         counts[shp.stem] = int(re.search(r"^Feature Count: (\d+)$", out, flags=re.M).group(1))  # type: ignore[union-attr]
     return counts

@@ -9,8 +9,14 @@ from layers import store
 HOSTILE_NAME = '<img src=x onerror="window.__xss=1;alert(1)"></script><script>window.__xss=2</script>'
 
 
-def add_published_handmade_asset(name: str, geometry: BaseGeometry, *, category: str = "community_groups",
-                                 website: str | None = None, status: str = "published") -> int:
+def add_published_handmade_asset(
+    name: str,
+    geometry: BaseGeometry,
+    *,
+    category: str = "community_groups",
+    website: str | None = None,
+    status: str = "published",
+) -> int:
     """Put a community asset straight into the store, unchecked (test set-up only), through the
     store contract so it works on every backend."""
     group = store.group_id("Handmade Test Group", create=True)

@@ -41,9 +41,15 @@ def load(relative: str) -> dict[str, Any]:
 
 @cache
 def registry() -> Registry:
-    resources = [(path.name, Resource.from_contents(_closed(json.loads(path.read_text(encoding="utf-8"))),
-                                                    default_specification=DRAFT202012))
-                 for path in sorted(PROFILE.glob("*.json"))]
+    resources = [
+        (
+            path.name,
+            Resource.from_contents(
+                _closed(json.loads(path.read_text(encoding="utf-8"))), default_specification=DRAFT202012
+            ),
+        )
+        for path in sorted(PROFILE.glob("*.json"))
+    ]
     return Registry().with_resources(resources)
 
 
@@ -73,8 +79,9 @@ def _date_time(value: object) -> bool:
 
 def errors(instance: Any, schema: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(_closed(schema), registry=registry(), format_checker=FORMATS)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}"
-            for e in validator.iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in validator.iter_errors(instance)
+    ]
 
 
 def assert_valid(instance: Any, relative: str) -> None:
@@ -87,8 +94,11 @@ def page_schema(item_schema: str) -> dict[str, Any]:
     """The paginated list of openapi.json: its Page object with `contents` of `item_schema`, every
     page field present."""
     page = load("openapi.json")["components"]["schemas"]["Page"]
-    return {"type": "object", "required": PAGE_FIELDS,
-            "properties": {**page["properties"], "contents": {"type": "array", "items": load(item_schema)}}}
+    return {
+        "type": "object",
+        "required": PAGE_FIELDS,
+        "properties": {**page["properties"], "contents": {"type": "array", "items": load(item_schema)}},
+    }
 
 
 def assert_valid_page(instance: Any, item_schema: str) -> None:

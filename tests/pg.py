@@ -43,8 +43,7 @@ def throwaway_cluster() -> Iterator[str]:
     PostgreSQL refuses to run as root), with a database that has PostGIS; stopped at the end."""
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if not initdb or not pg_ctl:
-        raise RuntimeError("PostgreSQL is not installed (no initdb); install postgresql-15-postgis-3 "
-                           f"or set {ENV}")
+        raise RuntimeError(f"PostgreSQL is not installed (no initdb); install postgresql-15-postgis-3 or set {ENV}")
     folder = Path(tempfile.mkdtemp(prefix="ourpatch-pg-"))
     as_user: list[str] = []
     user = os.environ.get("USER") or "postgres"
@@ -55,8 +54,21 @@ def throwaway_cluster() -> Iterator[str]:
     data = folder / "data"
     run = {"check": True, "capture_output": True, "text": True, "cwd": folder}
     subprocess.run([*as_user, initdb, "-D", str(data), "-U", user, "-A", "trust", "--no-sync"], **run)  # type: ignore[call-overload]
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], **run)  # type: ignore[call-overload]
+    subprocess.run(
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        **run,
+    )  # type: ignore[call-overload]
     try:
         with psycopg.connect(f"postgresql://{user}@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE ourpatch_test")
@@ -65,8 +77,9 @@ def throwaway_cluster() -> Iterator[str]:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         yield url
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], check=False,
-                       capture_output=True, cwd=folder)
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], check=False, capture_output=True, cwd=folder
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 

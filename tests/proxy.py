@@ -63,8 +63,7 @@ class StickyProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
@@ -99,8 +98,7 @@ class StickyProxy:
             method, path = [*request.split(" "), "", ""][:2]
             self.log.append((index, method, path))
             up_reader, upstream = await asyncio.open_connection("127.0.0.1", self.upstream_ports[index])
-            upstream.write((request + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n")
-                           .encode("latin-1"))
+            upstream.write((request + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n").encode("latin-1"))
             await upstream.drain()
             both = [asyncio.ensure_future(_pipe(reader, upstream)), asyncio.ensure_future(_pipe(up_reader, writer))]
             try:

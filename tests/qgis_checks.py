@@ -36,8 +36,13 @@ def layers_as_qgis_sees_them(sources: list[str], workdir: Path) -> gpd.GeoDataFr
     id such as EPSG:27700) and the layer's extent, which QGIS gives in WGS84."""
     out = workdir / "qgis_layers_information.gpkg"
     env = _env(workdir)
-    args = [qgis_process(), "run", "native:exportlayersinformation",
-            *[f"--LAYERS={source}" for source in sources], f"--OUTPUT={out}"]
+    args = [
+        qgis_process(),
+        "run",
+        "native:exportlayersinformation",
+        *[f"--LAYERS={source}" for source in sources],
+        f"--OUTPUT={out}",
+    ]
     result = subprocess.run(args, capture_output=True, text=True, env=env, check=False, timeout=300)
     assert result.returncode == 0 and out.exists(), result.stdout[-2000:] + result.stderr[-2000:]
     return pyogrio.read_dataframe(out)
@@ -47,8 +52,14 @@ def points_as_qgis_reads_them(source: str, workdir: Path) -> gpd.GeoDataFrame:
     """QGIS's `Add geometry attributes` in the layer's own CRS: every point's x and y as QGIS
     reads them from the file (columns xcoord, ycoord), with the layer's other fields."""
     out = workdir / "qgis_points.gpkg"
-    args = [qgis_process(), "run", "qgis:exportaddgeometrycolumns", f"--INPUT={source}", "--CALC_METHOD=0",
-            f"--OUTPUT={out}"]
+    args = [
+        qgis_process(),
+        "run",
+        "qgis:exportaddgeometrycolumns",
+        f"--INPUT={source}",
+        "--CALC_METHOD=0",
+        f"--OUTPUT={out}",
+    ]
     result = subprocess.run(args, capture_output=True, text=True, env=_env(workdir), check=False, timeout=300)
     assert result.returncode == 0 and out.exists(), result.stdout[-2000:] + result.stderr[-2000:]
     return pyogrio.read_dataframe(out)

@@ -152,8 +152,9 @@ def test_a_start_on_a_cut_off_path_still_reaches_the_city(walk: access.StreetNet
     assert smallest > 100_000  # 10 ha: a walk from a cut-off path reaches the streets around it
 
 
-def test_what_is_missing_always_has_a_route_from_a_cut_off_start(walk: access.StreetNetwork,
-                                                                  helsinki_index: query.AssetIndex) -> None:
+def test_what_is_missing_always_has_a_route_from_a_cut_off_start(
+    walk: access.StreetNetwork, helsinki_index: query.AssetIndex
+) -> None:
     for lon, lat in _fragment_starts(walk)[::10]:
         area = access.isochrone(walk, lon, lat, 5).area
         summary = query.summarise(helsinki_index, area, origin=(lon, lat))
@@ -199,8 +200,9 @@ def test_a_start_joins_the_main_network_not_an_island_beside_it() -> None:
     assert iso.area.contains(Point(_lonlat(x0 + 600, y0)))  # along the street grid
 
 
-def test_distances_in_a_walk_time_local_are_from_the_start(walk: access.StreetNetwork,
-                                                           helsinki_index: query.AssetIndex) -> None:
+def test_distances_in_a_walk_time_local_are_from_the_start(
+    walk: access.StreetNetwork, helsinki_index: query.AssetIndex
+) -> None:
     area = access.isochrone(walk, *CATHEDRAL, 10).area
     summary = query.summarise(helsinki_index, area, origin=CATHEDRAL)
     cathedral = summary.items[summary.items["name"] == "Helsingin tuomiokirkko"].iloc[0]
@@ -220,16 +222,24 @@ def test_a_place_mapped_twice_is_one_result(helsinki: sources.Extract, helsinki_
     assert rows.iloc[0]["osm_type"] == "way"  # the building is kept, the node listed beside it
     node_id = mapped[mapped["osm_type"] == "node"]["id"].iloc[0]
     assert rows.iloc[0]["same_place"] == node_id
-    assert summary.counts().set_index("category").loc["libraries", "count"] == (summary.items["category"] == "libraries").sum()
+    assert (
+        summary.counts().set_index("category").loc["libraries", "count"]
+        == (summary.items["category"] == "libraries").sum()
+    )
 
 
 def test_different_places_with_one_name_stay_apart() -> None:
     from layers import schema
 
     frame = gpd.GeoDataFrame(
-        {"id": ["handmade:1", "handmade:2", "handmade:3"], "name": ["Made-up Park", "made-up  park", "Made-up Park"],
-         "category": ["parks", "parks", "parks"]},
-        geometry=[Point(24.95, 60.17), Point(24.9502, 60.1701), Point(24.96, 60.17)], crs=schema.WGS84)
+        {
+            "id": ["handmade:1", "handmade:2", "handmade:3"],
+            "name": ["Made-up Park", "made-up  park", "Made-up Park"],
+            "category": ["parks", "parks", "parks"],
+        },
+        geometry=[Point(24.95, 60.17), Point(24.9502, 60.1701), Point(24.96, 60.17)],
+        crs=schema.WGS84,
+    )
     keep, same = query.same_place(frame)
     assert list(keep) == [0, 2]  # 2 is 15 m from 1 (one place); 3 is 550 m away (another)
     assert same == {"handmade:1": "handmade:2"}

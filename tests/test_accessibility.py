@@ -116,9 +116,12 @@ def _choose_local_from_the_list(page: Any) -> None:
 
 
 def _focused(target: Any) -> str:
-    return str(target.evaluate(
-        "() => { const e = document.activeElement; return e ? (e.getAttribute('aria-label') || e.innerText || e.value"
-        " || e.tagName).trim().slice(0, 80) : ''; }"))
+    return str(
+        target.evaluate(
+            "() => { const e = document.activeElement; return e ? (e.getAttribute('aria-label') || e.innerText || e.value"
+            " || e.tagName).trim().slice(0, 80) : ''; }"
+        )
+    )
 
 
 def _tab_until(page: Any, wanted: str, limit: int = 40, target: Any = None) -> int:
@@ -159,16 +162,20 @@ def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_
     assert live.evaluate("e => e.isConnected") and "inside your local" in live.inner_text()
     table = page.locator(".st-key-op-results-table table")
     table.locator("tbody tr").first.wait_for(timeout=30_000)
-    names = [table.locator("tbody tr").nth(i).locator("td").first.inner_text()
-             for i in range(table.locator("tbody tr").count())]
+    names = [
+        table.locator("tbody tr").nth(i).locator("td").first.inner_text()
+        for i in range(table.locator("tbody tr").count())
+    ]
     assert "Helsingin tuomiokirkko" in names
     assert status.inner_text().strip() == f"{len(names)} places inside your local."
     assert status.get_attribute("aria-live") == "polite"
     # at 1400x900 the results sit beside the map, their heading and count above the fold
-    top = page.evaluate("() => { const main = document.querySelector('[data-testid=stMain]');"
-                        " const h = [...document.querySelectorAll('h2, h3')].find(e => e.innerText.startsWith("
-                        "'What is inside your local'));"
-                        " return h.getBoundingClientRect().top + main.scrollTop; }")
+    top = page.evaluate(
+        "() => { const main = document.querySelector('[data-testid=stMain]');"
+        " const h = [...document.querySelectorAll('h2, h3')].find(e => e.innerText.startsWith("
+        "'What is inside your local'));"
+        " return h.getBoundingClientRect().top + main.scrollTop; }"
+    )
     assert top < 900 - 100, top
 
     # the skip link: the first thing after the layers, and it jumps past the map to the results
@@ -198,8 +205,10 @@ def test_keyboard_only_makes_a_local_and_reads_the_results(playwright: Any, app_
     popup.wait_for(state="detached")
     assert _focused(frame) == first_place
     # the focus ring: at least 2 px, and near-black (over 3:1 on the map's light background)
-    ring = frame.evaluate("() => { const s = getComputedStyle(document.activeElement);"
-                          " return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }")
+    ring = frame.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }"
+    )
     assert ring[0] == "solid" and ring[1] >= 2 and ring[2] == "rgb(11, 12, 12)", ring
     chromium.close()
 
@@ -227,7 +236,8 @@ def test_phone_draws_a_local_by_touch_and_reads_every_column(playwright: Any, ap
     for lon, lat in [*SENATE_SQUARE_AND_ESPLANADI, SENATE_SQUARE_AND_ESPLANADI[0]]:
         x, y = frame.evaluate(
             "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-            [lat, lon])
+            [lat, lon],
+        )
         page.touchscreen.tap(box["x"] + x, box["y"] + y)
         page.wait_for_timeout(250)
     status = page.locator("[role='status'].op-announce")
@@ -237,19 +247,25 @@ def test_phone_draws_a_local_by_touch_and_reads_every_column(playwright: Any, ap
     cards.first.wait_for(timeout=30_000)
     # every column of every card is on the screen's width: nothing scrolls sideways
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    widths = page.evaluate("() => [...document.querySelectorAll('.st-key-op-results-table tbody td')]"
-                           ".map(td => td.getBoundingClientRect().right)")
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('.st-key-op-results-table tbody td')]"
+        ".map(td => td.getBoundingClientRect().right)"
+    )
     assert widths and max(widths) <= PHONE["width"], max(widths)
     texts = [cards.nth(i).inner_text() for i in range(cards.count())]
     cathedral = next(t for t in texts if "Helsingin tuomiokirkko" in t)
     # each cell is led by its column's name (what a sighted reader sees, and a screen reader reads)
     # (an empty cell, a place without an address say, takes no room on its card)
-    labels = page.evaluate("() => [...document.querySelectorAll('.st-key-op-results-table tbody tr')].map(tr =>"
-                           " [...tr.querySelectorAll('td')].map(td => td.textContent.trim() ?"
-                           " getComputedStyle(td, '::before').content : getComputedStyle(td).display))")
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('.st-key-op-results-table tbody tr')].map(tr =>"
+        " [...tr.querySelectorAll('td')].map(td => td.textContent.trim() ?"
+        " getComputedStyle(td, '::before').content : getComputedStyle(td).display))"
+    )
     columns = ["Name", "Category", "Distance from centre", "Share inside", "Address", "Source"]
     assert labels and all(len(row) == len(columns) for row in labels), labels[:2]
-    assert all(label in (f'"{c}: "', "none") for row in labels for c, label in zip(columns, row, strict=True)), labels[:2]
+    assert all(label in (f'"{c}: "', "none") for row in labels for c, label in zip(columns, row, strict=True)), labels[
+        :2
+    ]
     assert all(row[0] == '"Name: "' for row in labels), labels[:2]
     assert "Places of worship" in cathedral and "OpenStreetMap" in cathedral
     assert status.inner_text().strip() == f"{len(texts)} places inside your local."

@@ -1,7 +1,6 @@
 """People and passwords: hashed with Argon2id, checked in layers/, one clear sentence on mistakes.
 Every test here runs on SQLite and on PostGIS (each_store)."""
 
-
 from __future__ import annotations
 
 import os
@@ -44,8 +43,9 @@ def test_passwords_are_hashed_and_checked(fresh_data_dir: Path) -> None:
         ("Bea", "admin", "short", None, "12 to 1024"),
     ],
 )
-def test_bad_people_are_refused(fresh_data_dir: Path, name: str, role: str, password: str,
-                                group: str | None, words: str) -> None:
+def test_bad_people_are_refused(
+    fresh_data_dir: Path, name: str, role: str, password: str, group: str | None, words: str
+) -> None:
     with pytest.raises(BadInputError, match=words):
         accounts.add_user(name, role, password, group=group)
 
@@ -58,17 +58,37 @@ def test_names_are_unique_whatever_the_case(fresh_data_dir: Path) -> None:
 
 def test_cli_users_add(tmp_path: Path) -> None:
     env = {**os.environ, "OURPATCH_DATA_DIR": str(tmp_path), "OURPATCH_PASSWORD": GOOD_PASSWORD}
-    ok = subprocess.run([sys.executable, "-m", "layers", "users", "add", "Ada Admin", "--role", "admin"],
-                        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    ok = subprocess.run(
+        [sys.executable, "-m", "layers", "users", "add", "Ada Admin", "--role", "admin"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Added Ada Admin (admin)" in ok.stdout
-    again = subprocess.run([sys.executable, "-m", "layers", "users", "add", "ada admin", "--role", "admin"],
-                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    again = subprocess.run(
+        [sys.executable, "-m", "layers", "users", "add", "ada admin", "--role", "admin"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     assert again.returncode == 2 and "already a user" in again.stderr
     no_password = {k: v for k, v in env.items() if k != "OURPATCH_PASSWORD"}
-    asked = subprocess.run([sys.executable, "-m", "layers", "users", "add", "Pia Planner", "--role", "planner"],
-                           cwd=REPO_ROOT, env=no_password, capture_output=True, text=True, check=False,
-                           stdin=subprocess.DEVNULL)
+    asked = subprocess.run(
+        [sys.executable, "-m", "layers", "users", "add", "Pia Planner", "--role", "planner"],
+        cwd=REPO_ROOT,
+        env=no_password,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     assert asked.returncode == 2 and "OURPATCH_PASSWORD" in asked.stderr
 
 

@@ -31,8 +31,16 @@ def test_explore_page_renders_the_map_and_invites_drawing() -> None:
 
 
 def test_explore_page_lists_what_is_inside_a_chosen_local() -> None:
-    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 350},
-              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    senate = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"radius": 350},
+                "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]},
+            }
+        ],
+    }
     at = _run(drawn=senate)
     assert not at.exception
     table = card_tables(at)[0]
@@ -133,7 +141,11 @@ def test_compare_page_sets_two_saved_locals_side_by_side() -> None:
     at.text_input(key="compare_b").input(tb).run()
     assert not at.exception
     counts = at.table[0].value
-    assert [c.replace("\\", "") for c in counts.columns] == ["Category", "A: Handmade A", "B: Handmade B"]  # shown escaped
+    assert [c.replace("\\", "") for c in counts.columns] == [
+        "Category",
+        "A: Handmade A",
+        "B: Handmade B",
+    ]  # shown escaped
     assert any(m.label == "Places in both" for m in at.metric)
 
 
@@ -142,11 +154,24 @@ def test_a_map_without_streets_still_lists_and_says_what_is_missing(tmp_path, mo
 
     monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
     base = sources.current()
-    no_streets = sources.Extract(assets=base.assets, basemap=base.basemap, meta=base.meta,
-                                 network=access.network_table(None, None), gazetteer=search.empty_gazetteer())
+    no_streets = sources.Extract(
+        assets=base.assets,
+        basemap=base.basemap,
+        meta=base.meta,
+        network=access.network_table(None, None),
+        gazetteer=search.empty_gazetteer(),
+    )
     sources.save(no_streets, tmp_path / sources.EXTRACT_DIRNAME)
-    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 300},
-              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    senate = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"radius": 300},
+                "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]},
+            }
+        ],
+    }
     at = _run(drawn=senate)
     assert not at.exception
     assert "Helsingin tuomiokirkko" in set(card_tables(at)[0]["Name"])
@@ -167,8 +192,16 @@ def test_sign_in_then_saved_locals_are_listed_for_that_person(tmp_path, monkeypa
     at.button[0].click().run()
     assert not at.exception
     assert any("Signed in as Pia Planner (planner)" in s.value for s in at.success)
-    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 300},
-              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    senate = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"radius": 300},
+                "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]},
+            }
+        ],
+    }
     at.session_state["drawn"] = senate
     at.switch_page("views/explore.py").run()
     next(t for t in at.text_input if t.label == "Name your local").input("Pia's *office* [walk]")

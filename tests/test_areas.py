@@ -11,25 +11,34 @@ from shapely.geometry import MultiPolygon, Polygon
 from layers import areas, geodesy, settings
 from layers.errors import BadInputError
 
-SQUARE = {"type": "Polygon", "coordinates": [[[24.94, 60.16], [24.95, 60.16], [24.95, 60.17], [24.94, 60.17], [24.94, 60.16]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[24.94, 60.16], [24.95, 60.16], [24.95, 60.17], [24.94, 60.17], [24.94, 60.16]]],
+}
 OTHER = {"type": "Polygon", "coordinates": [[[24.96, 60.16], [24.97, 60.16], [24.97, 60.17], [24.96, 60.16]]]}
 
 
 def test_bare_geometry_feature_and_collection() -> None:
     bare = areas.parse_area(SQUARE)
     feature = areas.parse_area({"type": "Feature", "properties": {}, "geometry": SQUARE})
-    coll = areas.parse_area({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": SQUARE},
-        {"type": "Feature", "properties": {}, "geometry": OTHER},
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}},
-    ]})
+    coll = areas.parse_area(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "properties": {}, "geometry": SQUARE},
+                {"type": "Feature", "properties": {}, "geometry": OTHER},
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}},
+            ],
+        }
+    )
     assert isinstance(bare, Polygon) and bare.equals(feature)
     assert isinstance(coll, MultiPolygon) and len(coll.geoms) == 2
 
 
 def test_leaflet_draw_circle_becomes_a_true_circle() -> None:
-    disc = areas.parse_area({"type": "Feature", "properties": {"radius": 500},
-                             "geometry": {"type": "Point", "coordinates": [24.95, 60.17]}})
+    disc = areas.parse_area(
+        {"type": "Feature", "properties": {"radius": 500}, "geometry": {"type": "Point", "coordinates": [24.95, 60.17]}}
+    )
     # pi r^2 within 0.5%
     assert geodesy.area_m2(disc) == pytest.approx(3.14159 * 500**2, rel=0.005)
 
@@ -53,12 +62,30 @@ def test_leaflet_draw_circle_becomes_a_true_circle() -> None:
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [2, 0], [0, 0]]]}, "polygon"),
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, "NaN"], [1, 0], [0, 0]]]}, "not numbers"),
         ({"type": "Hexagon", "coordinates": []}, "unknown geometry type"),
-        ({"type": "Feature", "properties": {"radius": -5},
-          "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}}, "radius greater than 0"),
-        ({"type": "Feature", "properties": {"radius": "big"},
-          "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}}, "not a number"),
-        ({"type": "Feature", "properties": {"radius": 10},
-          "geometry": {"type": "Point", "coordinates": [999, 60.1]}}, "out of range"),
+        (
+            {
+                "type": "Feature",
+                "properties": {"radius": -5},
+                "geometry": {"type": "Point", "coordinates": [24.9, 60.1]},
+            },
+            "radius greater than 0",
+        ),
+        (
+            {
+                "type": "Feature",
+                "properties": {"radius": "big"},
+                "geometry": {"type": "Point", "coordinates": [24.9, 60.1]},
+            },
+            "not a number",
+        ),
+        (
+            {
+                "type": "Feature",
+                "properties": {"radius": 10},
+                "geometry": {"type": "Point", "coordinates": [999, 60.1]},
+            },
+            "out of range",
+        ),
     ],
 )
 def test_bad_areas_get_one_clear_sentence(obj: object, words: str) -> None:
@@ -126,15 +153,23 @@ def test_a_named_projected_crs_is_transformed_to_wgs84() -> None:
 
     to_tm35 = Transformer.from_crs("EPSG:4326", "EPSG:3067", always_xy=True)  # Finland's ETRS-TM35FIN
     ring = [list(to_tm35.transform(x, y)) for x, y in SQUARE["coordinates"][0]]
-    obj = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3067"}},
-           "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    obj = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3067"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+    }
     area = areas.parse_area(obj)
     assert area.symmetric_difference(areas.parse_area(SQUARE)).area < 1e-10
 
 
 def test_metres_without_a_crs_get_a_hint() -> None:
     with pytest.raises(BadInputError, match="projected coordinates"):
-        areas.parse_area({"type": "Polygon", "coordinates": [[[385000, 6672000], [386000, 6672000], [386000, 6673000], [385000, 6672000]]]})
+        areas.parse_area(
+            {
+                "type": "Polygon",
+                "coordinates": [[[385000, 6672000], [386000, 6672000], [386000, 6673000], [385000, 6672000]]],
+            }
+        )
 
 
 def test_unknown_crs_name() -> None:

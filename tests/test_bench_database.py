@@ -13,14 +13,17 @@ import pytest
 from benchmarks import extract_load, store_bench
 
 
-def test_store_bench_without_postgis_says_so_and_measures_sqlite(monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_store_bench_without_postgis_says_so_and_measures_sqlite(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("OURPATCH_DATABASE_URL", raising=False)
     monkeypatch.delenv("OURPATCH_TEST_DATABASE_URL", raising=False)
     rows = store_bench.run(30)
     out = capsys.readouterr().out
-    assert "PostGIS store figures skipped: no PostGIS URL (set OURPATCH_DATABASE_URL or " \
-           "OURPATCH_TEST_DATABASE_URL)." in out
+    assert (
+        "PostGIS store figures skipped: no PostGIS URL (set OURPATCH_DATABASE_URL or "
+        "OURPATCH_TEST_DATABASE_URL)." in out
+    )
     assert [r["figure"].split(":")[-1].strip() for r in rows] == ["SQLite", "SQLite"]
     assert all(r["ours"] > 0 for r in rows)
 

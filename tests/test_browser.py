@@ -116,7 +116,6 @@ def test_hostile_text_shows_as_text_and_runs_nothing(playwright: Any, tmp_path: 
         chromium.close()
 
 
-
 RESULTS_TABLE = ".st-key-op-results-table table"
 MISSING_TABLE = ".st-key-op-missing-table table"
 
@@ -170,8 +169,10 @@ def test_walk_time_local_saved_and_opened_from_its_share_link(playwright: Any, a
         frame = frame_el.content_frame()
         frame.wait_for_function("() => window.map && window.map._opPickStart === true")
         box = frame_el.bounding_box()
-        x, y = frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]);"
-                              " return [p.x, p.y]; }", [inside_park.y, inside_park.x])
+        x, y = frame.evaluate(
+            "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+            [inside_park.y, inside_park.x],
+        )
         page.mouse.click(box["x"] + x, box["y"] + y)
 
     browser.retry_until(click_the_park, lambda: page.get_by_text("What is missing").first.wait_for(timeout=20_000))
@@ -272,8 +273,9 @@ def _data_with_people(tmp_path: Path, *people: tuple[str, str, str | None]) -> P
 
 
 def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, tmp_path: Path) -> None:
-    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Friends of Kaisaniemi Park"),
-                             ("Mika Moderator", "moderator", None))
+    data = _data_with_people(
+        tmp_path, ("Eeva Editor", "editor", "Friends of Kaisaniemi Park"), ("Mika Moderator", "moderator", None)
+    )
     password = PASSWORD
     with browser.running_app(data) as url:
         chromium = browser.launch(playwright)
@@ -284,7 +286,9 @@ def test_group_adds_asset_moderator_publishes_resident_sees_it(playwright: Any, 
         frame = frame_el.content_frame()
         frame.wait_for_selector(".leaflet-marker-icon")
         box = frame_el.bounding_box()
-        x, y = frame.evaluate("() => { const p = window.map.latLngToContainerPoint([60.1752, 24.9440]); return [p.x, p.y]; }")
+        x, y = frame.evaluate(
+            "() => { const p = window.map.latLngToContainerPoint([60.1752, 24.9440]); return [p.x, p.y]; }"
+        )
         editor.mouse.click(box["x"] + x, box["y"] + y)
         editor.get_by_text("Location: 60.17").wait_for(timeout=30_000)
         editor.get_by_label("Name", exact=True).fill("Friends of Kaisaniemi Park")
@@ -381,8 +385,9 @@ def _no_markdown_from(page: Any, requests: list[str]) -> None:
 def test_hostile_names_show_as_text_in_tables_headings_and_moderate(playwright: Any, tmp_path: Path) -> None:
     from layers.groups import accounts, community
 
-    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Hostile Group"),
-                             ("Mika Moderator", "moderator", None))
+    data = _data_with_people(
+        tmp_path, ("Eeva Editor", "editor", "Handmade Hostile Group"), ("Mika Moderator", "moderator", None)
+    )
     os.environ["OURPATCH_DATA_DIR"], old = str(data), os.environ["OURPATCH_DATA_DIR"]
     try:
         add_published_handmade_asset(MARKDOWN_NAME, Point(24.9500, 60.1677))

@@ -21,19 +21,34 @@ from tests.test_browser import PASSWORD, _choose, _data_with_people, _sign_in
 pytestmark = pytest.mark.browser
 SHOTS = REPO_ROOT / "docs" / "screenshots"
 
-FIRST = {"Name": "Handmade Friends of the Park", "What you do": "We plant bulbs and pick litter together.",
-         "When you meet or open (for example Saturdays 10:00-12:00)": "Saturdays 10:00-12:00",
-         "Who it is for": "Everyone, children with an adult", "Website (https://…)": "https://example.org/friends",
-         "Online community link (for an online community)": "https://chat.example.org/friends",
-         "Email": "friends@example.org", "Phone": "+358 40 123 4567"}
-SECOND = {"Name": "Handmade Choir by the Cathedral", "What you do": "A choir for beginners.",
-          "When you meet or open (for example Saturdays 10:00-12:00)": "Thursdays 18:00",
-          "Who it is for": "Adults", "Website (https://…)": "https://example.org/choir",
-          "Email": "choir@example.org"}
-STORED = {"Name": "name", "What you do": "description",
-          "When you meet or open (for example Saturdays 10:00-12:00)": "schedule", "Who it is for": "eligibility",
-          "Website (https://…)": "website", "Online community link (for an online community)": "online_url",
-          "Email": "email", "Phone": "phone"}
+FIRST = {
+    "Name": "Handmade Friends of the Park",
+    "What you do": "We plant bulbs and pick litter together.",
+    "When you meet or open (for example Saturdays 10:00-12:00)": "Saturdays 10:00-12:00",
+    "Who it is for": "Everyone, children with an adult",
+    "Website (https://…)": "https://example.org/friends",
+    "Online community link (for an online community)": "https://chat.example.org/friends",
+    "Email": "friends@example.org",
+    "Phone": "+358 40 123 4567",
+}
+SECOND = {
+    "Name": "Handmade Choir by the Cathedral",
+    "What you do": "A choir for beginners.",
+    "When you meet or open (for example Saturdays 10:00-12:00)": "Thursdays 18:00",
+    "Who it is for": "Adults",
+    "Website (https://…)": "https://example.org/choir",
+    "Email": "choir@example.org",
+}
+STORED = {
+    "Name": "name",
+    "What you do": "description",
+    "When you meet or open (for example Saturdays 10:00-12:00)": "schedule",
+    "Who it is for": "eligibility",
+    "Website (https://…)": "website",
+    "Online community link (for an online community)": "online_url",
+    "Email": "email",
+    "Phone": "phone",
+}
 
 
 @contextmanager
@@ -58,8 +73,9 @@ def _click_map(page: Any, lat: float, lon: float) -> None:
     frame = frame_el.content_frame()
     frame.wait_for_selector(".leaflet-marker-icon", timeout=60_000)
     box = frame_el.bounding_box()
-    x, y = frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); "
-                          "return [p.x, p.y]; }", [lat, lon])
+    x, y = frame.evaluate(
+        "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }", [lat, lon]
+    )
     page.mouse.click(box["x"] + x, box["y"] + y)
 
 
@@ -87,8 +103,9 @@ def _wait_session_cookie(context: Any) -> dict[str, Any]:
 
 
 def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: Path) -> None:
-    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Friends"),
-                             ("Mika Moderator", "moderator", None))
+    data = _data_with_people(
+        tmp_path, ("Eeva Editor", "editor", "Handmade Friends"), ("Mika Moderator", "moderator", None)
+    )
     with browser.running_app(data) as url:
         chromium = browser.launch(playwright)
         context = chromium.new_context(viewport={"width": 1400, "height": 2600})
@@ -108,8 +125,9 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         frame = frame_el.content_frame()
         pin = frame.wait_for_selector(".op-pin", timeout=30_000)
         start = pin.bounding_box()
-        x, y = frame.evaluate("() => { const p = window.map.latLngToContainerPoint([60.1752, 24.9440]); "
-                              "return [p.x, p.y]; }")
+        x, y = frame.evaluate(
+            "() => { const p = window.map.latLngToContainerPoint([60.1752, 24.9440]); return [p.x, p.y]; }"
+        )
         box = frame_el.bounding_box()
         editor.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] - 4)
         editor.mouse.down()
@@ -169,8 +187,7 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         assert changed[FIRST["Name"]].website == "https://example.org/friends-of-the-park"
         expected = {**{STORED[k]: v for k, v in FIRST.items()}, "website": "https://example.org/friends-of-the-park"}
         assert {k: getattr(changed[FIRST["Name"]], k) for k in expected} == expected
-        assert [(x.relation, x.target_osm_id) for x in changed[FIRST["Name"]].links] == [
-            ("cares_for", 6627217)]
+        assert [(x.relation, x.target_osm_id) for x in changed[FIRST["Name"]].links] == [("cares_for", 6627217)]
         assert changed[SECOND["Name"]].version == second.version  # the other one untouched
 
         # A reload keeps the editor signed in (the cookie), with no password or role in the browser.
@@ -204,13 +221,22 @@ def test_group_journey_stores_exactly_what_was_typed(playwright: Any, tmp_path: 
         resident = chromium.new_context(viewport={"width": 1400, "height": 1800}).new_page()
         resident.goto(url)
         frame = browser.wait_for_map(resident)
-        frame.evaluate("""(name) => { for (const el of document.querySelectorAll('.leaflet-marker-icon'))
+        frame.evaluate(
+            """(name) => { for (const el of document.querySelectorAll('.leaflet-marker-icon'))
                                         if (el.title === name) { el.click(); return; }
-                                      throw new Error('no marker'); }""", FIRST["Name"])
+                                      throw new Error('no marker'); }""",
+            FIRST["Name"],
+        )
         popup = frame.wait_for_selector(".op-popup").inner_text()
-        for value in ("https://example.org/friends-of-the-park", "Cares for Kaisaniemen puisto",
-                      FIRST["What you do"], "Meets: Saturdays 10:00-12:00", "For: Everyone, children with an adult",
-                      "Online: https://chat.example.org/friends", "+358 40 123 4567"):
+        for value in (
+            "https://example.org/friends-of-the-park",
+            "Cares for Kaisaniemen puisto",
+            FIRST["What you do"],
+            "Meets: Saturdays 10:00-12:00",
+            "For: Everyone, children with an adult",
+            "Online: https://chat.example.org/friends",
+            "+358 40 123 4567",
+        ):
             assert value in popup, (value, popup)
         assert "osm:" not in popup and SECOND["Name"] not in popup
 
@@ -240,8 +266,9 @@ def test_an_edit_while_the_moderator_looks_stops_the_publish(playwright: Any, tm
     def toddlers(description: str) -> dict[str, Any]:
         return {"name": "Handmade Toddler Group", "geometry": Point(24.95, 60.17), "description": description}
 
-    data = _data_with_people(tmp_path, ("Eeva Editor", "editor", "Handmade Friends"),
-                             ("Mika Moderator", "moderator", None))
+    data = _data_with_people(
+        tmp_path, ("Eeva Editor", "editor", "Handmade Friends"), ("Mika Moderator", "moderator", None)
+    )
     with _in(data):  # on the map already; then the group sends a change
         editor = accounts.get_user(store.find_user(name="Eeva Editor").id)  # type: ignore[union-attr]
         moderator_account = accounts.get_user(store.find_user(name="Mika Moderator").id)  # type: ignore[union-attr]
@@ -293,9 +320,12 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
         moderator = store.find_user(name="Mika Moderator")
         assert moderator is not None
         accounts.set_email_as(admin, moderator.id, "mika@council.example")
-    council = [User(sub="mika-at-council", claims={"email": "mika@council.example", "email_verified": True,
-                                                   "name": "Mika M."}),
-               User(sub="stranger", claims={"email": "stranger@council.example", "email_verified": True})]
+    council = [
+        User(
+            sub="mika-at-council", claims={"email": "mika@council.example", "email_verified": True, "name": "Mika M."}
+        ),
+        User(sub="stranger", claims={"email": "stranger@council.example", "email_verified": True}),
+    ]
     port = browser.free_port()
     with run_server_in_thread(port=0, user_claims=council) as provider:
         secrets_file = tmp_path / "secrets.toml"
@@ -305,7 +335,8 @@ def test_council_single_sign_on_gets_the_role_an_admin_gave_the_email(playwright
             f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
             'client_id = "our-patch-test"\n'
             f'client_secret = "{secrets.token_urlsafe(16)}"\n'
-            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n')
+            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n'
+        )
         with browser.running_app(data, port=port, args=("--secrets.files", str(secrets_file))) as url:
             chromium = browser.launch(playwright)
             page = chromium.new_context(viewport={"width": 1400, "height": 1600}).new_page()

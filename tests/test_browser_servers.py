@@ -64,8 +64,9 @@ def _health(proxy: StickyProxy, server: int) -> tuple[int, dict[str, Any]]:
         return int(answer.status), json.loads(answer.read())
 
 
-def test_two_servers_share_sign_ins_edits_and_saved_locals(playwright: Any, tmp_path: Path, shared_postgis: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_servers_share_sign_ins_edits_and_saved_locals(
+    playwright: Any, tmp_path: Path, shared_postgis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folders = [tmp_path / "server-a", tmp_path / "server-b"]
     for folder in folders:
         folder.mkdir()
@@ -77,8 +78,11 @@ def test_two_servers_share_sign_ins_edits_and_saved_locals(playwright: Any, tmp_
     accounts.add_user("Mika Moderator", "moderator", PASSWORD)
 
     env = {"OURPATCH_DATABASE_URL": shared_postgis}
-    with browser.running_app(folders[A], env=env) as url_a, browser.running_app(folders[B], env=env) as url_b, \
-            StickyProxy([int(url_a.rstrip("/").rsplit(":", 1)[1]), int(url_b.rstrip("/").rsplit(":", 1)[1])]) as proxy:
+    with (
+        browser.running_app(folders[A], env=env) as url_a,
+        browser.running_app(folders[B], env=env) as url_b,
+        StickyProxy([int(url_a.rstrip("/").rsplit(":", 1)[1]), int(url_b.rstrip("/").rsplit(":", 1)[1])]) as proxy,
+    ):
         front = proxy.url
         assert _health(proxy, A) == (200, {"ok": True}) and _health(proxy, B) == (200, {"ok": True})
         assert proxy.served(0, "/health") == {A, B}
@@ -129,7 +133,9 @@ def test_two_servers_share_sign_ins_edits_and_saved_locals(playwright: Any, tmp_
             """(name) => { const f = document.querySelector("iframe[title='streamlit_folium.st_folium']");
                            const d = f && f.contentDocument;
                            return !!d && [...d.querySelectorAll('.leaflet-marker-icon')].some(el => el.title === name); }""",
-            arg=NAME, timeout=60_000)
+            arg=NAME,
+            timeout=60_000,
+        )
         assert proxy.served(mark, "/_stcore/stream") <= {B}  # the same websocket (a new one would be B's too)
 
         # The editor's sign-in, made on A, is honoured by B: a new tab sent to B is signed in.

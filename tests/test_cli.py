@@ -13,17 +13,31 @@ import pytest
 from layers.osm import sources
 from layers.settings import REPO_ROOT
 
-SENATE_AREA = {"type": "Feature", "properties": {"name": "Senate Square and Esplanadi"}, "geometry": {
-    "type": "Polygon",
-    "coordinates": [[[24.9440, 60.1665], [24.9560, 60.1665], [24.9560, 60.1705], [24.9440, 60.1705], [24.9440, 60.1665]]],
-}}
+SENATE_AREA = {
+    "type": "Feature",
+    "properties": {"name": "Senate Square and Esplanadi"},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [[24.9440, 60.1665], [24.9560, 60.1665], [24.9560, 60.1705], [24.9440, 60.1705], [24.9440, 60.1665]]
+        ],
+    },
+}
 
 
-def run(*args: str, data_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, data_dir: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "OURPATCH_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "layers", *args],
-        cwd=REPO_ROOT, env=full_env, input=stdin, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO_ROOT,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -76,8 +90,16 @@ def test_polygon_rings_follow_the_right_hand_rule(tmp_path: Path, cli_data_dir: 
 
 
 def test_within_category_filter_and_stdin(cli_data_dir: Path) -> None:
-    result = run("within", "-", "--category", "worship", "--category", "parks",
-                 data_dir=cli_data_dir, stdin=json.dumps(SENATE_AREA))
+    result = run(
+        "within",
+        "-",
+        "--category",
+        "worship",
+        "--category",
+        "parks",
+        data_dir=cli_data_dir,
+        stdin=json.dumps(SENATE_AREA),
+    )
     assert result.returncode == 0, result.stderr
     cats = {f["properties"]["category"] for f in json.loads(result.stdout)["features"]}
     assert cats == {"worship", "parks"}
@@ -91,7 +113,10 @@ def test_within_accepts_a_feature_collection(tmp_path: Path, cli_data_dir: Path)
 
 
 def test_area_elsewhere_gives_empty_collection_and_a_hint(tmp_path: Path, cli_data_dir: Path) -> None:
-    swapped = {"type": "Polygon", "coordinates": [[[60.1665, 24.944], [60.1705, 24.944], [60.1705, 24.956], [60.1665, 24.944]]]}
+    swapped = {
+        "type": "Polygon",
+        "coordinates": [[[60.1665, 24.944], [60.1705, 24.944], [60.1705, 24.956], [60.1665, 24.944]]],
+    }
     result = run("within", str(write(tmp_path, swapped)), data_dir=cli_data_dir)
     assert result.returncode == 0
     assert json.loads(result.stdout)["features"] == []
@@ -112,10 +137,16 @@ def test_categories_lists_every_category_with_its_count(cli_data_dir: Path) -> N
         (["within", "{missing}"], None, "No such file"),
         (["within", "{file}"], "this is not json", "not GeoJSON"),
         (["within", "{file}"], json.dumps({"type": "Point", "coordinates": [24.9, 60.1]}), "holds no polygon"),
-        (["within", "{file}"], json.dumps({"type": "Polygon", "coordinates": [[[24, 91], [25, 91], [25, 92], [24, 91]]]}),
-         "out of range"),
-        (["within", "{file}"], json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
-         "self-intersecting"),
+        (
+            ["within", "{file}"],
+            json.dumps({"type": "Polygon", "coordinates": [[[24, 91], [25, 91], [25, 92], [24, 91]]]}),
+            "out of range",
+        ),
+        (
+            ["within", "{file}"],
+            json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
+            "self-intersecting",
+        ),
         (["within", "{file}", "--category", "pubs"], json.dumps(SENATE_AREA), "Unknown category 'pubs'"),
         (["within"], None, "required"),
         (["frobnicate"], None, "invalid choice"),
@@ -123,8 +154,9 @@ def test_categories_lists_every_category_with_its_count(cli_data_dir: Path) -> N
         (["load", "--pbf", "{file}"], "not an extract", "not an OpenStreetMap extract"),
     ],
 )
-def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, cli_data_dir: Path, args: list[str],
-                                             content: str | None, words: str) -> None:
+def test_bad_input_is_one_sentence_and_exit_2(
+    tmp_path: Path, cli_data_dir: Path, args: list[str], content: str | None, words: str
+) -> None:
     path = tmp_path / "input.geojson"
     if content is not None:
         path.write_text(content)
@@ -168,7 +200,10 @@ def test_load_osm_xml(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = run("load", "--pbf", str(xml), data_dir=data)
     assert result.returncode == 0, result.stderr
-    area = write(tmp_path, {"type": "Polygon", "coordinates": [[[-1.2, 53.9], [-1.0, 53.9], [-1.0, 54.0], [-1.2, 54.0], [-1.2, 53.9]]]})
+    area = write(
+        tmp_path,
+        {"type": "Polygon", "coordinates": [[[-1.2, 53.9], [-1.0, 53.9], [-1.0, 54.0], [-1.2, 54.0], [-1.2, 53.9]]]},
+    )
     fc = json.loads(run("within", str(area), data_dir=data).stdout)
     by_name = {f["properties"]["name"]: f["properties"] for f in fc["features"]}
     assert by_name["Handmade Chapel"]["category"] == "worship"
@@ -179,8 +214,13 @@ def test_load_osm_xml(tmp_path: Path) -> None:
 
 def test_place_without_network_says_so(tmp_path: Path) -> None:
     # Point osmnx at a closed local port: the same failure as having no internet.
-    result = run("load", "--place", "York, UK", data_dir=tmp_path / "data",
-                 env={"OURPATCH_NOMINATIM_URL": "http://127.0.0.1:9/", "OURPATCH_OVERPASS_URL": "http://127.0.0.1:9/"})
+    result = run(
+        "load",
+        "--place",
+        "York, UK",
+        data_dir=tmp_path / "data",
+        env={"OURPATCH_NOMINATIM_URL": "http://127.0.0.1:9/", "OURPATCH_OVERPASS_URL": "http://127.0.0.1:9/"},
+    )
     assert result.returncode == 2
     assert "needs an internet connection" in result.stderr
     assert "Traceback" not in result.stderr

@@ -29,9 +29,16 @@ def people(each_store: str) -> dict[str, accounts.User]:
 
 
 def friends(**extra: object) -> dict[str, object]:
-    return {"name": "Friends of Kaisaniemi Park", "category": "community_groups", "kind": "place",
-            "geometry": Point(24.9462, 60.1752), "schedule": "Saturdays 10:00", "website": "https://example.org/fokp",
-            "links": [{"relation": "cares_for", "target": KAISANIEMI}], **extra}
+    return {
+        "name": "Friends of Kaisaniemi Park",
+        "category": "community_groups",
+        "kind": "place",
+        "geometry": Point(24.9462, 60.1752),
+        "schedule": "Saturdays 10:00",
+        "website": "https://example.org/fokp",
+        "links": [{"relation": "cares_for", "target": KAISANIEMI}],
+        **extra,
+    }
 
 
 def test_editor_adds_pending_moderator_publishes_resident_sees_it(people: dict[str, accounts.User]) -> None:
@@ -78,8 +85,9 @@ def test_rejection_reason_history_restore_and_conflict(people: dict[str, account
     row = store.get_asset(asset_id)
     assert row.status == "rejected" and row.rejection_reason == "Please add when you meet."
     version = row.version
-    community.update_asset(people["editor"], asset_id, friends(schedule="Saturdays 10:00-12:00"),
-                           expected_version=version)
+    community.update_asset(
+        people["editor"], asset_id, friends(schedule="Saturdays 10:00-12:00"), expected_version=version
+    )
     with pytest.raises(store.ConflictError):  # a second editor still holding the old version
         community.update_asset(people["editor"], asset_id, friends(schedule="Sundays"), expected_version=version)
     community.publish(people["moderator"], asset_id)
@@ -119,22 +127,29 @@ def test_freshness(people: dict[str, accounts.User]) -> None:
         ({"geometry": Point(200, 95)}, "Location"),
         ({"geometry": Point(float("nan"), 60)}, "Location"),
         ({"kind": "area", "geometry": Point(24.9, 60.1)}, "Location"),
-        ({"kind": "area", "geometry": mapping(box(0, 0, 1, 1)) | {"coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}, "self-intersecting"),
+        (
+            {
+                "kind": "area",
+                "geometry": mapping(box(0, 0, 1, 1)) | {"coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+            },
+            "self-intersecting",
+        ),
         ({"kind": "online", "geometry": box(24.94, 60.17, 24.95, 60.18)}, "Online url"),
         ({"links": [{"relation": "owns", "target": KAISANIEMI}]}, "Links"),
         ({"links": [{"relation": "cares_for", "target": "drop table"}]}, "Links"),
         ({"description": "x" * 5000}, "Description"),
     ],
 )
-def test_bad_fields_get_one_sentence_naming_the_field(people: dict[str, accounts.User], change: dict[str, object],
-                                                      field: str) -> None:
+def test_bad_fields_get_one_sentence_naming_the_field(
+    people: dict[str, accounts.User], change: dict[str, object], field: str
+) -> None:
     with pytest.raises(BadInputError, match=field):
         community.create_asset(people["editor"], friends(**change))
     assert store.asset_rows() == []
 
 
 def test_hostile_text_is_stored_as_text(people: dict[str, accounts.User]) -> None:
-    name = '<img src=x onerror=alert(1)>'
+    name = "<img src=x onerror=alert(1)>"
     asset_id = community.create_asset(people["moderator"], friends(name=name), group="Handmade Group", publish=True)
     assert store.get_asset(asset_id).name == name
 
@@ -159,27 +174,36 @@ def test_history_says_what_changed(people: dict[str, accounts.User]) -> None:
 
 
 def test_links_between_community_assets_show_at_both_ends(people: dict[str, accounts.User]) -> None:
-    hall = community.create_asset(people["moderator"], friends(name="Handmade Hall", links=[]), group="Handmade Group",
-                                  publish=True)
-    club = community.create_asset(people["moderator"], friends(name="Handmade Club", links=[
-        {"relation": "meets_at", "target": f"community:{hall}"}]), group="Handmade Group", publish=True)
+    hall = community.create_asset(
+        people["moderator"], friends(name="Handmade Hall", links=[]), group="Handmade Group", publish=True
+    )
+    club = community.create_asset(
+        people["moderator"],
+        friends(name="Handmade Club", links=[{"relation": "meets_at", "target": f"community:{hall}"}]),
+        group="Handmade Group",
+        publish=True,
+    )
     notes = catalogue.all_assets().set_index("id")["note"]
     assert "Meets at Handmade Hall" in notes[f"community:{club}"]
     assert "Meeting place of Handmade Club" in notes[f"community:{hall}"]
 
 
 def test_published_assets_within_an_area_come_from_the_store_query(people: dict[str, accounts.User]) -> None:
-    near = community.create_asset(people["moderator"], friends(name="Handmade Near"), group="Handmade Group",
-                                  publish=True)
+    near = community.create_asset(
+        people["moderator"], friends(name="Handmade Near"), group="Handmade Group", publish=True
+    )
     community.create_asset(people["editor"], friends(name="Handmade Pending Near"))  # pending: not for everyone
-    community.create_asset(people["moderator"], friends(name="Handmade Far", geometry=Point(24.99, 60.20), links=[]),
-                           group="Handmade Group", publish=True)
+    community.create_asset(
+        people["moderator"],
+        friends(name="Handmade Far", geometry=Point(24.99, 60.20), links=[]),
+        group="Handmade Group",
+        publish=True,
+    )
     assert community.published_within(box(24.940, 60.172, 24.951, 60.178)) == [near]
     assert community.published_within(box(24.0, 59.0, 24.1, 59.1)) == []
 
 
-def test_pending_assets_leave_the_app_only_for_planners_moderators_and_admins(
-        people: dict[str, accounts.User]) -> None:
+def test_pending_assets_leave_the_app_only_for_planners_moderators_and_admins(people: dict[str, accounts.User]) -> None:
     from layers.io import export
 
     asset_id = community.create_asset(people["editor"], friends(name="Handmade Pending Friends"))

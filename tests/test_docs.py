@@ -42,7 +42,11 @@ def test_every_limit_is_in_readmes_limits_section() -> None:
     from layers import settings
 
     limits = README.split("## Limits", 1)[1].split("\n## ", 1)[0]
-    settings_src = (REPO_ROOT / "layers" / "settings.py").read_text().split("# ---------------------------------------------------------------- limits", 1)[1]
+    settings_src = (
+        (REPO_ROOT / "layers" / "settings.py")
+        .read_text()
+        .split("# ---------------------------------------------------------------- limits", 1)[1]
+    )
     names = re.findall(r"^([a-z_]+): [a-z\[\]]+ = ", settings_src, flags=re.MULTILINE)
     assert len(names) > 15
     for name in names:

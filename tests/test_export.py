@@ -41,8 +41,9 @@ def _points_close(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame, crs: str) -> No
     to = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     want = want.set_index("id")
     for row in got.itertuples():
-        expect = shapely.transform(want.loc[row.id].geometry,
-                                   lambda xy: np.column_stack(to.transform(xy[:, 0], xy[:, 1])))
+        expect = shapely.transform(
+            want.loc[row.id].geometry, lambda xy: np.column_stack(to.transform(xy[:, 0], xy[:, 1]))
+        )
         assert shapely.hausdorff_distance(row.geometry, expect) < 0.01, row.id
 
 
@@ -54,13 +55,16 @@ def test_gpkg_one_geometry_type_per_table_and_valid(tmp_path: Path, expected: gp
     out = tmp_path / "assets.gpkg"
     files = export.export_to(out, "gpkg", layer_ids=None, area=AREA, crs="EPSG:3067")
     assert_valid_gpkg(out)
-    want_tables = {f"{cat}_{'points' if kind == 'Point' else 'polygons'}"
-                   for cat, kind in zip(expected["category"], expected.geom_type, strict=True)}
+    want_tables = {
+        f"{cat}_{'points' if kind == 'Point' else 'polygons'}"
+        for cat, kind in zip(expected["category"], expected.geom_type, strict=True)
+    }
     types = dict(pyogrio.list_layers(out))
     assert set(types) == want_tables
     assert all(t == ("Point" if name.endswith("_points") else "MultiPolygon") for name, t in types.items()), types
-    assert ogrinfo_geometry_types(out) == {name: ("Point" if name.endswith("_points") else "Multi Polygon")
-                                           for name in types}  # GDAL 3.6 reads the same
+    assert ogrinfo_geometry_types(out) == {
+        name: ("Point" if name.endswith("_points") else "Multi Polygon") for name in types
+    }  # GDAL 3.6 reads the same
     frames = _gpkg_frames(out)
     (tmp_path / "shp").mkdir()
     converted = ogr2ogr_to_shapefiles(out, tmp_path / "shp")  # GDAL 3.6 converts every table whole
@@ -69,8 +73,9 @@ def test_gpkg_one_geometry_type_per_table_and_valid(tmp_path: Path, expected: gp
         category, group = name.rsplit("_", 1)
         assert frame.crs.to_epsg() == 3067
         assert set(frame["category"]) == {category}
-        assert len(frame) == int(((expected["category"] == category)
-                                  & expected.geom_type.isin(export.GEOMETRY_GROUPS[group])).sum())
+        assert len(frame) == int(
+            ((expected["category"] == category) & expected.geom_type.isin(export.GEOMETRY_GROUPS[group])).sum()
+        )
     got = gpd.GeoDataFrame(gpd.pd.concat(frames.values(), ignore_index=True), crs="EPSG:3067")
     assert len(got) == len(expected)
     assert "Pyhän Kolminaisuuden kirkko" in set(got["name"])
@@ -91,8 +96,11 @@ def test_gpkg_one_geometry_type_per_table_and_valid(tmp_path: Path, expected: gp
 def test_validator_rejects_what_we_no_longer_write(tmp_path: Path) -> None:
     """The check above can fail: a GeoPackage 1.4 with mixed points and polygons in one table, as
     GDAL writes by default, is rejected by GDAL 3.6's validator."""
-    mixed = gpd.GeoDataFrame({"name": ["Handmade point", "Handmade square"]},
-                             geometry=[shapely.Point(24.95, 60.17), box(24.94, 60.16, 24.95, 60.17)], crs="EPSG:4326")
+    mixed = gpd.GeoDataFrame(
+        {"name": ["Handmade point", "Handmade square"]},
+        geometry=[shapely.Point(24.95, 60.17), box(24.94, 60.16, 24.95, 60.17)],
+        crs="EPSG:4326",
+    )
     path = tmp_path / "mixed.gpkg"
     pyogrio.write_dataframe(mixed, path, layer="mixed", driver="GPKG")
     assert validate_gpkg(path).returncode != 0
@@ -105,8 +113,9 @@ def test_british_national_grid_refuses_data_outside_great_britain(tmp_path: Path
     with pytest.raises(BadInputError, match="outside the area EPSG:2154"):
         export.export_to(tmp_path / "fr.gpkg", "gpkg", layer_ids=["libraries"], area=AREA, crs="EPSG:2154")
     out = tmp_path / "anyway.gpkg"
-    files = export.export_to(out, "gpkg", layer_ids=["libraries"], area=AREA, crs="EPSG:27700",
-                             outside_area_of_use=True)
+    files = export.export_to(
+        out, "gpkg", layer_ids=["libraries"], area=AREA, crs="EPSG:27700", outside_area_of_use=True
+    )
     meta = pyogrio.read_info(out, layer=pyogrio.list_layers(out)[0][0])["dataset_metadata"]
     assert meta["OUTSIDE_AREA_OF_USE"] == "yes" and "WARNING" in meta["CRS_TRANSFORMATION"]
     assert "ballpark" not in meta["CRS_TRANSFORMATION"].lower() and "Helmert" not in meta["CRS_TRANSFORMATION"]
@@ -118,8 +127,11 @@ def _os_test_points() -> gpd.GeoDataFrame:
     """OS's OSTN15 test points (ETRS89 in, British National Grid out) as assets of a handmade layer."""
     table = gpd.pd.read_csv(REPO_ROOT / "tests" / "standards" / "ostn15" / "test_points.csv")
     n = len(table)
-    frame = gpd.GeoDataFrame({col: [None] * n for col in export.EXPORT_COLUMNS},
-                             geometry=gpd.points_from_xy(table["etrs89_lon"], table["etrs89_lat"]), crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {col: [None] * n for col in export.EXPORT_COLUMNS},
+        geometry=gpd.points_from_xy(table["etrs89_lon"], table["etrs89_lat"]),
+        crs="EPSG:4326",
+    )
     frame["id"] = table["point_id"]
     frame["name"] = "Handmade OS test point " + table["point_id"]
     frame["category"] = "handmade_test_points"
@@ -130,8 +142,7 @@ def _os_test_points() -> gpd.GeoDataFrame:
 
 def test_british_national_grid_matches_ostn15_test_points(tmp_path: Path) -> None:
     points = _os_test_points()
-    inside = points[points["id"].isin([f"TP{n:02d}" for n in range(1, 41)])
-                    & (points["easting"] > 0)]
+    inside = points[points["id"].isin([f"TP{n:02d}" for n in range(1, 41)]) & (points["easting"] > 0)]
     out = tmp_path / "uk.gpkg"
     export.write(inside.drop(columns=["easting", "northing"]), "gpkg", out, crs="EPSG:27700")
     assert_valid_gpkg(out)
@@ -162,7 +173,9 @@ def test_shapefile_zip(tmp_path: Path, expected: gpd.GeoDataFrame) -> None:
     parts = [pyogrio.read_dataframe(f"/vsizip/{out}/{n}") for n in types]
     assert all(p.crs.to_epsg() == 3067 for p in parts)
     # the .prj itself names EPSG:3067 as PROJ (and so QGIS) recognises it at full confidence
-    assert all(CRS.from_wkt(zipfile.ZipFile(out).read(n).decode()).to_epsg() == 3067 for n in names if n.endswith(".prj"))
+    assert all(
+        CRS.from_wkt(zipfile.ZipFile(out).read(n).decode()).to_epsg() == 3067 for n in names if n.endswith(".prj")
+    )
     got = gpd.GeoDataFrame(gpd.pd.concat(parts, ignore_index=True), crs="EPSG:3067")
     assert len(got) == len(expected)
     assert "Pyhän Kolminaisuuden kirkko" in set(got["name"])
@@ -173,8 +186,16 @@ def test_csv_zip_one_file_per_geometry_type(tmp_path: Path, expected: gpd.GeoDat
     out = tmp_path / "assets.zip"
     export.export_to(out, "csv", layer_ids=["worship", "parks", "libraries"], area=AREA, crs="EPSG:3067")
     names = set(zipfile.ZipFile(out).namelist())
-    assert {"assets_points.csv", "assets_points.csvt", "assets_points.prj", "assets_polygons.csv",
-            "assets_polygons.csvt", "assets_polygons.prj", "LICENSE.txt", "README.txt"} == names
+    assert {
+        "assets_points.csv",
+        "assets_points.csvt",
+        "assets_points.prj",
+        "assets_polygons.csv",
+        "assets_polygons.csvt",
+        "assets_polygons.prj",
+        "LICENSE.txt",
+        "README.txt",
+    } == names
     assert "EPSG:3067" in zipfile.ZipFile(out).read("README.txt").decode()
     chosen = expected[expected["category"].isin(["worship", "parks", "libraries"])]
     total = 0
@@ -206,16 +227,21 @@ def test_geojson_and_kml_are_wgs84(tmp_path: Path, expected: gpd.GeoDataFrame) -
     export.export_to(kml, "kml", layer_ids=None, area=AREA)
     folders = [name for name, _ in pyogrio.list_layers(kml)]
     assert len(folders) == len(set(folders))
-    assert set(folders) == {f"{cat}_{'points' if kind == 'Point' else 'polygons'}"
-                            for cat, kind in zip(expected["category"], expected.geom_type, strict=True)}
+    assert set(folders) == {
+        f"{cat}_{'points' if kind == 'Point' else 'polygons'}"
+        for cat, kind in zip(expected["category"], expected.geom_type, strict=True)
+    }
     for name in folders:
         assert len(set(pyogrio.read_dataframe(kml, layer=name).geom_type)) == 1
     assert sum(len(pyogrio.read_dataframe(kml, layer=n)) for n in folders) == len(expected)
 
 
 def test_boundary_with_many_wards(tmp_path: Path) -> None:
-    wards = gpd.GeoDataFrame({"name": ["Handmade Ward A", "Handmade Ward B"]},
-                             geometry=[AREA, box(24.9400, 60.1720, 24.9560, 60.1780)], crs="EPSG:4326").to_crs("EPSG:3067")
+    wards = gpd.GeoDataFrame(
+        {"name": ["Handmade Ward A", "Handmade Ward B"]},
+        geometry=[AREA, box(24.9400, 60.1720, 24.9560, 60.1780)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:3067")
     path = tmp_path / "wards.gpkg"
     wards.to_file(path, driver="GPKG")
     with pytest.raises(BadInputError, match="holds 2 areas"):
@@ -228,8 +254,15 @@ def test_boundary_with_many_wards(tmp_path: Path) -> None:
 
 def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OURPATCH_DATA_DIR": str(data)}
-    return subprocess.run([sys.executable, "-m", "layers", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "layers", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
@@ -237,8 +270,22 @@ def test_cli_export_and_bad_requests(tmp_path: Path) -> None:
     area = tmp_path / "area.geojson"
     area.write_text(json.dumps(mapping(AREA)))
     out = tmp_path / "ward.gpkg"
-    ok = _cli("export", "--layer", "libraries", "--layer", "parks", "--format", "gpkg", "--crs", "EPSG:3067",
-              "--area", str(area), "-o", str(out), data=data)
+    ok = _cli(
+        "export",
+        "--layer",
+        "libraries",
+        "--layer",
+        "parks",
+        "--format",
+        "gpkg",
+        "--crs",
+        "EPSG:3067",
+        "--area",
+        str(area),
+        "-o",
+        str(out),
+        data=data,
+    )
     assert ok.returncode == 0, ok.stderr
     within = json.loads(_cli("within", str(area), "--category", "libraries", "--category", "parks", data=data).stdout)
     total = sum(len(pyogrio.read_dataframe(out, layer=name)) for name, _ in pyogrio.list_layers(out))
@@ -269,8 +316,17 @@ def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
     finally:
         os.environ["OURPATCH_DATA_DIR"] = old
     out = tmp_path / "mine.zip"
-    ok = _cli("export", "--all", "--format", "csv", "--area", f"http://localhost:8501/?local={token}", "-o", str(out),
-              data=tmp_path / "data")
+    ok = _cli(
+        "export",
+        "--all",
+        "--format",
+        "csv",
+        "--area",
+        f"http://localhost:8501/?local={token}",
+        "-o",
+        str(out),
+        data=tmp_path / "data",
+    )
     assert ok.returncode == 0, ok.stderr
     with zipfile.ZipFile(out) as archive:
         rows = sum(len(gpd.pd.read_csv(archive.open(n))) for n in archive.namelist() if n.endswith(".csv"))
@@ -279,25 +335,38 @@ def test_area_from_a_saved_local_link(tmp_path: Path) -> None:
 
 def _read_back(path: Path, fmt: str) -> gpd.GeoDataFrame:
     if fmt == "gpkg" or fmt == "kml":
-        frame = gpd.GeoDataFrame(gpd.pd.concat([pyogrio.read_dataframe(path, layer=n) for n, _ in pyogrio.list_layers(path)],
-                                               ignore_index=True))
+        frame = gpd.GeoDataFrame(
+            gpd.pd.concat(
+                [pyogrio.read_dataframe(path, layer=n) for n, _ in pyogrio.list_layers(path)], ignore_index=True
+            )
+        )
         return frame.rename(columns={"Name": "name"})
     if fmt == "shp":
         names = [n for n in zipfile.ZipFile(path).namelist() if n.endswith(".shp")]
-        return gpd.GeoDataFrame(gpd.pd.concat([pyogrio.read_dataframe(f"/vsizip/{path}/{n}") for n in names],
-                                              ignore_index=True))
+        return gpd.GeoDataFrame(
+            gpd.pd.concat([pyogrio.read_dataframe(f"/vsizip/{path}/{n}") for n in names], ignore_index=True)
+        )
     if fmt == "csv":
         archive = zipfile.ZipFile(path)
-        table = gpd.pd.concat([gpd.pd.read_csv(archive.open(n), dtype={"osm_id": "Int64"})
-                               for n in archive.namelist() if n.endswith(".csv")], ignore_index=True)
+        table = gpd.pd.concat(
+            [
+                gpd.pd.read_csv(archive.open(n), dtype={"osm_id": "Int64"})
+                for n in archive.namelist()
+                if n.endswith(".csv")
+            ],
+            ignore_index=True,
+        )
         return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries.from_wkt(table["wkt"]))
     return pyogrio.read_dataframe(path)
 
 
-@pytest.mark.parametrize(("fmt", "crs"), [("geojson", None), ("gpkg", "EPSG:3067"), ("shp", "EPSG:3067"),
-                                          ("csv", "EPSG:3857"), ("kml", None)])
-def test_every_format_reads_back_the_same_assets(tmp_path: Path, expected: gpd.GeoDataFrame, fmt: str,
-                                                 crs: str | None) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "crs"),
+    [("geojson", None), ("gpkg", "EPSG:3067"), ("shp", "EPSG:3067"), ("csv", "EPSG:3857"), ("kml", None)],
+)
+def test_every_format_reads_back_the_same_assets(
+    tmp_path: Path, expected: gpd.GeoDataFrame, fmt: str, crs: str | None
+) -> None:
     out = tmp_path / f"assets.{'zip' if fmt in ('shp', 'csv') else fmt}"
     export.export_to(out, fmt, layer_ids=None, area=AREA, crs=crs)
     got = _read_back(out, fmt)
@@ -310,7 +379,9 @@ def test_every_format_reads_back_the_same_assets(tmp_path: Path, expected: gpd.G
     assert set(got.index) == set(want.index)
     for asset_id, row in want.iterrows():
         name = got.loc[asset_id, "name"]
-        assert (name if isinstance(name, str) and name else None) == (row["name"] if isinstance(row["name"], str) else None)
+        assert (name if isinstance(name, str) and name else None) == (
+            row["name"] if isinstance(row["name"], str) else None
+        )
         assert got.loc[asset_id, "category"] == row["category"]
         assert int(got.loc[asset_id, "osm_id"]) == int(row["osm_id"])
     if crs:

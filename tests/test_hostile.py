@@ -93,11 +93,11 @@ def world_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         editor = accounts.add_user("Eeva Hostile Editor", "editor", PASSWORD, group=GROUP)
         moderator = accounts.add_user("Mika Hostile Moderator", "moderator", PASSWORD)
         admin = accounts.add_user("Ada Hostile Admin", "admin", PASSWORD)
-        asset = community.create_asset(moderator, {"name": "Handmade Reading Circle", "geometry": Point(24.951, 60.17)},
-                                       group=GROUP, publish=True)
+        asset = community.create_asset(
+            moderator, {"name": "Handmade Reading Circle", "geometry": Point(24.951, 60.17)}, group=GROUP, publish=True
+        )
         token = local_spec.save("Handmade local", "{}", Polygon(SQUARE).wkt, source="ip:198.51.100.1")
-        yield {"data": data, "editor": editor, "moderator": moderator, "admin": admin, "asset": asset,
-               "token": token}
+        yield {"data": data, "editor": editor, "moderator": moderator, "admin": admin, "asset": asset, "token": token}
 
 
 @pytest.fixture
@@ -126,13 +126,18 @@ def polygon(ring: list[Any]) -> dict[str, Any]:
 
 def ring_with(n: int, lon: float = 24.95, lat: float = 60.17, size: float = 0.01) -> list[list[float]]:
     """A valid star-free ring of n points on a circle (hand-made test geometry)."""
-    pts = [[lon + size * math.cos(2 * math.pi * i / n), lat + size * 0.5 * math.sin(2 * math.pi * i / n)]
-           for i in range(n)]
+    pts = [
+        [lon + size * math.cos(2 * math.pi * i / n), lat + size * 0.5 * math.sin(2 * math.pi * i / n)] for i in range(n)
+    ]
     return [*pts, pts[0]]
 
 
 def circle_feature(lon: float, lat: float, radius: float) -> dict[str, Any]:
-    return {"type": "Feature", "properties": {"radius": radius}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    return {
+        "type": "Feature",
+        "properties": {"radius": radius},
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+    }
 
 
 # ================================================================ 1. geometry that is not finite or sane
@@ -140,19 +145,29 @@ def circle_feature(lon: float, lat: float, radius: float) -> dict[str, Any]:
 NAN_AREAS = {
     "nan-lon": polygon([[float("nan"), 60.17], [24.952, 60.170], [24.952, 60.171], [24.950, 60.170]]),
     "inf-lat": polygon([[24.95, float("inf")], [24.952, 60.170], [24.952, 60.171], [24.95, float("inf")]]),
-    "nan-height": polygon([[24.950, 60.170, float("nan")], [24.952, 60.170, 1], [24.952, 60.171, 1],
-                           [24.950, 60.170, float("nan")]]),
-    "inf-height": polygon([[24.950, 60.170, 1], [24.952, 60.170, float("-inf")], [24.952, 60.171, 1],
-                           [24.950, 60.170, 1]]),
-    "nan-measure": polygon([[24.950, 60.170, 1, float("nan")], [24.952, 60.170, 1, 0], [24.952, 60.171, 1, 0],
-                            [24.950, 60.170, 1, float("nan")]]),
+    "nan-height": polygon(
+        [[24.950, 60.170, float("nan")], [24.952, 60.170, 1], [24.952, 60.171, 1], [24.950, 60.170, float("nan")]]
+    ),
+    "inf-height": polygon(
+        [[24.950, 60.170, 1], [24.952, 60.170, float("-inf")], [24.952, 60.171, 1], [24.950, 60.170, 1]]
+    ),
+    "nan-measure": polygon(
+        [
+            [24.950, 60.170, 1, float("nan")],
+            [24.952, 60.170, 1, 0],
+            [24.952, 60.171, 1, 0],
+            [24.950, 60.170, 1, float("nan")],
+        ]
+    ),
     "five-numbers": polygon([[24.950, 60.170, 1, 2, 3], [24.952, 60.170], [24.952, 60.171], [24.950, 60.170]]),
     "booleans": polygon([[True, False], [24.952, 60.170], [24.952, 60.171], [True, False]]),
     "text-numbers": polygon([["24.95", "60.17"], [24.952, 60.170], [24.952, 60.171], ["24.95", "60.17"]]),
     "null-position": polygon([None, [24.952, 60.170], [24.952, 60.171], None]),
     "dict-position": {"type": "Polygon", "coordinates": [[{"x": 1}, [24.952, 60.170], [24.952, 60.171]]]},
-    "multipolygon-nan": {"type": "MultiPolygon", "coordinates": [[[[24.95, 60.17], [24.96, 60.17], [24.96, float("nan")],
-                                                                   [24.95, 60.17]]]]},
+    "multipolygon-nan": {
+        "type": "MultiPolygon",
+        "coordinates": [[[[24.95, 60.17], [24.96, 60.17], [24.96, float("nan")], [24.95, 60.17]]]],
+    },
     "circle-nan-centre": circle_feature(float("nan"), 60.17, 100),
     "circle-inf-radius": circle_feature(24.95, 60.17, float("inf")),
     "circle-nan-radius": circle_feature(24.95, 60.17, float("nan")),
@@ -178,8 +193,11 @@ ASSET_GEOMETRIES = {
     "wkt-inf-height": ("place", "POINT Z (24.95 60.17 Infinity)", "not numbers"),
     "wkt-nan-lon": ("place", "POINT (NaN 60.17)", "not numbers"),
     "wkt-nan-measure": ("place", "POINT M (24.95 60.17 NaN)", "not numbers"),
-    "polygon-nan-height": ("area", "POLYGON Z ((24.95 60.17 NaN, 24.96 60.17 1, 24.96 60.18 1, 24.95 60.17 NaN))",
-                           "not numbers"),
+    "polygon-nan-height": (
+        "area",
+        "POLYGON Z ((24.95 60.17 NaN, 24.96 60.17 1, 24.96 60.18 1, 24.95 60.17 NaN))",
+        "not numbers",
+    ),
     "online-as-a-point": ("online", Point(24.95, 60.17), "not a point"),
     "area-as-a-point": ("area", Point(24.95, 60.17), "not a point"),
     "area-as-a-line": ("area", "LINESTRING (24.95 60.17, 24.96 60.18)", "not a linestring"),
@@ -192,10 +210,16 @@ ASSET_GEOMETRIES = {
     "unreadable-wkt": ("place", "POINT (24.95", "not readable"),
     "geojson-nan-point": ("place", {"type": "Point", "coordinates": [24.95, float("nan")]}, "not numbers"),
     "geojson-point-5d": ("place", {"type": "Point", "coordinates": [24.95, 60.17, 1, 2, 3]}, "malformed"),
-    "geojson-multipoint-huge": ("place", {"type": "MultiPoint", "coordinates": [[24.95, 60.17]] * 6000},
-                                "more than 5,000 points"),
-    "geojson-area-nan": ("area", {"type": "Polygon", "coordinates": [[[24.95, 60.17], [24.96, float("nan")],
-                                                                      [24.96, 60.18], [24.95, 60.17]]]}, "not numbers"),
+    "geojson-multipoint-huge": (
+        "place",
+        {"type": "MultiPoint", "coordinates": [[24.95, 60.17]] * 6000},
+        "more than 5,000 points",
+    ),
+    "geojson-area-nan": (
+        "area",
+        {"type": "Polygon", "coordinates": [[[24.95, 60.17], [24.96, float("nan")], [24.96, 60.18], [24.95, 60.17]]]},
+        "not numbers",
+    ),
 }
 
 
@@ -213,37 +237,73 @@ def test_a_height_on_a_good_point_is_dropped_not_stored(fresh_data_dir: Path) ->
 
 
 def _gpkg_with(path: Path, geometries: list[Any], **columns: list[Any]) -> Path:
-    frame = gpd.GeoDataFrame({"name": [f"Handmade {i}" for i in range(len(geometries))], **columns},
-                             geometry=geometries, crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"name": [f"Handmade {i}" for i in range(len(geometries))], **columns}, geometry=geometries, crs="EPSG:4326"
+    )
     frame.to_file(path, driver="GPKG")
     return path
 
 
 IMPORTED_GEOMETRIES: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "kml-nan-height.kml": (lambda d: _write(d / "kml-nan-height.kml", (
-        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Handmade'
-        '</name><Point><coordinates>24.95,60.17,nan</coordinates></Point></Placemark></Document></kml>')),
-                           "not numbers"),
-    "kml-inf-height.kml": (lambda d: _write(d / "kml-inf-height.kml", (
-        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Handmade'
-        '</name><Point><coordinates>24.95,60.17,inf</coordinates></Point></Placemark></Document></kml>')),
-                           "not numbers"),
-    "geopackage-nan-height.gpkg": (lambda d: _gpkg_with(d / "geopackage-nan-height.gpkg",
-                                                  [shapely.from_wkt("POINT Z (24.95 60.17 NaN)")]), "not numbers"),
-    "geopackage-inf-height.gpkg": (lambda d: _gpkg_with(d / "geopackage-inf-height.gpkg",
-                                                  [shapely.Point(24.95, 60.17, float("inf"))]), "not numbers"),
-    "geopackage-online-point.gpkg": (lambda d: _gpkg_with(d / "geopackage-online-point.gpkg", [Point(24.95, 60.17)],
-                                                    kind=["online"], online_url=["https://example.org"]),
-                               "not a point"),
-    "geojson-area-point.geojson": (lambda d: _write(d / "geojson-area-point.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}, kind="area")))), "not a point"),
-    "csv-online-point.csv": (lambda d: _write(d / "csv-online-point.csv",
-                                              "name,lon,lat,kind,online_url\nHandmade Online,24.95,60.17,online,"
-                                              "https://example.org\n"), "not a point"),
+    "kml-nan-height.kml": (
+        lambda d: _write(
+            d / "kml-nan-height.kml",
+            (
+                '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Handmade'
+                "</name><Point><coordinates>24.95,60.17,nan</coordinates></Point></Placemark></Document></kml>"
+            ),
+        ),
+        "not numbers",
+    ),
+    "kml-inf-height.kml": (
+        lambda d: _write(
+            d / "kml-inf-height.kml",
+            (
+                '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Handmade'
+                "</name><Point><coordinates>24.95,60.17,inf</coordinates></Point></Placemark></Document></kml>"
+            ),
+        ),
+        "not numbers",
+    ),
+    "geopackage-nan-height.gpkg": (
+        lambda d: _gpkg_with(d / "geopackage-nan-height.gpkg", [shapely.from_wkt("POINT Z (24.95 60.17 NaN)")]),
+        "not numbers",
+    ),
+    "geopackage-inf-height.gpkg": (
+        lambda d: _gpkg_with(d / "geopackage-inf-height.gpkg", [shapely.Point(24.95, 60.17, float("inf"))]),
+        "not numbers",
+    ),
+    "geopackage-online-point.gpkg": (
+        lambda d: _gpkg_with(
+            d / "geopackage-online-point.gpkg",
+            [Point(24.95, 60.17)],
+            kind=["online"],
+            online_url=["https://example.org"],
+        ),
+        "not a point",
+    ),
+    "geojson-area-point.geojson": (
+        lambda d: _write(
+            d / "geojson-area-point.geojson",
+            json.dumps(collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}, kind="area"))),
+        ),
+        "not a point",
+    ),
+    "csv-online-point.csv": (
+        lambda d: _write(
+            d / "csv-online-point.csv",
+            "name,lon,lat,kind,online_url\nHandmade Online,24.95,60.17,online,https://example.org\n",
+        ),
+        "not a point",
+    ),
     "csv-inf.csv": (lambda d: _write(d / "csv-inf.csv", "name,lon,lat\nHandmade Inf,inf,60.17\n"), "not numbers"),
     "csv-nan.csv": (lambda d: _write(d / "csv-nan.csv", "name,lon,lat\nHandmade NaN,24.95,nan\n"), "not numbers"),
-    "geojson-many-vertices.geojson": (lambda d: _write(d / "geojson-many-vertices.geojson", json.dumps(collection(
-        feature(polygon(ring_with(6000)), kind="area")))), "more than"),
+    "geojson-many-vertices.geojson": (
+        lambda d: _write(
+            d / "geojson-many-vertices.geojson", json.dumps(collection(feature(polygon(ring_with(6000)), kind="area")))
+        ),
+        "more than",
+    ),
 }
 
 
@@ -289,14 +349,32 @@ def bad_world_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         with store.connect() as db:
             table = db.table("community_assets")
             for name, wkt in {"good": "POINT (24.951 60.17)", **BAD_ROWS}.items():
-                table.insert({
-                    "name": f"Handmade {name}", "category": "community_groups", "geometry_wkt": wkt,
-                    "kind": "place", "status": "published", "created_at": now, "updated_at": now, "version": 1,
-                    "last_verified": now[:10]})
+                table.insert(
+                    {
+                        "name": f"Handmade {name}",
+                        "category": "community_groups",
+                        "geometry_wkt": wkt,
+                        "kind": "place",
+                        "status": "published",
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                        "last_verified": now[:10],
+                    }
+                )
                 ids[name] = int(table.last_pk)  # type: ignore[arg-type]
-            table.insert({
-                "name": "Handmade unknown category", "category": "casinos", "geometry_wkt": "POINT (24.95 60.17)",
-                "kind": "place", "status": "published", "created_at": now, "updated_at": now, "version": 1})
+            table.insert(
+                {
+                    "name": "Handmade unknown category",
+                    "category": "casinos",
+                    "geometry_wkt": "POINT (24.95 60.17)",
+                    "kind": "place",
+                    "status": "published",
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
             ids["unknown-category"] = int(table.last_pk)  # type: ignore[arg-type]
         yield {"data": data, "ids": ids}
 
@@ -323,8 +401,9 @@ def test_exports_work_with_bad_rows_in_the_store(bad_world: dict[str, Any], tmp_
     assert out.exists() and out.stat().st_size > 0
 
 
-def test_assets_command_and_oruk_feed_work_with_bad_rows(bad_world: dict[str, Any],
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_assets_command_and_oruk_feed_work_with_bad_rows(
+    bad_world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_cli(capsys, "assets")
     assert code == 0
     names = [f["properties"]["name"] for f in json.loads(out)["features"]]
@@ -400,16 +479,29 @@ def test_thousands_of_circles_are_refused_before_any_is_made(world: dict[str, An
 
 
 def test_tens_of_thousands_of_small_polygons_are_refused(world: dict[str, Any]) -> None:
-    tiny = [feature(polygon([[24.9 + i * 1e-5, 60.1], [24.9 + i * 1e-5 + 5e-6, 60.1], [24.9 + i * 1e-5, 60.10001],
-                             [24.9 + i * 1e-5, 60.1]])) for i in range(20_000)]
+    tiny = [
+        feature(
+            polygon(
+                [
+                    [24.9 + i * 1e-5, 60.1],
+                    [24.9 + i * 1e-5 + 5e-6, 60.1],
+                    [24.9 + i * 1e-5, 60.10001],
+                    [24.9 + i * 1e-5, 60.1],
+                ]
+            )
+        )
+        for i in range(20_000)
+    ]
     started = time.perf_counter()
     refused(lambda: areas.parse_area(collection(*tiny)), "shapes", LimitError)
     assert time.perf_counter() - started < 2.0
 
 
 def test_a_multipolygon_counts_each_part_as_a_shape(world: dict[str, Any]) -> None:
-    parts = [[[[24.9 + i * 1e-3, 60.1], [24.9 + i * 1e-3 + 5e-4, 60.1], [24.9 + i * 1e-3, 60.1005],
-               [24.9 + i * 1e-3, 60.1]]] for i in range(settings.max_area_shapes + 1)]
+    parts = [
+        [[[24.9 + i * 1e-3, 60.1], [24.9 + i * 1e-3 + 5e-4, 60.1], [24.9 + i * 1e-3, 60.1005], [24.9 + i * 1e-3, 60.1]]]
+        for i in range(settings.max_area_shapes + 1)
+    ]
     refused(lambda: areas.parse_area({"type": "MultiPolygon", "coordinates": parts}), "shapes", LimitError)
 
 
@@ -444,20 +536,25 @@ def test_within_refuses_too_many_shapes(world: dict[str, Any], files: Path, caps
     cli_refused(capsys, "shapes", "within", str(path))
 
 
-def test_a_saved_local_too_large_to_reopen_is_refused_when_saved(world: dict[str, Any],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_saved_local_too_large_to_reopen_is_refused_when_saved(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings, "max_local_spec_bytes", 1000)
     spec = json.dumps({"drawn": collection(feature(polygon(ring_with(200))))})
     refused(lambda: local_spec.save("Handmade Big", spec, Polygon(SQUARE).wkt), "too large", LimitError)
 
 
-def test_anonymous_locals_from_one_source_are_limited_per_day(fresh_data_dir: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_anonymous_locals_from_one_source_are_limited_per_day(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings, "max_anonymous_locals_per_source_per_day", 3)
     for _ in range(3):
         local_spec.save("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9")
-    refused(lambda: local_spec.save("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9"),
-            "at most 3 locals", LimitError)
+    refused(
+        lambda: local_spec.save("Handmade Mine", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.9"),
+        "at most 3 locals",
+        LimitError,
+    )
     local_spec.save("Handmade Other", "{}", Polygon(SQUARE).wkt, source="ip:203.0.113.10")  # another source
     local_spec.save("Handmade Signed In", "{}", Polygon(SQUARE).wkt, owner="user:1", source="ip:203.0.113.9")
 
@@ -480,14 +577,18 @@ def test_saving_a_local_refuses_an_area_no_local_may_have(world: dict[str, Any],
 
 SAVED_SPECS = {
     "huge-drawing": (json.dumps({"drawn": polygon([[0, 0], [30, 0], [30, 30], [0, 30], [0, 0]])}), "km²"),
-    "many-shapes": (json.dumps({"drawn": collection(*[circle_feature(24.95, 60.17, 50) for _ in range(60)])}),
-                    "shapes"),
+    "many-shapes": (
+        json.dumps({"drawn": collection(*[circle_feature(24.95, 60.17, 50) for _ in range(60)])}),
+        "shapes",
+    ),
     "not-json": ("{not json", "could not be read"),
     "not-an-object": ("[1, 2, 3]", "could not be read"),
     "unknown-combine": (json.dumps({"combine": "xor"}), "Unknown way"),
     "bad-walk": (json.dumps({"walk": {"lon": "x"}}), "incomplete"),
-    "nan-drawing": (json.dumps({"drawn": polygon([[24.95, 60.17], [24.96, float("nan")], [24.96, 60.18],
-                                                 [24.95, 60.17]])}), "not numbers"),
+    "nan-drawing": (
+        json.dumps({"drawn": polygon([[24.95, 60.17], [24.96, float("nan")], [24.96, 60.18], [24.95, 60.17]])}),
+        "not numbers",
+    ),
 }
 
 
@@ -529,8 +630,11 @@ def _forge_shx(zip_path: Path, forge: Callable[[bytes], bytes]) -> Path:
 
 
 def _points(n: int) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"name": [f"Handmade Point {i}" for i in range(n)]},
-                            geometry=[Point(24.95 + i * 1e-5, 60.17) for i in range(n)], crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {"name": [f"Handmade Point {i}" for i in range(n)]},
+        geometry=[Point(24.95 + i * 1e-5, 60.17) for i in range(n)],
+        crs="EPSG:4326",
+    )
 
 
 def _more_records(shx: bytes) -> bytes:
@@ -547,44 +651,85 @@ def _bad_length(shx: bytes) -> bytes:
 
 IMPORT_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "header-only.csv": (lambda d: _write(d / "header-only.csv", "name,lon,lat\n"), "no rows"),
-    "header-and-blank-lines.csv": (lambda d: _write(d / "header-and-blank-lines.csv", "name,lon,lat\n\n,,\n"),
-                                   "no rows"),
+    "header-and-blank-lines.csv": (
+        lambda d: _write(d / "header-and-blank-lines.csv", "name,lon,lat\n\n,,\n"),
+        "no rows",
+    ),
     "blank-header.csv": (lambda d: _write(d / "blank-header.csv", " \n1,2,3\n"), "no header"),
-    "ragged.csv": (lambda d: _write(d / "ragged.csv", "name,lon,lat\nHandmade,24.95,60.17,extra,cells\n"),
-                   "more cells"),
-    "nul-byte.csv": (lambda d: _write(d / "nul-byte.csv", "name,lon,lat\nHand\0made,24.95,60.17\n"),
-                     "control characters"),
-    "same-column-twice.csv": (lambda d: _write(d / "same-column-twice.csv", "name,lon,lat,Name\nA,24.95,60.17,B\n"),
-                              "same name"),
-    "long-cell.csv": (lambda d: _write(d / "long-cell.csv", "name,lon,lat,description\nHandmade,24.95,60.17,"
-                                       + "x" * (settings.max_csv_field_chars + 5) + "\n"), "longer than"),
-    "name-is-a-list.geojson": (lambda d: _write(d / "name-is-a-list.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}, name=["Handmade", "List"])))), "must be text"),
-    "name-is-an-object.geojson": (lambda d: _write(d / "name-is-an-object.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}, name={"en": "Handmade"})))), "must be text"),
-    "kind-is-a-list.geojson": (lambda d: _write(d / "kind-is-a-list.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}, kind=["place"])))), "Kind"),
+    "ragged.csv": (
+        lambda d: _write(d / "ragged.csv", "name,lon,lat\nHandmade,24.95,60.17,extra,cells\n"),
+        "more cells",
+    ),
+    "nul-byte.csv": (
+        lambda d: _write(d / "nul-byte.csv", "name,lon,lat\nHand\0made,24.95,60.17\n"),
+        "control characters",
+    ),
+    "same-column-twice.csv": (
+        lambda d: _write(d / "same-column-twice.csv", "name,lon,lat,Name\nA,24.95,60.17,B\n"),
+        "same name",
+    ),
+    "long-cell.csv": (
+        lambda d: _write(
+            d / "long-cell.csv",
+            "name,lon,lat,description\nHandmade,24.95,60.17," + "x" * (settings.max_csv_field_chars + 5) + "\n",
+        ),
+        "longer than",
+    ),
+    "name-is-a-list.geojson": (
+        lambda d: _write(
+            d / "name-is-a-list.geojson",
+            json.dumps(
+                collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}, name=["Handmade", "List"]))
+            ),
+        ),
+        "must be text",
+    ),
+    "name-is-an-object.geojson": (
+        lambda d: _write(
+            d / "name-is-an-object.geojson",
+            json.dumps(collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}, name={"en": "Handmade"}))),
+        ),
+        "must be text",
+    ),
+    "kind-is-a-list.geojson": (
+        lambda d: _write(
+            d / "kind-is-a-list.geojson",
+            json.dumps(collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}, kind=["place"]))),
+        ),
+        "Kind",
+    ),
     "no-features.geojson": (lambda d: _write(d / "no-features.geojson", json.dumps(collection())), "no features"),
-    "null-geometries.geojson": (lambda d: _write(d / "null-geometries.geojson", json.dumps(collection(feature(None)))),
-                                "no readable geometries"),
+    "null-geometries.geojson": (
+        lambda d: _write(d / "null-geometries.geojson", json.dumps(collection(feature(None)))),
+        "no readable geometries",
+    ),
     "forged-shx-records.zip": (lambda d: _forge_shx(_zip_shapefile(d, _points(3)), _more_records), "features"),
     "forged-shx-offset.zip": (lambda d: _forge_shx(_zip_shapefile(d, _points(3)), _offset_past_end), "index"),
     "forged-shx-length.zip": (lambda d: _forge_shx(_zip_shapefile(d, _points(3)), _bad_length), "index"),
-    "link-to-nothing.csv": (lambda d: _write(d / "link-to-nothing.csv", "name,lon,lat,cares_for\nHandmade,24.95,60.17,"
-                                             "osm:way/1\n"), "not on the loaded map"),
-    "link-to-no-asset.csv": (lambda d: _write(d / "link-to-no-asset.csv", "name,lon,lat,meets_at\nHandmade,24.95,"
-                                              "60.17,community:999999\n"), "not on the loaded map"),
-    "duplicate-of-existing.csv": (lambda d: _write(d / "duplicate-of-existing.csv",
-                                                   "name,lon,lat\nHandmade Reading Circle,24.951,60.17\n"),
-                                  "already on the map"),
-    "geopackage-attribute-table.gpkg": (lambda d: _gpkg_plus_table(d / "geopackage-attribute-table.gpkg"), "no locations"),
+    "link-to-nothing.csv": (
+        lambda d: _write(d / "link-to-nothing.csv", "name,lon,lat,cares_for\nHandmade,24.95,60.17,osm:way/1\n"),
+        "not on the loaded map",
+    ),
+    "link-to-no-asset.csv": (
+        lambda d: _write(d / "link-to-no-asset.csv", "name,lon,lat,meets_at\nHandmade,24.95,60.17,community:999999\n"),
+        "not on the loaded map",
+    ),
+    "duplicate-of-existing.csv": (
+        lambda d: _write(d / "duplicate-of-existing.csv", "name,lon,lat\nHandmade Reading Circle,24.951,60.17\n"),
+        "already on the map",
+    ),
+    "geopackage-attribute-table.gpkg": (
+        lambda d: _gpkg_plus_table(d / "geopackage-attribute-table.gpkg"),
+        "no locations",
+    ),
 }
 
 
 def _gpkg_plus_table(path: Path) -> Path:
     _gpkg_with(path, [Point(24.95, 60.17)])
-    pyogrio.write_dataframe(pd.DataFrame({"note": ["Handmade note"]}), path, layer="notes", driver="GPKG",
-                            append=True)  # a plain table beside the layer
+    pyogrio.write_dataframe(
+        pd.DataFrame({"note": ["Handmade note"]}), path, layer="notes", driver="GPKG", append=True
+    )  # a plain table beside the layer
     return path
 
 
@@ -597,32 +742,72 @@ def test_import_files_refused_with_one_sentence(files: Path, world: dict[str, An
     assert time.perf_counter() - started < 20
 
 
-@pytest.mark.parametrize("name", ["header-only.csv", "name-is-a-list.geojson", "forged-shx-records.zip",
-                                  "link-to-nothing.csv", "duplicate-of-existing.csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "header-only.csv",
+        "name-is-a-list.geojson",
+        "forged-shx-records.zip",
+        "link-to-nothing.csv",
+        "duplicate-of-existing.csv",
+    ],
+)
 def test_the_import_command_refuses_with_one_line_and_changes_nothing(
-        files: Path, world: dict[str, Any], capsys: pytest.CaptureFixture[str], name: str) -> None:
+    files: Path, world: dict[str, Any], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     make, words = IMPORT_FILES[name]
     path = make(files)
     cli_refused(capsys, words, "import", str(path), "--group", GROUP, "--user", "Mika Hostile Moderator")
 
 
 LIMITED: dict[str, tuple[str, int, Callable[[Path], Path], str]] = {
-    "csv-rows": ("max_import_rows", 50, lambda d: _write(d / "rows.csv", "name,lon,lat\n" + "".join(
-        f"Handmade {i},24.95,{60.17 + i * 1e-5}\n" for i in range(51))), "more than 50 rows"),
-    "geojson-features": ("max_import_rows", 50, lambda d: _write(d / "features.geojson", json.dumps(collection(*[
-        feature({"type": "Point", "coordinates": [24.95, 60.17 + i * 1e-5]}, name=f"Handmade {i}")
-        for i in range(51)]))), "more than 50 features"),
+    "csv-rows": (
+        "max_import_rows",
+        50,
+        lambda d: _write(
+            d / "rows.csv", "name,lon,lat\n" + "".join(f"Handmade {i},24.95,{60.17 + i * 1e-5}\n" for i in range(51))
+        ),
+        "more than 50 rows",
+    ),
+    "geojson-features": (
+        "max_import_rows",
+        50,
+        lambda d: _write(
+            d / "features.geojson",
+            json.dumps(
+                collection(
+                    *[
+                        feature({"type": "Point", "coordinates": [24.95, 60.17 + i * 1e-5]}, name=f"Handmade {i}")
+                        for i in range(51)
+                    ]
+                )
+            ),
+        ),
+        "more than 50 features",
+    ),
     "gpkg-two-layers": ("max_import_rows", 50, lambda d: _two_layer_gpkg(d, 30), "more than 50 features"),
     "shapefile-features": ("max_import_rows", 50, lambda d: _zip_shapefile(d, _points(51)), "more than 50 features"),
-    "file-size": ("max_import_file_bytes", 100, lambda d: _write(d / "size.csv", "name,lon,lat\n" + "x" * 200),
-                  "larger than"),
+    "file-size": (
+        "max_import_file_bytes",
+        100,
+        lambda d: _write(d / "size.csv", "name,lon,lat\n" + "x" * 200),
+        "larger than",
+    ),
     "zip-entries": ("max_zip_entries", 3, lambda d: _zip_shapefile(d, _points(2)), "more than 3 files"),
     "zip-unpacked": ("max_zip_unpacked_bytes", 200, lambda d: _zip_shapefile(d, _points(2)), "would unpack"),
     "layers": ("max_import_layers", 1, lambda d: _two_layer_gpkg(d, 1), "more than 1 layers"),
-    "vertices": ("max_import_vertices", 100, lambda d: _write(d / "vertices.geojson", json.dumps(collection(
-        feature(polygon(ring_with(150)), kind="area")))), "more than 100 points"),
-    "csv-cell": ("max_csv_field_chars", 20, lambda d: _write(d / "cell.csv", "name,lon,lat\n" + "x" * 30
-                                                              + ",24.95,60.17\n"), "longer than 20"),
+    "vertices": (
+        "max_import_vertices",
+        100,
+        lambda d: _write(d / "vertices.geojson", json.dumps(collection(feature(polygon(ring_with(150)), kind="area")))),
+        "more than 100 points",
+    ),
+    "csv-cell": (
+        "max_csv_field_chars",
+        20,
+        lambda d: _write(d / "cell.csv", "name,lon,lat\n" + "x" * 30 + ",24.95,60.17\n"),
+        "longer than 20",
+    ),
 }
 
 
@@ -636,8 +821,9 @@ def _two_layer_gpkg(folder: Path, n: int) -> Path:
 
 
 @pytest.mark.parametrize("name", list(LIMITED))
-def test_import_limits_are_enforced_while_reading(files: Path, world: dict[str, Any],
-                                                  monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+def test_import_limits_are_enforced_while_reading(
+    files: Path, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
     setting, value, make, words = LIMITED[name]
     path = make(files)
     monkeypatch.setattr(settings, setting, value)
@@ -670,9 +856,11 @@ def test_every_layer_of_a_geopackage_is_imported(fresh_data_dir: Path, tmp_path:
 def test_every_folder_of_a_kml_is_imported(fresh_data_dir: Path, tmp_path: Path) -> None:
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
     placemark = "<Placemark><name>{}</name><Point><coordinates>{},60.17</coordinates></Point></Placemark>"
-    text = ('<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
-            f'<Folder><name>One</name>{placemark.format("Handmade A", 24.95)}{placemark.format("Handmade B", 24.951)}'
-            f'</Folder><Folder><name>Two</name>{placemark.format("Handmade C", 24.952)}</Folder></Document></kml>')
+    text = (
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"<Folder><name>One</name>{placemark.format('Handmade A', 24.95)}{placemark.format('Handmade B', 24.951)}"
+        f"</Folder><Folder><name>Two</name>{placemark.format('Handmade C', 24.952)}</Folder></Document></kml>"
+    )
     ids = importer.import_file(moderator, _write(tmp_path / "folders.kml", text), group=GROUP).ids
     assert len(ids) == 3
 
@@ -680,8 +868,10 @@ def test_every_folder_of_a_kml_is_imported(fresh_data_dir: Path, tmp_path: Path)
 def test_two_parallel_imports_of_one_file_do_not_double_it(fresh_data_dir: Path, tmp_path: Path) -> None:
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
     sources.current()  # the map is loaded before the imports race each other
-    path = _write(tmp_path / "twice.csv", "name,lon,lat\n" + "".join(
-        f"Handmade Twice {i},24.95,{60.17 + i * 1e-4}\n" for i in range(200)))
+    path = _write(
+        tmp_path / "twice.csv",
+        "name,lon,lat\n" + "".join(f"Handmade Twice {i},24.95,{60.17 + i * 1e-4}\n" for i in range(200)),
+    )
 
     def attempt() -> str:
         try:
@@ -699,11 +889,15 @@ def test_two_parallel_imports_of_one_file_do_not_double_it(fresh_data_dir: Path,
 
 def test_the_duplicate_check_is_not_quadratic(fresh_data_dir: Path, tmp_path: Path) -> None:
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
-    first = _write(tmp_path / "first.csv", "name,lon,lat\n" + "".join(
-        f"Handmade First {i},24.95,{60.16 + i * 1e-6}\n" for i in range(5000)))
+    first = _write(
+        tmp_path / "first.csv",
+        "name,lon,lat\n" + "".join(f"Handmade First {i},24.95,{60.16 + i * 1e-6}\n" for i in range(5000)),
+    )
     importer.import_file(moderator, first, group=GROUP)
-    second = _write(tmp_path / "second.csv", "name,lon,lat\n" + "".join(
-        f"Handmade Second {i},24.95,{60.16 + i * 1e-6}\n" for i in range(5000)))
+    second = _write(
+        tmp_path / "second.csv",
+        "name,lon,lat\n" + "".join(f"Handmade Second {i},24.95,{60.16 + i * 1e-6}\n" for i in range(5000)),
+    )
     started = time.perf_counter()
     importer.import_file(moderator, second, group=GROUP)
     assert time.perf_counter() - started < 15
@@ -723,8 +917,10 @@ def recorder() -> Iterator[tuple[str, list[str]]]:
             hits.append(self.path)
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(b'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-                             b'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]')
+            self.wfile.write(
+                b'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+                b'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]'
+            )
 
         def log_message(self, *_args: Any) -> None:
             pass
@@ -741,26 +937,47 @@ def _crs_link(url: str) -> dict[str, Any]:
 
 
 NETWORK_FILES: dict[str, Callable[[Path, str], Path]] = {
-    "crs-link.geojson": lambda d, url: _write(d / "crs-link.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}), crs=_crs_link(url)))),
-    "crs-href-in-name.geojson": lambda d, url: _write(d / "crs-href-in-name.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}),
-        crs={"type": "name", "properties": {"name": f"{url}/crs.wkt"}}))),
-    "crs-vsicurl.geojson": lambda d, url: _write(d / "crs-vsicurl.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}),
-        crs={"type": "name", "properties": {"name": f"/vsicurl/{url}/crs.wkt"}}))),
-    "crs-link-in-a-feature.geojson": lambda d, url: _write(d / "crs-link-in-a-feature.geojson", json.dumps(collection(
-        {**feature({"type": "Point", "coordinates": [24.95, 60.17]}), "crs": _crs_link(url)}))),
-    "network-link.kml": lambda d, url: _write(d / "network-link.kml", (
-        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><NetworkLink><Link>'
-        f'<href>{url}/more.kml</href></Link></NetworkLink><Placemark><name>Handmade</name><Point>'
-        '<coordinates>24.95,60.17</coordinates></Point></Placemark></Document></kml>')),
+    "crs-link.geojson": lambda d, url: _write(
+        d / "crs-link.geojson",
+        json.dumps(collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}), crs=_crs_link(url))),
+    ),
+    "crs-href-in-name.geojson": lambda d, url: _write(
+        d / "crs-href-in-name.geojson",
+        json.dumps(
+            collection(
+                feature({"type": "Point", "coordinates": [24.95, 60.17]}),
+                crs={"type": "name", "properties": {"name": f"{url}/crs.wkt"}},
+            )
+        ),
+    ),
+    "crs-vsicurl.geojson": lambda d, url: _write(
+        d / "crs-vsicurl.geojson",
+        json.dumps(
+            collection(
+                feature({"type": "Point", "coordinates": [24.95, 60.17]}),
+                crs={"type": "name", "properties": {"name": f"/vsicurl/{url}/crs.wkt"}},
+            )
+        ),
+    ),
+    "crs-link-in-a-feature.geojson": lambda d, url: _write(
+        d / "crs-link-in-a-feature.geojson",
+        json.dumps(collection({**feature({"type": "Point", "coordinates": [24.95, 60.17]}), "crs": _crs_link(url)})),
+    ),
+    "network-link.kml": lambda d, url: _write(
+        d / "network-link.kml",
+        (
+            '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><NetworkLink><Link>'
+            f"<href>{url}/more.kml</href></Link></NetworkLink><Placemark><name>Handmade</name><Point>"
+            "<coordinates>24.95,60.17</coordinates></Point></Placemark></Document></kml>"
+        ),
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(NETWORK_FILES))
 def test_uploads_that_name_something_to_fetch_are_refused_and_nothing_is_fetched(
-        files: Path, world: dict[str, Any], recorder: tuple[str, list[str]], name: str) -> None:
+    files: Path, world: dict[str, Any], recorder: tuple[str, list[str]], name: str
+) -> None:
     url, hits = recorder
     path = NETWORK_FILES[name](files, url)
     refused(lambda: importer.import_file(world["moderator"], path, group=GROUP), "fetch")
@@ -768,9 +985,9 @@ def test_uploads_that_name_something_to_fetch_are_refused_and_nothing_is_fetched
 
 
 @pytest.mark.parametrize("name", ["crs-link.geojson", "crs-href-in-name.geojson", "crs-vsicurl.geojson"])
-def test_area_files_that_name_something_to_fetch_are_refused(files: Path, world: dict[str, Any],
-                                                            recorder: tuple[str, list[str]],
-                                                            capsys: pytest.CaptureFixture[str], name: str) -> None:
+def test_area_files_that_name_something_to_fetch_are_refused(
+    files: Path, world: dict[str, Any], recorder: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     url, hits = recorder
     obj = json.loads(NETWORK_FILES[name](files, url).read_text())
     obj["features"][0]["geometry"] = polygon(SQUARE)
@@ -779,12 +996,15 @@ def test_area_files_that_name_something_to_fetch_are_refused(files: Path, world:
     assert hits == []
 
 
-def test_gdal_itself_does_not_fetch_while_reading(world: dict[str, Any], files: Path,
-                                                  recorder: tuple[str, list[str]]) -> None:
+def test_gdal_itself_does_not_fetch_while_reading(
+    world: dict[str, Any], files: Path, recorder: tuple[str, list[str]]
+) -> None:
     """The second guard: even a read that reached GDAL cannot use the network."""
     url, hits = recorder
-    path = _write(files / "direct.geojson", json.dumps(collection(
-        feature({"type": "Point", "coordinates": [24.95, 60.17]}), crs=_crs_link(url))))
+    path = _write(
+        files / "direct.geojson",
+        json.dumps(collection(feature({"type": "Point", "coordinates": [24.95, 60.17]}), crs=_crs_link(url))),
+    )
     assert importer.NO_NETWORK  # set when the importer is loaded
     with contextlib.suppress(Exception):  # whether GDAL reads it or fails, what matters is below
         pyogrio.read_dataframe(path)
@@ -822,8 +1042,14 @@ def test_table_cells_and_headings_are_inert_markdown(text: str) -> None:
     assert frame.iloc[1, 0] == 12 and list(frame["Count"]) == [3, 4]  # numbers are left alone
 
 
-FORMULAS = ["=HYPERLINK(\"http://198.51.100.7\",\"click\")", "@SUM(1+1)*cmd|' /C calc'!A0", "+1+1", "-2+3",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = [
+    '=HYPERLINK("http://198.51.100.7","click")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+1+1",
+    "-2+3",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 @pytest.mark.parametrize("text", FORMULAS)
@@ -831,8 +1057,12 @@ def test_csv_exports_neutralise_formulas(fresh_data_dir: Path, tmp_path: Path, t
     import csv
 
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
-    asset_id = community.create_asset(moderator, {"name": "Handmade Formula Group", "geometry": Point(24.95, 60.17),
-                                                  "address": text.strip() or text}, group=GROUP, publish=True)
+    asset_id = community.create_asset(
+        moderator,
+        {"name": "Handmade Formula Group", "geometry": Point(24.95, 60.17), "address": text.strip() or text},
+        group=GROUP,
+        publish=True,
+    )
     stored = store.get_asset(asset_id).address
     import io
     import zipfile
@@ -848,9 +1078,16 @@ def test_csv_exports_neutralise_formulas(fresh_data_dir: Path, tmp_path: Path, t
 
 def test_kml_descriptions_hold_text_not_html(fresh_data_dir: Path, tmp_path: Path) -> None:
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
-    community.create_asset(moderator, {"name": "Handmade KML Group", "geometry": Point(24.95, 60.17),
-                                       "schedule": "<img src=http://198.51.100.7/x.png> <b>Mondays</b>"},
-                           group=GROUP, publish=True)
+    community.create_asset(
+        moderator,
+        {
+            "name": "Handmade KML Group",
+            "geometry": Point(24.95, 60.17),
+            "schedule": "<img src=http://198.51.100.7/x.png> <b>Mondays</b>",
+        },
+        group=GROUP,
+        publish=True,
+    )
     out = tmp_path / "out.kml"
     export.export_to(out, "kml", layer_ids=["community_groups"])
     text = out.read_text(encoding="utf-8")
@@ -868,8 +1105,9 @@ def test_pages_show_hostile_names_escaped_in_tables(fresh_data_dir: Path, page: 
     admin = accounts.add_user("Ada Admin", "admin", PASSWORD, group=None)
     editor = accounts.add_user("Eeva Editor", "editor", PASSWORD, group=GROUP)
     community.create_asset(editor, {"name": hostile, "geometry": Point(24.95, 60.17)})
-    community.create_asset(admin, {"name": hostile + " published", "geometry": Point(24.951, 60.17)}, group=GROUP,
-                           publish=True)
+    community.create_asset(
+        admin, {"name": hostile + " published", "geometry": Point(24.951, 60.17)}, group=GROUP, publish=True
+    )
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
     at.session_state["user_id"] = editor.id if page == "views/group.py" else admin.id
     if page == "views/find.py":
@@ -949,15 +1187,23 @@ def test_the_consensus_layer_is_cached_until_a_local_is_saved(fresh_data_dir: Pa
     assert set(consensus.consensus_cells()["residents"]) == {6}
 
 
-def test_a_local_too_large_to_grid_is_skipped_in_bounded_time(fresh_data_dir: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_too_large_to_grid_is_skipped_in_bounded_time(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings, "max_consensus_cells_per_local", 1000)
     for n in range(5):
         _local(source=f"ip:192.0.2.{n}")
     with store.connect() as db:  # a row saved before today's limits (test set-up)
-        db.table("saved_locals").insert({"token": "handmade-old-huge-local-token", "name": "Handmade huge",
-                                         "spec_json": "{}", "area_wkt": box(20, 55, 30, 65).wkt,
-                                         "source": "ip:192.0.2.200", "created_at": "2025-01-01T00:00:00+00:00"})
+        db.table("saved_locals").insert(
+            {
+                "token": "handmade-old-huge-local-token",
+                "name": "Handmade huge",
+                "spec_json": "{}",
+                "area_wkt": box(20, 55, 30, 65).wkt,
+                "source": "ip:192.0.2.200",
+                "created_at": "2025-01-01T00:00:00+00:00",
+            }
+        )
     started = time.perf_counter()
     cells = consensus.consensus_cells()
     assert time.perf_counter() - started < 5
@@ -1024,7 +1270,7 @@ def test_delays_grow() -> None:
         row = rows["name:ada admin"]
         delays.append(row["next_allowed"] - row["last_failure"])
         now = max(r["next_allowed"] for r in rows.values())  # the next guess once every delay has passed
-    growing = delays[settings.sign_in_free_failures_per_name - 1:]
+    growing = delays[settings.sign_in_free_failures_per_name - 1 :]
     assert growing == sorted(growing) and growing[-1] > growing[0] > 0
 
 
@@ -1049,8 +1295,19 @@ def test_a_right_password_after_wrong_ones_clears_the_name(fresh_data_dir: Path)
         assert accounts.authenticate("Ada Admin", "wrong guess", source="ip:192.0.2.1") is None
 
 
-WEAK_PASSWORDS = ["short pw", "password1234", "123456789012", "aaaaaaaaaaaa", "qwertyuiopas", "iloveyou1234",
-                  "Password1234!", "abcdefghijkl", "111111111111", "letmeinletmein", "Hostile Admin1"]
+WEAK_PASSWORDS = [
+    "short pw",
+    "password1234",
+    "123456789012",
+    "aaaaaaaaaaaa",
+    "qwertyuiopas",
+    "iloveyou1234",
+    "Password1234!",
+    "abcdefghijkl",
+    "111111111111",
+    "letmeinletmein",
+    "Hostile Admin1",
+]
 
 
 @pytest.mark.parametrize("password", WEAK_PASSWORDS)
@@ -1059,15 +1316,17 @@ def test_weak_passwords_are_refused(world: dict[str, Any], password: str) -> Non
     assert "12" in message or "common" in message or "guess" in message
 
 
-LOOK_ALIKES = ["Ada Hostile Аdmin",  # Cyrillic А
-               "Ada H0stile Admin",  # digit zero
-               "Ada HostiIe Admin",  # capital I for l
-               "ada hostile admin",  # case
-               "Ada  Hostile_Admin",  # separators
-               "AdaHostileAdmin",
-               "Ada Hostile Admín",  # accent
-               "Ａda Hostile Admin",  # fullwidth A
-               "Ada Hostile Adrnin"]  # rn for m
+LOOK_ALIKES = [
+    "Ada Hostile Аdmin",  # Cyrillic А
+    "Ada H0stile Admin",  # digit zero
+    "Ada HostiIe Admin",  # capital I for l
+    "ada hostile admin",  # case
+    "Ada  Hostile_Admin",  # separators
+    "AdaHostileAdmin",
+    "Ada Hostile Admín",  # accent
+    "Ａda Hostile Admin",  # fullwidth A
+    "Ada Hostile Adrnin",
+]  # rn for m
 
 
 @pytest.mark.parametrize("name", LOOK_ALIKES)
@@ -1079,12 +1338,23 @@ def test_an_invisible_character_does_not_make_a_new_name(world: dict[str, Any]) 
     refused(lambda: accounts.add_user("Ada Hostile\u200b Admin", "admin", PASSWORD), "")
 
 
-@pytest.mark.parametrize("group", ["Handmade Hоstile Group",  # Cyrillic о
-                                   "Handmade Hostile Gr0up", "Ηandmade Hostile Group", "Handmade_Hostile_Group"])
+@pytest.mark.parametrize(
+    "group",
+    [
+        "Handmade Hоstile Group",  # Cyrillic о
+        "Handmade Hostile Gr0up",
+        "Ηandmade Hostile Group",
+        "Handmade_Hostile_Group",
+    ],
+)
 def test_look_alike_group_names_are_refused(world: dict[str, Any], group: str) -> None:
     refused(lambda: accounts.add_user("Olli Other Editor", "editor", PASSWORD, group=group), "looks too much like")
-    refused(lambda: community.create_asset(world["moderator"], {"name": "Handmade Fake", "geometry": Point(24.95, 60.17)},
-                                           group=group), "looks too much like")
+    refused(
+        lambda: community.create_asset(
+            world["moderator"], {"name": "Handmade Fake", "geometry": Point(24.95, 60.17)}, group=group
+        ),
+        "looks too much like",
+    )
 
 
 def test_different_names_are_fine(fresh_data_dir: Path) -> None:
@@ -1101,20 +1371,27 @@ def test_a_read_only_store_says_so_and_loses_nothing(world: dict[str, Any], monk
     monkeypatch.setattr(settings, "sqlite_extra_pragmas", ["query_only = 1"])
     message = refused(lambda: local_spec.save("Handmade", "{}", Polygon(SQUARE).wkt), "read-only", StorageError)
     assert "readonly" in message  # SQLite's own words: the real cause
-    refused(lambda: community.create_asset(world["editor"], {"name": "Handmade RO", "geometry": Point(24.95, 60.17)}),
-            "read-only", StorageError)
+    refused(
+        lambda: community.create_asset(world["editor"], {"name": "Handmade RO", "geometry": Point(24.95, 60.17)}),
+        "read-only",
+        StorageError,
+    )
     monkeypatch.setattr(settings, "sqlite_extra_pragmas", [])
     assert store.snapshot() == before
 
 
-def test_a_full_disk_says_so_and_loses_nothing(world: dict[str, Any], files: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_says_so_and_loses_nothing(
+    world: dict[str, Any], files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = store.snapshot()
     with store.connect() as db:
         pages = db.execute("pragma page_count").fetchone()[0]
     monkeypatch.setattr(settings, "sqlite_extra_pragmas", [f"max_page_count = {pages + 2}"])
-    path = _write(files / "fills.csv", "name,lon,lat,description\n" + "".join(
-        f"Handmade Full {i},24.95,{60.17 + i * 1e-5},{'x' * 1500}\n" for i in range(300)))
+    path = _write(
+        files / "fills.csv",
+        "name,lon,lat,description\n"
+        + "".join(f"Handmade Full {i},24.95,{60.17 + i * 1e-5},{'x' * 1500}\n" for i in range(300)),
+    )
     message = refused(lambda: importer.import_file(world["moderator"], path, group=GROUP), "full", StorageError)
     assert "database or disk is full" in message
     monkeypatch.setattr(settings, "sqlite_extra_pragmas", [])
@@ -1158,8 +1435,9 @@ def test_a_failing_commit_is_reported_not_the_rollback(world: dict[str, Any], mo
 # ================================================================ 10. smaller ones
 
 
-def test_export_does_not_overwrite_without_force(world: dict[str, Any], files: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_does_not_overwrite_without_force(
+    world: dict[str, Any], files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = _write(files / "mine.gpkg", "precious")
     cli_refused(capsys, "--force", "export", "--layer", "libraries", "--format", "gpkg", "-o", str(out))
     assert out.read_text() == "precious"
@@ -1168,36 +1446,53 @@ def test_export_does_not_overwrite_without_force(world: dict[str, Any], files: P
     assert out.read_bytes()[:16] == b"SQLite format 3\x00"
 
 
-@pytest.mark.parametrize("command", [["consensus"], ["gaps", "--category", "libraries", "--minutes", "5"],
-                                     ["export", "--format", "oruk"], ["export", "--all", "--format", "csv"]])
-def test_other_outputs_do_not_overwrite_without_force(world: dict[str, Any], files: Path,
-                                                      capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["consensus"],
+        ["gaps", "--category", "libraries", "--minutes", "5"],
+        ["export", "--format", "oruk"],
+        ["export", "--all", "--format", "csv"],
+    ],
+)
+def test_other_outputs_do_not_overwrite_without_force(
+    world: dict[str, Any], files: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     out = _write(files / "mine.out", "precious")
     cli_refused(capsys, "--force", *command, "-o", str(out))
     assert out.read_text() == "precious"
 
 
 @pytest.mark.parametrize("crs", ["EPSG:4978", "EPSG:5701", "EPSG:27700+5701", "EPSG:4979"])
-def test_coordinate_systems_that_are_not_2d_are_refused(world: dict[str, Any], files: Path,
-                                                         capsys: pytest.CaptureFixture[str], crs: str) -> None:
-    cli_refused(capsys, "two-dimensional", "export", "--all", "--format", "gpkg", "--crs", crs,
-                "-o", str(files / "x.gpkg"))
+def test_coordinate_systems_that_are_not_2d_are_refused(
+    world: dict[str, Any], files: Path, capsys: pytest.CaptureFixture[str], crs: str
+) -> None:
+    cli_refused(
+        capsys, "two-dimensional", "export", "--all", "--format", "gpkg", "--crs", crs, "-o", str(files / "x.gpkg")
+    )
     assert not (files / "x.gpkg").exists()
 
 
-def test_shapefile_text_cut_short_is_reported(fresh_data_dir: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_shapefile_text_cut_short_is_reported(
+    fresh_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
-    community.create_asset(moderator, {"name": "Handmade Long Hours", "geometry": Point(24.95, 60.17),
-                                       "address": "Ä" * 190}, group=GROUP, publish=True)
-    code, _out, err = run_cli(capsys, "export", "--layer", "community_groups", "--format", "shp",
-                              "-o", str(tmp_path / "x.zip"))
+    community.create_asset(
+        moderator,
+        {"name": "Handmade Long Hours", "geometry": Point(24.95, 60.17), "address": "Ä" * 190},
+        group=GROUP,
+        publish=True,
+    )
+    code, _out, err = run_cli(
+        capsys, "export", "--layer", "community_groups", "--format", "shp", "-o", str(tmp_path / "x.zip")
+    )
     assert code == 0
     assert "254 bytes" in err and "address" in err and "GeoPackage" in err
 
 
-def test_standard_input_is_held_to_the_area_limit(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_standard_input_is_held_to_the_area_limit(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
     import sys
 
@@ -1207,8 +1502,9 @@ def test_standard_input_is_held_to_the_area_limit(world: dict[str, Any], monkeyp
     cli_refused(capsys, "larger than", "within", "-")
 
 
-def test_standard_input_within_the_limit_works(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_standard_input_within_the_limit_works(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
     import sys
 

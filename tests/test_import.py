@@ -38,9 +38,14 @@ def _count() -> int:
 
 def _write_frame(tmp_path: Path, name: str, driver: str, crs: str = "EPSG:4326") -> Path:
     frame = gpd.GeoDataFrame(
-        {"name": ["Handmade Toddler Group", "Pyhän Kolminaisuuden nuoret"], "category": ["community_groups"] * 2,
-         "schedule": ["Mondays 10:00", "Fridays 18:00"], "cares_for": ["osm:relation/6627217", ""]},
-        geometry=[Point(24.9510, 60.1700), box(24.9520, 60.1705, 24.9530, 60.1712)], crs="EPSG:4326",
+        {
+            "name": ["Handmade Toddler Group", "Pyhän Kolminaisuuden nuoret"],
+            "category": ["community_groups"] * 2,
+            "schedule": ["Mondays 10:00", "Fridays 18:00"],
+            "cares_for": ["osm:relation/6627217", ""],
+        },
+        geometry=[Point(24.9510, 60.1700), box(24.9520, 60.1705, 24.9530, 60.1712)],
+        crs="EPSG:4326",
     ).to_crs(crs)
     path = tmp_path / name
     if driver == "ESRI Shapefile":
@@ -64,7 +69,9 @@ def _write_frame(tmp_path: Path, name: str, driver: str, crs: str = "EPSG:4326")
         ("assets.kml", "KML", "EPSG:4326", 2),
     ],
 )
-def test_formats_and_crs(tmp_path: Path, editor: accounts.User, name: str, driver: str, crs: str, expected: int) -> None:
+def test_formats_and_crs(
+    tmp_path: Path, editor: accounts.User, name: str, driver: str, crs: str, expected: int
+) -> None:
     path = _write_frame(tmp_path, name, driver, crs)
     result = importer.import_file(editor, path, group=GROUP)
     assert len(result.ids) == expected
@@ -81,11 +88,19 @@ EXPORT_AREA = box(24.9400, 60.1660, 24.9560, 60.1720)
 NAMED_LAYERS = ["libraries", "worship", "health"]  # every asset of these in EXPORT_AREA has a name
 
 
-@pytest.mark.parametrize(("fmt", "suffix", "crs"), [("shp", "zip", "EPSG:3067"), ("gpkg", "gpkg", "EPSG:3067"),
-                                                    ("csv", "zip", "EPSG:3067"), ("kml", "kml", None),
-                                                    ("geojson", "geojson", None)])
-def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, fmt: str, suffix: str,
-                                         crs: str | None) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "suffix", "crs"),
+    [
+        ("shp", "zip", "EPSG:3067"),
+        ("gpkg", "gpkg", "EPSG:3067"),
+        ("csv", "zip", "EPSG:3067"),
+        ("kml", "kml", None),
+        ("geojson", "geojson", None),
+    ],
+)
+def test_what_export_writes_imports_back(
+    tmp_path: Path, editor: accounts.User, fmt: str, suffix: str, crs: str | None
+) -> None:
     """Import accepts every export: the Shapefile zip with a .shp per geometry type, the
     GeoPackage with a table per category and geometry type, the CSV zip, the KML folders."""
     from layers.analysis import query
@@ -110,21 +125,30 @@ def test_what_export_writes_imports_back(tmp_path: Path, editor: accounts.User, 
 
 def test_geojson_where_only_some_features_have_a_link(tmp_path: Path, editor: accounts.User) -> None:
     path = tmp_path / "some-links.geojson"
-    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9510 + i / 1000, 60.1700]},
-                 "properties": {"name": f"Handmade Group {i}", **({"cares_for": "osm:relation/6627217"} if i == 0 else {})}}
-                for i in range(3)]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [24.9510 + i / 1000, 60.1700]},
+            "properties": {"name": f"Handmade Group {i}", **({"cares_for": "osm:relation/6627217"} if i == 0 else {})},
+        }
+        for i in range(3)
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     result = importer.import_file(editor, path, group=GROUP)
     assert len(result.ids) == 3
-    linked = {r.name: [link.relation for link in r.links]
-              for r in community.visible_assets(None, status="pending", everyone=True)}
+    linked = {
+        r.name: [link.relation for link in r.links]
+        for r in community.visible_assets(None, status="pending", everyone=True)
+    }
     assert linked == {"Handmade Group 0": ["cares_for"], "Handmade Group 1": [], "Handmade Group 2": []}
 
 
 def test_csv_lon_lat_and_easting_northing(tmp_path: Path, editor: accounts.User) -> None:
     lonlat = tmp_path / "lonlat.csv"
-    lonlat.write_text("name,lon,lat,website,cares_for\nHandmade Park Friends,24.9462,60.1752,https://example.org,"
-                      "osm:relation/6627217\n")
+    lonlat.write_text(
+        "name,lon,lat,website,cares_for\nHandmade Park Friends,24.9462,60.1752,https://example.org,"
+        "osm:relation/6627217\n"
+    )
     assert len(importer.import_file(editor, lonlat, group=GROUP).ids) == 1
     assert store.asset_rows()[0].links[0].target_osm_id == 6627217
     to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
@@ -142,8 +166,12 @@ def test_british_national_grid_imports_through_ostn15(tmp_path: Path) -> None:
     """OS's OSTN15 test points given as easting/northing come back to their ETRS89 lon/lat (1 cm)."""
     points = gpd.pd.read_csv(REPO_ROOT / "tests" / "standards" / "ostn15" / "test_points.csv").head(12)
     path = tmp_path / "os-points.csv"
-    path.write_text("name,easting,northing\n" + "".join(
-        f"Handmade OS point {r.point_id},{r.osgb36_easting},{r.osgb36_northing}\n" for r in points.itertuples()))
+    path.write_text(
+        "name,easting,northing\n"
+        + "".join(
+            f"Handmade OS point {r.point_id},{r.osgb36_easting},{r.osgb36_northing}\n" for r in points.itertuples()
+        )
+    )
     rows = importer.read_rows(path, crs="EPSG:27700")  # (importing them would be refused: far from Helsinki)
     got = {r["name"].rsplit(" ", 1)[1]: r["geometry"] for r in rows}
     geod = Geod(ellps="WGS84")
@@ -153,8 +181,10 @@ def test_british_national_grid_imports_through_ostn15(tmp_path: Path) -> None:
 
 
 def _zip_bomb(path: Path) -> None:
-    with (zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-          archive.open("assets.shp", "w", force_zip64=True) as member):
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("assets.shp", "w", force_zip64=True) as member,
+    ):
         chunk = b"\0" * (16 * 1024 * 1024)
         for _ in range(33):  # 528 MB of zeros, a few hundred KB packed
             member.write(chunk)
@@ -171,33 +201,71 @@ HOSTILE_FILES = {
     "garbage.geojson": (lambda p: p.write_bytes(os.urandom(2048)), "could not be read"),
     "text.geojson": (lambda p: p.write_text("hello"), "could not be read"),
     "nothing.geojson": (lambda p: p.write_text('{"type":"FeatureCollection","features":[]}'), "no features"),
-    "metres.geojson": (lambda p: p.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": "Handmade"}, "geometry": {"type": "Point",
-                                                                            "coordinates": [385000, 6672000]}}]})),
-        "not longitude/latitude"),
+    "metres.geojson": (
+        lambda p: p.write_text(
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {"name": "Handmade"},
+                            "geometry": {"type": "Point", "coordinates": [385000, 6672000]},
+                        }
+                    ],
+                }
+            )
+        ),
+        "not longitude/latitude",
+    ),
     "swapped.csv": (lambda p: p.write_text("name,lon,lat\nHandmade Swapped,60.1752,24.9462\n"), "swapped"),
     "out-of-range.csv": (lambda p: p.write_text("name,lon,lat\nHandmade Far,24.9,95\n"), "out of range"),
     "words.csv": (lambda p: p.write_text("name,lon,lat\nHandmade Words,east,north\n"), "not numbers"),
     "no-columns.csv": (lambda p: p.write_text("name,x\nHandmade,1\n"), "needs lon and lat"),
     "long-name.csv": (lambda p: p.write_text(f"name,lon,lat\n{'x' * 10_000},24.95,60.17\n"), "at most 120"),
-    "script-link.csv": (lambda p: p.write_text("name,lon,lat,website\nHandmade JS,24.95,60.17,javascript:alert(1)\n"),
-                        "http"),
+    "script-link.csv": (
+        lambda p: p.write_text("name,lon,lat,website\nHandmade JS,24.95,60.17,javascript:alert(1)\n"),
+        "http",
+    ),
     "bad-email.csv": (lambda p: p.write_text("name,lon,lat,email\nHandmade Mail,24.95,60.17,<script>\n"), "Email"),
-    "duplicate.csv": (lambda p: p.write_text("name,lon,lat\nHandmade Twice,24.95,60.17\nHandmade Twice,24.95,60.17\n"),
-                      "duplicate"),
+    "duplicate.csv": (
+        lambda p: p.write_text("name,lon,lat\nHandmade Twice,24.95,60.17\nHandmade Twice,24.95,60.17\n"),
+        "duplicate",
+    ),
     "one-bad-row.csv": (lambda p: p.write_text("name,lon,lat\nHandmade Good,24.95,60.17\n,24.95,60.17\n"), "row 2"),
     "bad-link.csv": (lambda p: p.write_text("name,lon,lat,cares_for\nHandmade Link,24.95,60.17,DROP TABLE\n"), "Links"),
     "bad-category.csv": (lambda p: p.write_text("name,lon,lat,category\nHandmade Cat,24.95,60.17,pubs\n"), "Category"),
-    "latin1.csv": (lambda p: p.write_bytes("name,lon,lat\nPyh\xe4n,24.95,60.17\n".encode("latin-1")), "could not be read"),
+    "latin1.csv": (
+        lambda p: p.write_bytes("name,lon,lat\nPyh\xe4n,24.95,60.17\n".encode("latin-1")),
+        "could not be read",
+    ),
     "bomb.zip": (_zip_bomb, "refused before unpacking"),
     "many.zip": (_many_entries, "refused before unpacking"),
     "not-a.zip": (lambda p: p.write_bytes(b"PK\x03\x04 not really"), "not a zip"),
     "no-shp.zip": (lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"), "should hold a shapefile"),
     "wrong.exe": (lambda p: p.write_bytes(b"MZ"), "not a file type"),
-    "self-crossing.geojson": (lambda p: p.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": "Handmade Bowtie", "kind": "area"},
-        "geometry": {"type": "Polygon", "coordinates": [[[24.94, 60.16], [24.95, 60.17], [24.95, 60.16],
-                                                         [24.94, 60.17], [24.94, 60.16]]]}}]})), "not a valid area"),
+    "self-crossing.geojson": (
+        lambda p: p.write_text(
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {"name": "Handmade Bowtie", "kind": "area"},
+                            "geometry": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [[24.94, 60.16], [24.95, 60.17], [24.95, 60.16], [24.94, 60.17], [24.94, 60.16]]
+                                ],
+                            },
+                        }
+                    ],
+                }
+            )
+        ),
+        "not a valid area",
+    ),
 }
 
 
@@ -233,8 +301,16 @@ def test_permissions_on_import(tmp_path: Path, editor: accounts.User) -> None:
 
 def _cli(*args: str, data: Path, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OURPATCH_DATA_DIR": str(data), "OURPATCH_PASSWORD": password}
-    return subprocess.run([sys.executable, "-m", "layers", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, check=False, stdin=subprocess.DEVNULL, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "layers", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
 
 
 def test_cli_import_and_assets(tmp_path: Path, editor: accounts.User, fresh_data_dir: Path) -> None:
@@ -249,7 +325,9 @@ def test_cli_import_and_assets(tmp_path: Path, editor: accounts.User, fresh_data
     wrong = _cli("import", str(good), "--group", GROUP, "--user", "Eeva Editor", data=fresh_data_dir, password="x" * 12)
     assert wrong.returncode == 2 and "do not match" in wrong.stderr
     bad = tmp_path / "bad.csv"
-    bad.write_text("name,lon,lat,website\nHandmade A,24.95,60.17,https://ok.example\nHandmade B,24.95,60.17,javascript:x\n")
+    bad.write_text(
+        "name,lon,lat,website\nHandmade A,24.95,60.17,https://ok.example\nHandmade B,24.95,60.17,javascript:x\n"
+    )
     refused = _cli("import", str(bad), "--group", GROUP, "--user", "Mika Moderator", data=fresh_data_dir)
     assert refused.returncode == 2
     assert "bad.csv: row 2: Website" in refused.stderr and "nothing was imported" in refused.stderr
@@ -281,11 +359,14 @@ def test_eight_writers_lose_nothing(editor: accounts.User, fresh_data_dir: Path)
     assert len(store.asset_history(asset_id)) == 1 + 1600
 
 
-def test_kill_9_during_a_large_import_leaves_the_data_as_before(tmp_path: Path, editor: accounts.User,
-                                                                fresh_data_dir: Path) -> None:
+def test_kill_9_during_a_large_import_leaves_the_data_as_before(
+    tmp_path: Path, editor: accounts.User, fresh_data_dir: Path
+) -> None:
     big = tmp_path / "big.csv"
-    lines = ["name,lon,lat"] + [f"Handmade Group {i},{24.94 + (i % 100) * 1e-4},{60.16 + (i // 100) * 1e-4}"
-                                for i in range(settings.max_import_rows)]
+    lines = ["name,lon,lat"] + [
+        f"Handmade Group {i},{24.94 + (i % 100) * 1e-4},{60.16 + (i // 100) * 1e-4}"
+        for i in range(settings.max_import_rows)
+    ]
     big.write_text("\n".join(lines) + "\n")
     community.create_asset(editor, {"name": "Handmade Before", "geometry": Point(24.95, 60.17)})
     wal = store.db_path().with_name(store.DB_FILENAME + "-wal")
@@ -293,9 +374,13 @@ def test_kill_9_during_a_large_import_leaves_the_data_as_before(tmp_path: Path, 
     for _ in range(3):
         baseline = wal.stat().st_size if wal.exists() else 0
         env = {**os.environ, "OURPATCH_DATA_DIR": str(fresh_data_dir), "OURPATCH_PASSWORD": PASSWORD}
-        proc = subprocess.Popen([sys.executable, "-m", "layers", "import", str(big), "--group", GROUP,
-                                 "--user", "Eeva Editor"], cwd=REPO_ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "layers", "import", str(big), "--group", GROUP, "--user", "Eeva Editor"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 120
         while proc.poll() is None and time.time() < deadline:
             if wal.exists() and wal.stat().st_size > baseline + 64 * 1024:  # the transaction is writing

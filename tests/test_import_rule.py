@@ -30,7 +30,11 @@ def test_import_rule(path: str, source: str, allowed: bool) -> None:
     assert RUFF, "ruff is part of requirements-dev.txt"
     result = subprocess.run(
         [RUFF, "check", "--no-cache", "--select", "TID251", "--stdin-filename", path, "-"],
-        input=source, capture_output=True, text=True, cwd=REPO_ROOT, check=False,
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
     )
     assert (result.returncode == 0) == allowed, result.stdout + result.stderr
 

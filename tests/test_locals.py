@@ -13,8 +13,10 @@ from layers.errors import BadInputError
 from layers.osm import sources
 
 NEAR_KAISANIEMI = (24.9470, 60.1735)
-DRAWN = {"type": "FeatureCollection", "features": [
-    {"type": "Feature", "properties": {}, "geometry": mapping(box(24.9480, 60.1700, 24.9530, 60.1740))}]}
+DRAWN = {
+    "type": "FeatureCollection",
+    "features": [{"type": "Feature", "properties": {}, "geometry": mapping(box(24.9480, 60.1700, 24.9530, 60.1740))}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +38,21 @@ def test_combining_a_walk_and_a_drawing(networks: dict[str, access.StreetNetwork
 
 
 def test_spec_round_trips_through_json_and_refuses_junk() -> None:
-    spec = local_spec.LocalSpec(drawn=DRAWN, walk=local_spec.WalkSpec(*NEAR_KAISANIEMI, 15.0, "wheelchair"),
-                            combine="intersection", hidden=("toilets",))
+    spec = local_spec.LocalSpec(
+        drawn=DRAWN,
+        walk=local_spec.WalkSpec(*NEAR_KAISANIEMI, 15.0, "wheelchair"),
+        combine="intersection",
+        hidden=("toilets",),
+    )
     assert local_spec.LocalSpec.from_json(spec.to_json()).to_json() == spec.to_json()
-    for junk in ['[]', '{"walk": {"lon": 1}}', '{"combine": "xor"}', '{"hidden": ["pubs"]}',
-                 '{"walk": {"lon": 24.9, "lat": 60.1, "minutes": 500, "mode": "walk"}}', "not json"]:
+    for junk in [
+        "[]",
+        '{"walk": {"lon": 1}}',
+        '{"combine": "xor"}',
+        '{"hidden": ["pubs"]}',
+        '{"walk": {"lon": 24.9, "lat": 60.1, "minutes": 500, "mode": "walk"}}',
+        "not json",
+    ]:
         with pytest.raises(BadInputError):
             local_spec.LocalSpec.from_json(junk)
 
@@ -64,8 +76,9 @@ def test_saved_locals_are_private_tokens(fresh_data_dir: Path) -> None:
         local_spec.save("x" * 10_000, "{}", SMALL_AREA)
 
 
-def test_missing_categories_come_with_the_nearest_by_walking(helsinki_index: query.AssetIndex,
-                                                             networks: dict[str, access.StreetNetwork]) -> None:
+def test_missing_categories_come_with_the_nearest_by_walking(
+    helsinki_index: query.AssetIndex, networks: dict[str, access.StreetNetwork]
+) -> None:
     area = access.isochrone(networks["walk"], *NEAR_KAISANIEMI, 5).area
     summary = query.summarise(helsinki_index, area)
     missing = gaps.missing_with_nearest(helsinki_index, summary, NEAR_KAISANIEMI, networks["walk"])

@@ -37,8 +37,9 @@ def test_old_data_scripts_are_removed(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("map-*.js"))) == build.SERVED_KEEP
 
 
-def test_the_map_asks_for_two_scripts_its_libraries_in_one_file_then_its_data(helsinki: sources.Extract,
-                                                                                 tmp_path: Path) -> None:
+def test_the_map_asks_for_two_scripts_its_libraries_in_one_file_then_its_data(
+    helsinki: sources.Extract, tmp_path: Path
+) -> None:
     """streamlit-folium loads a map's scripts one after another: Leaflet and the plugins come as one
     file (and before the data, which needs them), so the map waits for two round trips, not five."""
     from mapping import vendor

@@ -95,18 +95,28 @@ def test_ten_thousand_assets_build_fast_and_small() -> None:
 
 
 class TestDrawing:
-    square = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
-        [[24.94, 60.16], [24.95, 60.16], [24.95, 60.17], [24.94, 60.17], [24.94, 60.16]]]}}
-    circle = {"type": "Feature", "properties": {"radius": 200},
-              "geometry": {"type": "Point", "coordinates": [24.96, 60.17]}}
+    square = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[24.94, 60.16], [24.95, 60.16], [24.95, 60.17], [24.94, 60.17], [24.94, 60.16]]],
+        },
+    }
+    circle = {
+        "type": "Feature",
+        "properties": {"radius": 200},
+        "geometry": {"type": "Point", "coordinates": [24.96, 60.17]},
+    }
 
     def test_nothing_drawn(self) -> None:
         assert drawing.area_from_map_output(None) is None
         assert drawing.area_from_map_output({"all_drawings": None, "last_active_drawing": None}) is None
 
     def test_all_drawings_make_one_area(self) -> None:
-        area = drawing.area_from_map_output({"all_drawings": [self.square, self.circle],
-                                             "last_active_drawing": self.circle})
+        area = drawing.area_from_map_output(
+            {"all_drawings": [self.square, self.circle], "last_active_drawing": self.circle}
+        )
         assert area is not None and area.geom_type == "MultiPolygon"
 
     def test_last_drawing_when_the_list_is_missing(self) -> None:

@@ -29,8 +29,9 @@ def people(fresh_data_dir: Path) -> dict[str, accounts.User]:
 def test_an_edit_while_the_moderator_looks_stops_the_publish(people: dict[str, accounts.User]) -> None:
     asset_id = community.create_asset(people["editor"], friends())
     shown = store.get_asset(asset_id).version  # what the moderator opened
-    community.update_asset(people["editor"], asset_id, friends(description="Edited after the moderator looked"),
-                           expected_version=shown)
+    community.update_asset(
+        people["editor"], asset_id, friends(description="Edited after the moderator looked"), expected_version=shown
+    )
     with pytest.raises(ChangedMeanwhileError, match="changed after you opened it"):
         community.publish(people["moderator"], asset_id, expected_version=shown)
     with pytest.raises(ChangedMeanwhileError):
@@ -62,7 +63,9 @@ def test_restore_makes_the_old_version_pending_again(people: dict[str, accounts.
     restored = store.get_asset(asset_id)
     assert restored.schedule == "Saturdays 10:00"
     assert restored.status == "pending"
-    assert community.published_layer().empty or "community:" + str(asset_id) not in set(community.published_layer()["id"])
+    assert community.published_layer().empty or "community:" + str(asset_id) not in set(
+        community.published_layer()["id"]
+    )
 
 
 @pytest.mark.usefixtures("each_store")
@@ -82,13 +85,15 @@ def test_a_link_whose_feature_vanished_is_flagged_with_its_replacement(people: d
     assert "Cares for Kaisaniemen puisto" in note and "osm:" not in note
     # an edit keeps the vanished link (flagged), a one-click replacement mends it
     row = store.get_asset(asset_id)
-    community.use_replacement(people["editor"], asset_id, "osm:relation/999999999999", KAISANIEMI,
-                              expected_version=row.version)
+    community.use_replacement(
+        people["editor"], asset_id, "osm:relation/999999999999", KAISANIEMI, expected_version=row.version
+    )
     assert store.get_asset(asset_id).links[0].target_osm_id == 6627217
     assert community.link_problems(store.get_asset(asset_id)) == []
     with pytest.raises(BadInputError, match="osm:way/123 is not on the loaded map"):
-        community.create_asset(people["editor"], friends(name="Another", links=[
-            {"relation": "cares_for", "target": "osm:way/123"}]))
+        community.create_asset(
+            people["editor"], friends(name="Another", links=[{"relation": "cares_for", "target": "osm:way/123"}])
+        )
 
 
 @pytest.mark.usefixtures("each_store")
@@ -100,8 +105,9 @@ def test_sessions_live_in_the_store_and_end_on_sign_out(people: dict[str, accoun
     found = sessions.from_token(token)
     assert found is not None and found.user == editor and found.id == session_id
     stored = [tuple(r.values()) for r in store.table_rows("sign_in_sessions")]
-    assert not any(token in str(v) or code in str(v) or "Eeva" in str(v) or "editor" in str(v)
-                   for row in stored for v in row)
+    assert not any(
+        token in str(v) or code in str(v) or "Eeva" in str(v) or "editor" in str(v) for row in stored for v in row
+    )
     assert hashlib.sha256(token.encode()).hexdigest() in {v for row in stored for v in row}
     assert sessions.from_token("x" * 43) is None
     # idle past the limit: gone
@@ -132,7 +138,8 @@ def test_single_sign_on_email_maps_to_the_role_an_admin_set(people: dict[str, ac
 
 
 def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click(
-        people: dict[str, accounts.User]) -> None:
+    people: dict[str, accounts.User],
+) -> None:
     from streamlit.testing.v1 import AppTest
 
     from layers.settings import REPO_ROOT
@@ -165,8 +172,7 @@ def test_group_and_moderator_pages_flag_a_vanished_link_and_mend_it_in_one_click
     assert community.link_problems(store.get_asset(asset_id)) == []
 
 
-def test_moderator_sees_labels_dates_names_and_what_changed_since_published(
-        people: dict[str, accounts.User]) -> None:
+def test_moderator_sees_labels_dates_names_and_what_changed_since_published(people: dict[str, accounts.User]) -> None:
     from streamlit.testing.v1 import AppTest
 
     from layers.settings import REPO_ROOT

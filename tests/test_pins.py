@@ -15,10 +15,18 @@ def test_clicked_point_reads_a_click_or_a_dropped_pin() -> None:
 
 
 def test_clicked_point_ignores_what_is_not_a_place() -> None:
-    for output in (None, {}, {"last_clicked": None}, {"last_clicked": {"lat": 91, "lng": 0}},
-                   {"last_clicked": {"lat": 0, "lng": 181}}, {"last_clicked": {"lat": math.nan, "lng": 1}},
-                   {"last_clicked": {"lat": "north", "lng": 1}}, {"last_clicked": {"lng": 1}},
-                   {"last_clicked": [60, 24]}, "60,24"):
+    for output in (
+        None,
+        {},
+        {"last_clicked": None},
+        {"last_clicked": {"lat": 91, "lng": 0}},
+        {"last_clicked": {"lat": 0, "lng": 181}},
+        {"last_clicked": {"lat": math.nan, "lng": 1}},
+        {"last_clicked": {"lat": "north", "lng": 1}},
+        {"last_clicked": {"lng": 1}},
+        {"last_clicked": [60, 24]},
+        "60,24",
+    ):
         assert pins.clicked_point(output) is None  # type: ignore[arg-type]
 
 

@@ -18,23 +18,42 @@ from layers import cli
 from layers.osm import sources
 
 HANDMADE_TOWN = {
-    "place_id": 1, "licence": "hand-made test fixture", "osm_type": "relation", "osm_id": 1,
-    "boundingbox": ["53.94", "53.96", "-1.09", "-1.07"], "lat": "53.95", "lon": "-1.08",
-    "display_name": "Handmade Town", "class": "boundary", "type": "administrative", "importance": 0.5,
-    "place_rank": 16, "addresstype": "town", "name": "Handmade Town",
-    "geojson": {"type": "Polygon", "coordinates": [[[-1.09, 53.94], [-1.07, 53.94], [-1.07, 53.96],
-                                                    [-1.09, 53.96], [-1.09, 53.94]]]},
+    "place_id": 1,
+    "licence": "hand-made test fixture",
+    "osm_type": "relation",
+    "osm_id": 1,
+    "boundingbox": ["53.94", "53.96", "-1.09", "-1.07"],
+    "lat": "53.95",
+    "lon": "-1.08",
+    "display_name": "Handmade Town",
+    "class": "boundary",
+    "type": "administrative",
+    "importance": 0.5,
+    "place_rank": 16,
+    "addresstype": "town",
+    "name": "Handmade Town",
+    "geojson": {
+        "type": "Polygon",
+        "coordinates": [[[-1.09, 53.94], [-1.07, 53.94], [-1.07, 53.96], [-1.09, 53.96], [-1.09, 53.94]]],
+    },
 }
-HANDMADE_ELEMENTS = {"elements": [
-    {"type": "node", "id": 1, "lat": 53.95, "lon": -1.08,
-     "tags": {"amenity": "place_of_worship", "name": "Handmade Chapel", "website": "https://chapel.invalid/"}},
-    {"type": "node", "id": 2, "lat": 53.951, "lon": -1.081},
-    {"type": "node", "id": 3, "lat": 53.951, "lon": -1.079},
-    {"type": "node", "id": 4, "lat": 53.953, "lon": -1.079},
-    {"type": "node", "id": 5, "lat": 53.953, "lon": -1.081},
-    {"type": "way", "id": 10, "nodes": [2, 3, 4, 5, 2], "tags": {"leisure": "park", "name": "Handmade Green"}},
-    {"type": "way", "id": 11, "nodes": [2, 4], "tags": {"highway": "residential", "name": "Handmade Lane"}},
-]}
+HANDMADE_ELEMENTS = {
+    "elements": [
+        {
+            "type": "node",
+            "id": 1,
+            "lat": 53.95,
+            "lon": -1.08,
+            "tags": {"amenity": "place_of_worship", "name": "Handmade Chapel", "website": "https://chapel.invalid/"},
+        },
+        {"type": "node", "id": 2, "lat": 53.951, "lon": -1.081},
+        {"type": "node", "id": 3, "lat": 53.951, "lon": -1.079},
+        {"type": "node", "id": 4, "lat": 53.953, "lon": -1.079},
+        {"type": "node", "id": 5, "lat": 53.953, "lon": -1.081},
+        {"type": "way", "id": 10, "nodes": [2, 3, 4, 5, 2], "tags": {"leisure": "park", "name": "Handmade Green"}},
+        {"type": "way", "id": 11, "nodes": [2, 4], "tags": {"highway": "residential", "name": "Handmade Lane"}},
+    ]
+}
 STATUS = "Connected as: 1\nCurrent time: now\nAnnounced endpoint: none\nRate limit: 2\n2 slots available now.\n"
 
 

@@ -20,8 +20,13 @@ from tests.qgis_checks import layers_as_qgis_sees_them, points_as_qgis_reads_the
 from tests.test_export import _os_test_points
 
 AREA = box(24.9400, 60.1660, 24.9560, 60.1720)  # the Esplanadi and its churches, parks and libraries
-KINDS = {"Point": "points", "LineString": "lines", "MultiLineString": "lines", "Polygon": "polygons",
-         "MultiPolygon": "polygons"}
+KINDS = {
+    "Point": "points",
+    "LineString": "lines",
+    "MultiLineString": "lines",
+    "Polygon": "polygons",
+    "MultiPolygon": "polygons",
+}
 
 pytestmark = pytest.mark.qgis
 
@@ -50,9 +55,13 @@ def _expected_bounds(assets: gpd.GeoDataFrame, layer: str) -> tuple[float, float
 
 def test_qgis_opens_every_export_in_the_crs_asked_for(tmp_path: Path, helsinki: sources.Extract) -> None:
     expected = query.AssetIndex(helsinki.assets).within(AREA)
-    requests = [("gpkg", "EPSG:3067", "assets.gpkg"), ("shp", "EPSG:3067", "assets.zip"),
-                ("kml", "EPSG:4326", "assets.kml"), ("geojson", "EPSG:4326", "assets.geojson"),
-                ("gpkg", "EPSG:3857", "web.gpkg")]
+    requests = [
+        ("gpkg", "EPSG:3067", "assets.gpkg"),
+        ("shp", "EPSG:3067", "assets.zip"),
+        ("kml", "EPSG:4326", "assets.kml"),
+        ("geojson", "EPSG:4326", "assets.geojson"),
+        ("gpkg", "EPSG:3857", "web.gpkg"),
+    ]
     wanted: dict[str, tuple[str, tuple[float, float, float, float]]] = {}
     for fmt, crs, name in requests:
         out = tmp_path / name

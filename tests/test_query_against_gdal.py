@@ -12,9 +12,7 @@ from layers.analysis import query
 from layers.osm import sources
 from tests import gdal_reference
 
-SENATE_SQUARE_AND_ESPLANADI = Polygon(
-    [(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705), (24.9440, 60.1705)]
-)
+SENATE_SQUARE_AND_ESPLANADI = Polygon([(24.9440, 60.1665), (24.9560, 60.1665), (24.9560, 60.1705), (24.9440, 60.1705)])
 # Cuts through Kaisaniemen puisto (an OSM relation) and the railway-side parks.
 ACROSS_KAISANIEMI = box(24.9440, 60.1735, 24.9480, 60.1775)
 AROUND_OODI = areas.circle(24.9383, 60.1738, 250)
@@ -39,7 +37,8 @@ def test_the_two_readers_see_the_same_features(helsinki: sources.Extract, refere
 
 
 @pytest.mark.parametrize(
-    "area", [SENATE_SQUARE_AND_ESPLANADI, ACROSS_KAISANIEMI, AROUND_OODI, TWO_PATCHES],
+    "area",
+    [SENATE_SQUARE_AND_ESPLANADI, ACROSS_KAISANIEMI, AROUND_OODI, TWO_PATCHES],
     ids=["senate-square-esplanadi", "across-kaisaniemi", "around-oodi", "two-patches"],
 )
 def test_inside_matches_gdal(area, helsinki_index: query.AssetIndex, reference: list) -> None:  # type: ignore[no-untyped-def]
@@ -71,9 +70,11 @@ def test_senate_square_list_names_the_cathedral_and_the_esplanade(helsinki_index
 def test_a_point_on_the_edge_counts(helsinki: sources.Extract, helsinki_index: query.AssetIndex) -> None:
     node = helsinki.assets[helsinki.assets["osm_type"] == "node"].iloc[0].geometry
     edge_box = box(node.x, node.y - 0.001, node.x + 0.001, node.y + 0.001)  # node on the west edge
-    assert helsinki.assets.iloc[helsinki_index.positions_within(edge_box)]["id"].isin(
-        helsinki.assets[helsinki.assets.geometry == node]["id"]
-    ).any()
+    assert (
+        helsinki.assets.iloc[helsinki_index.positions_within(edge_box)]["id"]
+        .isin(helsinki.assets[helsinki.assets.geometry == node]["id"])
+        .any()
+    )
 
 
 def test_category_filter(helsinki_index: query.AssetIndex) -> None:

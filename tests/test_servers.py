@@ -34,7 +34,8 @@ def _people() -> tuple[accounts.User, accounts.User]:
 
 
 def test_every_community_change_moves_the_community_stamp_and_nothing_else_does(
-        each_store: str, helsinki: sources.Extract) -> None:
+    each_store: str, helsinki: sources.Extract
+) -> None:
     editor, moderator = _people()
     seen = [_stamp(store.community_version())]
 
@@ -49,18 +50,27 @@ def test_every_community_change_moves_the_community_stamp_and_nothing_else_does(
     assert sessions.claim(code) is not None
     assert not moved()
 
-    asset = community.create_asset(editor, {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17),
-                                            "description": "Songs."})
+    asset = community.create_asset(
+        editor, {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17), "description": "Songs."}
+    )
     assert moved()
     version = community.publish(moderator, asset, expected_version=1)
     assert moved()
-    version = community.update_asset(editor, asset, {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17),
-                                                     "description": "Songs and stories."}, expected_version=version)
+    version = community.update_asset(
+        editor,
+        asset,
+        {"name": "Handmade Stamp Club", "geometry": Point(24.95, 60.17), "description": "Songs and stories."},
+        expected_version=version,
+    )
     assert moved()
     community.reject(moderator, asset, "Say when you meet.", expected_version=version)
     assert moved()
-    community.create_assets(moderator, [{"name": f"Handmade Import {n}", "geometry": Point(24.94 + n / 1000, 60.17)}
-                                        for n in range(3)], group="Handmade Importers", publish=True)
+    community.create_assets(
+        moderator,
+        [{"name": f"Handmade Import {n}", "geometry": Point(24.94 + n / 1000, 60.17)} for n in range(3)],
+        group="Handmade Importers",
+        publish=True,
+    )
     assert moved()
 
     # A refused change moves nothing: the store and its stamp are as they were.
@@ -71,14 +81,19 @@ def test_every_community_change_moves_the_community_stamp_and_nothing_else_does(
     assert store.locals_version() == locals_before  # no saved local was touched by any of it
 
     # Saving a local moves the locals' stamp (aggregates are cached on it), not the map's.
-    local_spec.save("Handmade stamp local", local_spec.LocalSpec().to_json(), box(24.945, 60.168, 24.955, 60.172).wkt,
-                    source="ip:192.0.2.1")
+    local_spec.save(
+        "Handmade stamp local",
+        local_spec.LocalSpec().to_json(),
+        box(24.945, 60.168, 24.955, 60.172).wkt,
+        source="ip:192.0.2.1",
+    )
     assert store.locals_version() != locals_before
     assert not moved()
 
 
 def test_a_publish_on_another_server_moves_this_servers_stamp_and_layers(
-        each_store: str, helsinki: sources.Extract) -> None:
+    each_store: str, helsinki: sources.Extract
+) -> None:
     """The other server is another process on the same store (same environment). This one built
     its layers under one stamp; after the other publishes, the stamp here has moved and the
     layers built under the new stamp hold the new asset."""
@@ -89,8 +104,15 @@ def test_a_publish_on_another_server_moves_this_servers_stamp_and_layers(
         "from tests.handmade import add_published_handmade_asset\n"
         "add_published_handmade_asset('Handmade Other Server Choir', Point(24.951, 60.171))\n"
     )
-    done = subprocess.run([sys.executable, "-c", other_server], cwd=REPO_ROOT, capture_output=True, text=True,
-                          check=False, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", other_server],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert catalogue.version() != shown
     assert "Handmade Other Server Choir" in set(catalogue.all_assets(helsinki)["name"])

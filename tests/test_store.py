@@ -67,11 +67,19 @@ def test_each_backend_migrates_in_step_and_a_second_run_is_a_no_op(each_store: s
     assert len(MIGRATIONS) == len(store_sqlite.MIGRATIONS)  # numbered alike, kept in step
     with backend.connect() as conn:
         assert backend.migrate(conn) == len(MIGRATIONS)
-        kinds = {r["column_name"]: r["udt_name"] for r in conn.execute(
-            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name IN ('community_assets', 'saved_locals')")}
-        gist = {r["indexname"] for r in conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexdef LIKE '%USING gist%'")}
+        kinds = {
+            r["column_name"]: r["udt_name"]
+            for r in conn.execute(
+                "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name IN ('community_assets', 'saved_locals')"
+            )
+        }
+        gist = {
+            r["indexname"]
+            for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexdef LIKE '%USING gist%'"
+            )
+        }
         srid = conn.execute("SELECT Find_SRID(current_schema()::text, 'community_assets', 'geometry') AS s").fetchone()
     assert kinds["geometry"] == "geometry" and kinds["area"] == "geometry"
     assert {"community_assets_geometry", "saved_locals_area"} <= gist
@@ -97,8 +105,10 @@ def test_the_area_query_gives_the_same_answer_as_shapely_on_each_backend(each_st
         "Handmade far park": box(25.0, 60.2, 25.01, 60.21),
         "Handmade pending inside": Point(24.9510, 60.1702),
     }
-    ids = {name: add_published_handmade_asset(name, geom, status="pending" if "pending" in name else "published")
-           for name, geom in shapes.items()}
+    ids = {
+        name: add_published_handmade_asset(name, geom, status="pending" if "pending" in name else "published")
+        for name, geom in shapes.items()
+    }
     area = box(24.9450, 60.1680, 24.9550, 60.1720)
     expected = sorted(ids[n] for n, g in shapes.items() if g.intersects(area) and "pending" not in n)
     assert len(expected) == 3
@@ -107,8 +117,10 @@ def test_the_area_query_gives_the_same_answer_as_shapely_on_each_backend(each_st
     assert store.assets_within(box(10, 10, 11, 11)) == []
     # and the rows come back with the geometry they went in with
     rows = {r.name: r for r in store.asset_rows()}
-    assert all(isinstance(rows[n].geometry, type(g)) and rows[n].geometry.equals_exact(g, 1e-12)  # type: ignore[union-attr]
-               for n, g in shapes.items())
+    assert all(
+        isinstance(rows[n].geometry, type(g)) and rows[n].geometry.equals_exact(g, 1e-12)  # type: ignore[union-attr]
+        for n, g in shapes.items()
+    )
 
 
 def test_eight_writers_lose_no_edit_on_each_backend(each_store: str) -> None:
@@ -116,9 +128,12 @@ def test_eight_writers_lose_no_edit_on_each_backend(each_store: str) -> None:
     on ConflictError): every edit lands exactly once, the versions count up without a gap."""
     group = store.group_id("Handmade Writers", create=True)
     assert group is not None
-    [asset_id] = store.insert_assets([store.AssetDraft("Handmade counter", "community_groups", "place",
-                                                       Point(24.95, 60.17), description="")],
-                                     group=group, user=None, status="pending")
+    [asset_id] = store.insert_assets(
+        [store.AssetDraft("Handmade counter", "community_groups", "place", Point(24.95, 60.17), description="")],
+        group=group,
+        user=None,
+        status="pending",
+    )
     conflicts = []
     errors: list[BaseException] = []
 
@@ -129,8 +144,13 @@ def test_eight_writers_lose_no_edit_on_each_backend(each_store: str) -> None:
                     row = store.get_asset(asset_id)
                     assert row is not None
                     try:
-                        store.change_asset(asset_id, {"description": f"{row.description}{n}.{i};"},
-                                           expected_version=row.version, action="edited", user=None)
+                        store.change_asset(
+                            asset_id,
+                            {"description": f"{row.description}{n}.{i};"},
+                            expected_version=row.version,
+                            action="edited",
+                            user=None,
+                        )
                         break
                     except ConflictError:
                         conflicts.append(n)
@@ -158,8 +178,9 @@ def test_parallel_sign_in_attempts_are_counted_exactly_on_each_backend(each_stor
     results: list[float] = []
 
     def attempt() -> None:
-        wait, _ = store.reserve_sign_in_attempt(["name:handmade"], now, 600.0,
-                                                lambda key, failures: 0.0 if failures < free else 60.0)
+        wait, _ = store.reserve_sign_in_attempt(
+            ["name:handmade"], now, 600.0, lambda key, failures: 0.0 if failures < free else 60.0
+        )
         results.append(wait)
 
     threads = [threading.Thread(target=attempt) for _ in range(16)]
@@ -175,24 +196,32 @@ def test_parallel_sign_in_attempts_are_counted_exactly_on_each_backend(each_stor
 def test_a_conflict_changes_nothing_on_each_backend(each_store: str) -> None:
     group = store.group_id("Handmade Group", create=True)
     assert group is not None
-    [asset_id] = store.insert_assets([store.AssetDraft("Handmade hall", "community_groups", "place",
-                                                       Point(24.95, 60.17))], group=group, user=None,
-                                     status="pending")
+    [asset_id] = store.insert_assets(
+        [store.AssetDraft("Handmade hall", "community_groups", "place", Point(24.95, 60.17))],
+        group=group,
+        user=None,
+        status="pending",
+    )
     before = store.digest()
     with pytest.raises(ConflictError):
         store.change_asset(asset_id, {"name": "Handmade taken"}, expected_version=7, action="edited", user=None)
     with pytest.raises(ValueError, match="not asset fields"):
-        store.change_asset(asset_id, {"version; drop table users": 1}, expected_version=None, action="edited",
-                           user=None)
+        store.change_asset(
+            asset_id, {"version; drop table users": 1}, expected_version=None, action="edited", user=None
+        )
     assert store.digest() == before
 
 
-def test_an_unreachable_database_is_one_sentence_without_the_password(fresh_data_dir: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_database_is_one_sentence_without_the_password(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OURPATCH_DATABASE_URL", "postgresql://planner:s3cret@127.0.0.1:1/ourpatch")
     assert settings.database_url() is not None
-    with pytest.raises(StorageError, match=r"^The database postgresql://planner:\*\*\*@127.0.0.1:1/ourpatch "
-                                           r"cannot be reached, so nothing was saved \(cause: ") as caught:
+    with pytest.raises(
+        StorageError,
+        match=r"^The database postgresql://planner:\*\*\*@127.0.0.1:1/ourpatch "
+        r"cannot be reached, so nothing was saved \(cause: ",
+    ) as caught:
         store.group_names()
     assert "s3cret" not in str(caught.value)
 
@@ -215,19 +244,31 @@ def test_two_app_servers_share_sign_ins_and_delays_through_one_database(each_sto
         "for n in range(free):\n"
         "    accounts.authenticate('Eeva Editor', 'wrong guess', source=f'ip:198.51.100.{n}')\n"
     )
-    done = subprocess.run([sys.executable, "-c", other_server, token], cwd=REPO_ROOT, capture_output=True,
-                          text=True, check=False, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", other_server, token],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Eeva Editor"
     [counted] = [r for r in store.table_rows("sign_in_attempts") if r["key"] == "name:eeva editor"]
     with pytest.raises(TooManyAttemptsError, match="Too many wrong passwords for this name"):  # right after them
-        accounts.authenticate("Eeva Editor", "a long enough password", source="ip:192.0.2.9",
-                              now=counted["last_failure"])
+        accounts.authenticate(
+            "Eeva Editor", "a long enough password", source="ip:192.0.2.9", now=counted["last_failure"]
+        )
 
 
 def test_the_test_helpers_are_no_back_door(fresh_data_dir: Path) -> None:
-    for table, values in [("users", {"role": "admin"}), ("sign_in_sessions", {"last_seen": "2000-01-01"}),
-                          ("community_assets", {"name": "x"}), ("community_assets; drop table users", {"status": "x"})]:
+    for table, values in [
+        ("users", {"role": "admin"}),
+        ("sign_in_sessions", {"last_seen": "2000-01-01"}),
+        ("community_assets", {"name": "x"}),
+        ("community_assets; drop table users", {"status": "x"}),
+    ]:
         with pytest.raises(ValueError, match="cannot set"):
             store.set_for_tests(table, values, {})
     with pytest.raises(ValueError, match="cannot read"):

@@ -25,7 +25,11 @@ def _edges(net: access.StreetNetwork, **tags: str | None) -> np.ndarray:
     """Positions of the network's edges whose tags are as given (None: the tag is absent)."""
     mask = np.ones(len(net.edges), dtype=bool)
     for key, value in tags.items():
-        col = net.edges[key.replace("__", ":")] if key.replace("__", ":") in net.edges else pd.Series(None, index=net.edges.index)
+        col = (
+            net.edges[key.replace("__", ":")]
+            if key.replace("__", ":") in net.edges
+            else pd.Series(None, index=net.edges.index)
+        )
         mask &= (col.isna() if value is None else col == value).to_numpy()
     return np.flatnonzero(mask)
 
@@ -56,8 +60,9 @@ def test_pedestrian_streets_need_bicycle_yes(nets: dict[str, access.StreetNetwor
     assert np.allclose(_seconds_a_metre(cycle, untagged)[0], WALK_S)
 
 
-def test_cycleways_are_walked_where_foot_is_allowed(helsinki: sources.Extract,
-                                                    nets: dict[str, access.StreetNetwork]) -> None:
+def test_cycleways_are_walked_where_foot_is_allowed(
+    helsinki: sources.Extract, nets: dict[str, access.StreetNetwork]
+) -> None:
     walk = nets["walk"]
     table = helsinki.network
     combined = table[(table["highway"] == "cycleway") & table["foot"].isin(["designated", "yes"])]
@@ -82,17 +87,19 @@ def test_one_way_streets(nets: dict[str, access.StreetNetwork]) -> None:
 
 
 def test_rules_on_handmade_tags() -> None:
-    rows = pd.DataFrame([
-        {"highway": "footway", "bicycle": "dismount"},  # push
-        {"highway": "cycleway", "foot": "no"},  # no walking
-        {"highway": "residential", "access": "private"},  # closed to everyone
-        {"highway": "service", "access": "no", "foot": "yes"},  # the specific tag wins
-        {"highway": "motorway"},  # never on foot
-        {"highway": "steps", "wheelchair": "yes"},  # still steps
-        {"highway": "footway", "access": "private;delivery"},  # one of several values closes it
-        {"highway": "residential", "oneway": "-1"},  # one way, against the drawing
-        {"highway": "residential", "junction": "roundabout"},  # one way by definition
-    ]).assign(length=10.0)
+    rows = pd.DataFrame(
+        [
+            {"highway": "footway", "bicycle": "dismount"},  # push
+            {"highway": "cycleway", "foot": "no"},  # no walking
+            {"highway": "residential", "access": "private"},  # closed to everyone
+            {"highway": "service", "access": "no", "foot": "yes"},  # the specific tag wins
+            {"highway": "motorway"},  # never on foot
+            {"highway": "steps", "wheelchair": "yes"},  # still steps
+            {"highway": "footway", "access": "private;delivery"},  # one of several values closes it
+            {"highway": "residential", "oneway": "-1"},  # one way, against the drawing
+            {"highway": "residential", "junction": "roundabout"},  # one way by definition
+        ]
+    ).assign(length=10.0)
     walk, chair, cycle = (access.mode_by_id(m) for m in ("walk", "wheelchair", "cycle"))
     assert list(access.usable(rows, walk)) == [True, False, False, True, False, True, False, True, True]
     assert list(access.usable(rows, chair)) == [True, False, False, True, False, False, False, True, True]
@@ -109,8 +116,9 @@ def test_wheelchair_uses_a_subset_of_the_walking_network(nets: dict[str, access.
 
 
 @pytest.mark.parametrize("category", ["libraries", "worship"])
-def test_cycling_covers_at_least_what_walking_covers(helsinki: sources.Extract,
-                                                     nets: dict[str, access.StreetNetwork], category: str) -> None:
+def test_cycling_covers_at_least_what_walking_covers(
+    helsinki: sources.Extract, nets: dict[str, access.StreetNetwork], category: str
+) -> None:
     area = box(*helsinki.bounds)
     walking = gaps.coverage_gap(nets["walk"], helsinki.assets, category, 10, area)
     cycling = gaps.coverage_gap(nets["cycle"], helsinki.assets, category, 10, area)

@@ -44,8 +44,9 @@ starts = st.tuples(st.floats(0, 1, exclude_max=True), st.floats(0, 1))
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None)
 @given(start=starts, minutes=st.integers(2, 20), more=st.integers(1, 15))
-def test_random_starts(nets: dict[str, access.StreetNetwork], start: tuple[float, float], minutes: int,
-                       more: int) -> None:
+def test_random_starts(
+    nets: dict[str, access.StreetNetwork], start: tuple[float, float], minutes: int, more: int
+) -> None:
     walk, chair = nets["walk"], nets["wheelchair"]
     lon, lat = _on_street(walk, *start)
     small = access.isochrone(walk, lon, lat, minutes)
@@ -68,8 +69,9 @@ def test_random_starts(nets: dict[str, access.StreetNetwork], start: tuple[float
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None)
 @given(start=starts)
-def test_ten_minutes_from_any_street_is_never_a_sliver(nets: dict[str, access.StreetNetwork],
-                                                       start: tuple[float, float]) -> None:
+def test_ten_minutes_from_any_street_is_never_a_sliver(
+    nets: dict[str, access.StreetNetwork], start: tuple[float, float]
+) -> None:
     lon, lat = _on_street(nets["walk"], *start)
     assert geodesy.area_m2(access.isochrone(nets["walk"], lon, lat, 10).area) >= FLOOR_HA * 10_000
 

@@ -36,7 +36,7 @@ def render() -> None:
     st.subheader("Another area")
     st.markdown(
         "An administrator loads another area from the command line:\n\n"
-        "```\npython -m layers load --pbf my-town.osm.pbf\npython -m layers load --place \"York, UK\"\n```"
+        '```\npython -m layers load --pbf my-town.osm.pbf\npython -m layers load --place "York, UK"\n```'
     )
 
 

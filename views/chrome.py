@@ -77,7 +77,7 @@ def card_table(table: pd.DataFrame, key: str) -> None:
     """A table (one `<th>` per column, a row per record) that turns into cards on a small screen.
     Headings and cells are HTML-escaped here, so callers pass the plain text."""
     labels = "\n  ".join(
-        f'.st-key-{key} td:nth-of-type({i}):not(:empty)::before {{ content: {_css_string(str(col) + ": ")}; }}'
+        f".st-key-{key} td:nth-of-type({i}):not(:empty)::before {{ content: {_css_string(str(col) + ': ')}; }}"
         for i, col in enumerate(table.columns, start=1)
     )
     body = table.to_html(index=False, escape=True, border=0, na_rep="", header=True, notebook=False)

@@ -69,8 +69,7 @@ def _published(map_data: build.MapData) -> str | None:
     try:
         return build.publish(map_data)
     except OSError as exc:
-        logging.getLogger(__name__).warning("Map data served inside the map (cannot write %s: %s)",
-                                            build.SERVED_DIR, exc)
+        logging.getLogger(__name__).warning("Map data served inside the map (cannot write %s: %s)", build.SERVED_DIR, exc)
         return None
 
 
@@ -170,12 +169,27 @@ def md(text: object) -> str:
 
 # Plain words for stored field names wherever a page lists fields (GOV.UK style: no raw names).
 FIELD_WORDS = {
-    "name": "Name", "kind": "Kind", "category": "Category", "description": "What it is",
-    "schedule": "When it meets or opens", "eligibility": "Who it is for", "website": "Website",
-    "online_url": "Online link", "email": "Email", "phone": "Phone", "last_verified": "Last checked",
-    "rejection_reason": "Why not accepted", "links": "Linked places", "geometry_wkt": "Location",
-    "status": "Status", "group_name": "Group", "address": "Address", "opening_hours": "Opening hours",
-    "note": "Note", "lon": "Longitude", "lat": "Latitude",
+    "name": "Name",
+    "kind": "Kind",
+    "category": "Category",
+    "description": "What it is",
+    "schedule": "When it meets or opens",
+    "eligibility": "Who it is for",
+    "website": "Website",
+    "online_url": "Online link",
+    "email": "Email",
+    "phone": "Phone",
+    "last_verified": "Last checked",
+    "rejection_reason": "Why not accepted",
+    "links": "Linked places",
+    "geometry_wkt": "Location",
+    "status": "Status",
+    "group_name": "Group",
+    "address": "Address",
+    "opening_hours": "Opening hours",
+    "note": "Note",
+    "lon": "Longitude",
+    "lat": "Latitude",
 }
 
 

@@ -32,15 +32,16 @@ def _pick(label: str, key: str, default: str) -> local_spec.SavedLocal | None:
 
 def _names(items: pd.DataFrame) -> pd.DataFrame:
     labels = common.category_labels()
-    return pd.DataFrame({"Name": items["name"].fillna("Unnamed").astype(str),
-                         "Category": items["category"].map(labels)})
+    return pd.DataFrame({"Name": items["name"].fillna("Unnamed").astype(str), "Category": items["category"].map(labels)})
 
 
 def render() -> None:
     lay = common.layers()
     st.title("Compare two locals")
-    st.markdown("Set two saved locals side by side — yours and a neighbour's, or walking and "
-                "wheelchair-friendly — to see what each has that the other lacks.")
+    st.markdown(
+        "Set two saved locals side by side — yours and a neighbour's, or walking and "
+        "wheelchair-friendly — to see what each has that the other lacks."
+    )
     mine = st.session_state.get("my_locals", [])
     defaults = [f"?local={m['token']}" for m in mine[-2:]]
     defaults = ([""] * (2 - len(defaults))) + defaults
@@ -70,9 +71,15 @@ def render() -> None:
         st.table(common.safe_table(result.counts.rename(columns={"A": f"A: {a.name}", "B": f"B: {b.name}"})))
     with right:
         long = result.counts.melt(id_vars="Category", var_name="Local", value_name="Places")
-        chart = alt.Chart(long, title="Places per category").mark_bar().encode(
-            x=alt.X("Places:Q"), y=alt.Y("Category:N", sort=list(result.counts["Category"]), title=None),
-            yOffset="Local:N", color=alt.Color("Local:N", scale=alt.Scale(range=["#1d70b8", "#d4351c"])),
+        chart = (
+            alt.Chart(long, title="Places per category")
+            .mark_bar()
+            .encode(
+                x=alt.X("Places:Q"),
+                y=alt.Y("Category:N", sort=list(result.counts["Category"]), title=None),
+                yOffset="Local:N",
+                color=alt.Color("Local:N", scale=alt.Scale(range=["#1d70b8", "#d4351c"])),
+            )
         )
         st.altair_chart(chart, use_container_width=True)
     for column, label, items in zip(st.columns(2), ("A", "B"), (result.only_a, result.only_b), strict=True):
@@ -84,8 +91,12 @@ def render() -> None:
                 st.markdown("Nothing.")
     fmap = build.build_map(lay.map_data, draw=False)
     for geom, colour, name in ((area_a, "#1d70b8", "A"), (area_b, "#d4351c", "B")):
-        folium.GeoJson(shapely.geometry.mapping(geom), name=name, interactive=False,
-                       style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fillOpacity": 0.1}).add_to(fmap)
+        folium.GeoJson(
+            shapely.geometry.mapping(geom),
+            name=name,
+            interactive=False,
+            style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fillOpacity": 0.1},
+        ).add_to(fmap)
     st_folium(fmap, key="compare-map", height=480, use_container_width=True, returned_objects=[])
     st.caption("A is outlined in blue, B in red.")
 

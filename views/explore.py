@@ -45,8 +45,9 @@ def _layer_choice() -> None:
         hidden = set(st.session_state.get("hidden", []))
         st.session_state["shown_categories"] = [c.id for c in cats if c.id not in hidden]
     with section:
-        shown = st.multiselect("Layers on the map", [c.id for c in cats], key="shown_categories",
-                               format_func=lambda cid: labels.get(cid, cid))
+        shown = st.multiselect(
+            "Layers on the map", [c.id for c in cats], key="shown_categories", format_func=lambda cid: labels.get(cid, cid)
+        )
         st.caption(f"{len(shown)} of {len(cats)} shown.")
     st.session_state["hidden"] = [c.id for c in cats if c.id not in shown]
 
@@ -69,16 +70,16 @@ def _walk_controls(lay: common.Layers) -> None:
         if key in state:
             state[key] = state[key]
     state.setdefault("walk_minutes", local_state.DEFAULT_MINUTES)
-    section = st.expander("Walk-time local: what can you reach from home in a few minutes?", key="walk_open",
-                          on_change="rerun")
+    section = st.expander("Walk-time local: what can you reach from home in a few minutes?", key="walk_open", on_change="rerun")
     if not section.open:
         state["pick_start"] = False
         return
     with section:
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
-            query_text = st.text_input("Start from an address, street or place",
-                                       placeholder="for example Unioninkatu 29", key="start_query")
+            query_text = st.text_input(
+                "Start from an address, street or place", placeholder="for example Unioninkatu 29", key="start_query"
+            )
             matches = search.search_places(lay.extract.gazetteer, query_text) if query_text else None
             if matches is not None and len(matches) == 0:
                 st.warning(f"No address, street or place on this map matches “{common.md(query_text[:80])}”.")
@@ -109,13 +110,19 @@ def _combine_control(spec: local_spec.LocalSpec) -> None:
         st.toast("You drew an area while a walk-time local is set: choose under the map how to combine them.")
     # the radio shows the choice in force ("Either" unless the resident chose), never its first option
     st.session_state.setdefault("combine", spec.combine)
-    st.radio("You have drawn an area and asked for a walk-time area. Your local is:",
-             list(local_spec.COMBINE_CHOICES), format_func=lambda c: local_spec.COMBINE_CHOICES[c],
-             key="combine", horizontal=False)
+    st.radio(
+        "You have drawn an area and asked for a walk-time area. Your local is:",
+        list(local_spec.COMBINE_CHOICES),
+        format_func=lambda c: local_spec.COMBINE_CHOICES[c],
+        key="combine",
+        horizontal=False,
+    )
     left_out = {"walk": "Your drawing is not part of your local", "drawn": "The walk-time area is not part of your local"}
     if spec.combine in left_out:
-        st.warning(f"{left_out[spec.combine]}, because you chose “{local_spec.COMBINE_CHOICES[spec.combine]}”. "
-                   "Choose “Either” or “Both” above to use the two together.")
+        st.warning(
+            f"{left_out[spec.combine]}, because you chose “{local_spec.COMBINE_CHOICES[spec.combine]}”. "
+            "Choose “Either” or “Both” above to use the two together."
+        )
 
 
 # ---------------------------------------------------------------- the results
@@ -149,8 +156,7 @@ def _chart(counts: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("count:Q", title="Number of places", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("label:N", title=None, sort=list(data["label"]),
-                    axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            y=alt.Y("label:N", title=None, sort=list(data["label"]), axis=alt.Axis(labelLimit=260, labelOverlap=False)),
             color=alt.Color("colour:N", scale=None, legend=None),
             tooltip=[alt.Tooltip("label:N", title="Category"), alt.Tooltip("count:Q", title="Places")],
         )
@@ -171,18 +177,23 @@ def _missing_table(missing: list[gaps.NearestOutside], mode: access.Mode | None)
         if m.asset_id is None:
             rows.append({"Category": m.label, "Nearest outside": "None on this map", "Time": "", "Distance": ""})
             continue
-        rows.append({
-            "Category": m.label,
-            "Nearest outside": m.name or "Unnamed",
-            "Time": f"{m.minutes:.0f} min {how}" if m.minutes is not None else "no route on the mapped streets",
-            "Distance": f"{m.straight_m:,.0f} m in a straight line",
-        })
+        rows.append(
+            {
+                "Category": m.label,
+                "Nearest outside": m.name or "Unnamed",
+                "Time": f"{m.minutes:.0f} min {how}" if m.minutes is not None else "no route on the mapped streets",
+                "Distance": f"{m.straight_m:,.0f} m in a straight line",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _show_results(summary: query.AreaSummary, find_missing: Callable[[], list[gaps.NearestOutside]],
-                  spec: local_spec.LocalSpec,
-                  lay: common.Layers) -> tuple[list[gaps.NearestOutside], Callable[[], None]]:
+def _show_results(
+    summary: query.AreaSummary,
+    find_missing: Callable[[], list[gaps.NearestOutside]],
+    spec: local_spec.LocalSpec,
+    lay: common.Layers,
+) -> tuple[list[gaps.NearestOutside], Callable[[], None]]:
     """The list, then what is missing (worked out after the list is sent); returns what is
     missing, and what draws the chart and the download beside them, to call last, once
     everything the resident waits for is on its way to the browser."""
@@ -207,8 +218,7 @@ def _show_results(summary: query.AreaSummary, find_missing: Callable[[], list[ga
         st.subheader("What is missing")
         mode = access.mode_by_id(spec.walk.mode) if spec.walk else None
         origin = "your start" if spec.walk else "the middle of your local"
-        st.markdown(f"Nothing of these inside your local; the nearest one from {origin} "
-                    "(a dotted line on the map leads to it):")
+        st.markdown(f"Nothing of these inside your local; the nearest one from {origin} (a dotted line on the map leads to it):")
         chrome.card_table(_missing_table(missing, mode), key="op-missing-table")
 
     def chart_and_download() -> None:
@@ -216,9 +226,12 @@ def _show_results(summary: query.AreaSummary, find_missing: Callable[[], list[ga
             st.altair_chart(_chart(counts), use_container_width=True)
             st.caption("Counts per category: " + "; ".join(f"{r.label}: {r.count}" for r in counts.itertuples()))
         found = lay.assets[lay.assets["id"].isin(summary.items["id"])]
-        download.download_button("Download this list (GeoJSON)",
-                                 data=geojson.dumps(geojson.feature_collection(found)),
-                                 file_name="my-local.geojson", mime="application/geo+json")
+        download.download_button(
+            "Download this list (GeoJSON)",
+            data=geojson.dumps(geojson.feature_collection(found)),
+            file_name="my-local.geojson",
+            mime="application/geo+json",
+        )
 
     return missing, chart_and_download
 
@@ -229,8 +242,7 @@ def _save_and_share(spec: local_spec.LocalSpec, area: areas.AreaGeometry, user: 
         name = st.text_input("Name your local", max_chars=local_spec.MAX_NAME, placeholder="Home and the park")
         if st.form_submit_button("Save and get a private link"):
             try:
-                token = local_spec.save(name, spec, area, owner=user.owner_key if user else None,
-                                    source=common.client_source())
+                token = local_spec.save(name, spec, area, owner=user.owner_key if user else None, source=common.client_source())
             except BadInputError as exc:
                 st.error(common.md(exc))
             else:
@@ -244,7 +256,6 @@ def _save_and_share(spec: local_spec.LocalSpec, area: areas.AreaGeometry, user: 
         st.code(f"http://{host}/?local={link_token}", language=None)
 
 
-
 def _my_locals(user: accounts.User | None) -> None:
     """A signed-in person's saved locals (residents without an account keep their links)."""
     if user is None:
@@ -252,16 +263,21 @@ def _my_locals(user: accounts.User | None) -> None:
     mine = local_spec.owned_by(user.owner_key)
     if mine:
         st.markdown("**Your saved locals** (only you see this list):")
-        st.markdown("\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.when(m.created_at[:10])}"
-                               for m in mine))
+        st.markdown(
+            "\n".join(f"- [{common.md(m.name)}](?local={m.token}) — saved {common.when(m.created_at[:10])}" for m in mine)
+        )
 
 
 # ---------------------------------------------------------------- the map
 
 
-def _highlights(summary: query.AreaSummary | None, resolved: local_spec.ResolvedLocal | None,
-                missing: list[gaps.NearestOutside], origin: tuple[float, float] | None,
-                lay: common.Layers) -> folium.FeatureGroup | None:
+def _highlights(
+    summary: query.AreaSummary | None,
+    resolved: local_spec.ResolvedLocal | None,
+    missing: list[gaps.NearestOutside],
+    origin: tuple[float, float] | None,
+    lay: common.Layers,
+) -> folium.FeatureGroup | None:
     if summary is None or resolved is None:
         return None
     targets = [(m.lon, m.lat) for m in missing if m.lon is not None and m.lat is not None]
@@ -347,8 +363,7 @@ def _map_and_local() -> None:
         if resolved is not None and resolved.isochrone is not None and resolved.isochrone.note:
             st.info(resolved.isochrone.note)
         if summary is None or resolved is None:
-            st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list "
-                    "above the map.")
+            st.info("No local yet: draw one on the map, ask for a walk-time local, or choose one from the list above the map.")
             chart_and_download: Callable[[], None] | None = None
         else:
             if st.button("Clear my local and start again"):
@@ -356,15 +371,22 @@ def _map_and_local() -> None:
                 st.rerun()  # the whole page: the walk-time controls above forget the start too
             missing, chart_and_download = _show_results(summary, find_missing, spec, lay)
     listed = time.perf_counter()
-    fmap = build.build_map(lay.map_data, hidden=frozenset(st.session_state.get("hidden", [])),
-                           pick_start=pick_start, served_url=lay.map_data_url, instant_drawings=True)
+    fmap = build.build_map(
+        lay.map_data,
+        hidden=frozenset(st.session_state.get("hidden", [])),
+        pick_start=pick_start,
+        served_url=lay.map_data_url,
+        instant_drawings=True,
+    )
     view = {}
     if resolved is not None and st.session_state.get("fit_view"):
         # A local made off the map (a link, an address, the list): bring it into view. Moving
         # the view re-clusters every marker, so a local drawn on the map (already in view) does not.
         west, south, east, north = resolved.area.bounds
-        view = {"center": ((south + north) / 2, (west + east) / 2),
-                "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60)}
+        view = {
+            "center": ((south + north) / 2, (west + east) / 2),
+            "zoom": build.zoom_to_fit((west, south, east, north), width_px=540, height_px=MAP_HEIGHT - 60),
+        }
     with map_column:
         st.markdown(SKIP_LINK, unsafe_allow_html=True)
         st_folium(
@@ -385,8 +407,12 @@ def _map_and_local() -> None:
     if chart_and_download is not None:
         chart_and_download()
     # benchmarks/browser_bench.py reads this line for the server's share of "drawing -> list"
-    log.info("explore: list sent %.0f ms into the rerun, map sent at %.0f ms, done at %.0f ms",
-             (listed - started) * 1000, (mapped - started) * 1000, (time.perf_counter() - started) * 1000)
+    log.info(
+        "explore: list sent %.0f ms into the rerun, map sent at %.0f ms, done at %.0f ms",
+        (listed - started) * 1000,
+        (mapped - started) * 1000,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 SKIP_LINK = '<a class="op-skip" href="#after-the-map">Skip the map</a>'
@@ -399,8 +425,7 @@ def _announcement(summary: query.AreaSummary | None) -> str:
     else:
         n = len(summary.items)
         text = f"{n:,} {'place' if n == 1 else 'places'} inside your local."
-    return (f'<p id="after-the-map" tabindex="-1" role="status" aria-live="polite" '
-            f'class="op-announce">{text}</p>')
+    return f'<p id="after-the-map" tabindex="-1" role="status" aria-live="polite" class="op-announce">{text}</p>'
 
 
 def _no_map_chooser(lay: common.Layers) -> None:
@@ -422,15 +447,21 @@ def _no_map_chooser(lay: common.Layers) -> None:
         labels = named["name"].astype(str) + " (" + named["category"].map(common.category_labels()) + ")"
         names = dict(zip(named["id"], labels, strict=True))
         with st.form("choose-local"):
-            place = st.selectbox("A place at the middle of your local", options,
-                                 format_func=lambda key: names.get(key, key))
+            place = st.selectbox("A place at the middle of your local", options, format_func=lambda key: names.get(key, key))
             radius = st.number_input("How far around it, in metres", min_value=50, max_value=5000, value=400, step=50)
             if st.form_submit_button("Show what is within this distance"):
                 row = named[named["id"] == place].iloc[0]
                 point = row.geometry.representative_point()
-                st.session_state["drawn"] = {"type": "FeatureCollection", "features": [{
-                    "type": "Feature", "properties": {"radius": float(radius)},
-                    "geometry": {"type": "Point", "coordinates": [point.x, point.y]}}]}
+                st.session_state["drawn"] = {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {"radius": float(radius)},
+                            "geometry": {"type": "Point", "coordinates": [point.x, point.y]},
+                        }
+                    ],
+                }
                 st.session_state["drawn_signature"] = None
                 st.session_state.pop("walk_start", None)
                 st.session_state["fit_view"] = True

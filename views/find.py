@@ -15,25 +15,31 @@ MAX_RESULTS = 50
 def render() -> None:
     lay = common.layers()
     st.title("Find a place or service")
-    st.markdown("Search everything on the map, from OpenStreetMap and from community groups, "
-                "and the area's addresses, streets and place names. Nothing leaves this computer.")
+    st.markdown(
+        "Search everything on the map, from OpenStreetMap and from community groups, "
+        "and the area's addresses, streets and place names. Nothing leaves this computer."
+    )
     cats = categories.load_categories()
     labels = {c.id: c.label for c in cats}
     text = st.text_input("Name, address or place", max_chars=search.MAX_QUERY, key="find_text")
-    chosen = st.multiselect("Only these categories", [c.id for c in cats], format_func=lambda c: labels[c],
-                            key="find_categories")
+    chosen = st.multiselect("Only these categories", [c.id for c in cats], format_func=lambda c: labels[c], key="find_categories")
     if not text and not chosen:
         st.info("Type a name (for example “kirjasto”) or choose a category.")
         return
     found = search.search_assets(lay.assets, text, chosen or None, limit=MAX_RESULTS)
     st.subheader(f"Places and services ({len(found)}{'+' if len(found) == MAX_RESULTS else ''})")
     if len(found):
-        chrome.card_table(pd.DataFrame({
-            "Name": found["name"].fillna("Unnamed").astype(str),
-            "Category": found["category"].map(labels),
-            "Address": found["address"].fillna("").astype(str),
-            "Source": found["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
-        }).reset_index(drop=True), key="op-find-table")
+        chrome.card_table(
+            pd.DataFrame(
+                {
+                    "Name": found["name"].fillna("Unnamed").astype(str),
+                    "Category": found["category"].map(labels),
+                    "Address": found["address"].fillna("").astype(str),
+                    "Source": found["source"].map({"osm": "OpenStreetMap", "community": "Community"}),
+                }
+            ).reset_index(drop=True),
+            key="op-find-table",
+        )
     else:
         st.markdown("No place or service matches.")
     if not text:

@@ -60,23 +60,28 @@ def _asset_list(user: Any) -> None:
     if not rows:
         st.info("Nothing yet: add your first asset below.")
         return
-    st.table(common.safe_table(pd.DataFrame({
-        "Name": [r.name for r in rows],
-        "Group": [r.group_name or "" for r in rows],
-        "Status": [STATUS_WORDS.get(r.status, r.status) for r in rows],
-        "Why not accepted": [r.rejection_reason or "" for r in rows],
-        "Last checked": [f"{common.when(r.last_verified)}{' (out of date)' if community.is_stale(r) else ''}"
-                         for r in rows],
-        "Links": [", ".join(community.link_label(link) for link in r.links) for r in rows],
-    })))
+    st.table(
+        common.safe_table(
+            pd.DataFrame(
+                {
+                    "Name": [r.name for r in rows],
+                    "Group": [r.group_name or "" for r in rows],
+                    "Status": [STATUS_WORDS.get(r.status, r.status) for r in rows],
+                    "Why not accepted": [r.rejection_reason or "" for r in rows],
+                    "Last checked": [
+                        f"{common.when(r.last_verified)}{' (out of date)' if community.is_stale(r) else ''}" for r in rows
+                    ],
+                    "Links": [", ".join(community.link_label(link) for link in r.links) for r in rows],
+                }
+            )
+        )
+    )
     on_map = community.targets_on_the_map() if any(r.links for r in rows) else None
     for r in rows:
         for problem in community.link_problems(r, on_map):
-            st.warning(common.md(f"{r.name}: {problem.message} Choose it below and press Change it "
-                                 "to mend the link."))
+            st.warning(common.md(f"{r.name}: {problem.message} Choose it below and press Change it to mend the link."))
     names = {r.id: f"{r.name} ({STATUS_WORDS.get(r.status, r.status)})" for r in rows}
-    chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i],
-                          key="group_asset_pick")
+    chosen = st.selectbox("Choose one to check or change", list(names), format_func=lambda i: names[i], key="group_asset_pick")
     c1, c2 = st.columns(2)
     if c1.button("It is still right (mark as checked today)", key="verify_asset"):
         try:
@@ -118,9 +123,15 @@ def _place(lay: common.Layers, key: str, current: community.Asset | None) -> Any
             st.warning("No address or place on this map matches that.")
     point = st.session_state.get(point_key)
     view = {"center": (point[1], point[0]), "zoom": 16} if point else {}
-    out = st_folium(build.build_map(lay.map_data, pick_start=True, draw=False), key=f"map-{key}",
-                    height=MAP_HEIGHT, use_container_width=True, returned_objects=["last_clicked"],
-                    feature_group_to_add=pins.pin_group(point), **view)
+    out = st_folium(
+        build.build_map(lay.map_data, pick_start=True, draw=False),
+        key=f"map-{key}",
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        returned_objects=["last_clicked"],
+        feature_group_to_add=pins.pin_group(point),
+        **view,
+    )
     clicked = pins.clicked_point(out)
     if clicked is not None and clicked != st.session_state.get(f"click-seen-{key}"):
         st.session_state[f"click-seen-{key}"] = clicked
@@ -134,9 +145,14 @@ def _place(lay: common.Layers, key: str, current: community.Asset | None) -> Any
 
 def _area(lay: common.Layers, key: str, current: community.Asset | None) -> Any:
     saved = current.geometry if current is not None and current.kind != "place" else None
-    out = st_folium(build.build_map(lay.map_data, draw=True), key=f"map-{key}", height=MAP_HEIGHT,
-                    use_container_width=True, returned_objects=["all_drawings", "last_active_drawing"],
-                    feature_group_to_add=pins.pin_group(area=saved) if saved is not None else None)
+    out = st_folium(
+        build.build_map(lay.map_data, draw=True),
+        key=f"map-{key}",
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        returned_objects=["all_drawings", "last_active_drawing"],
+        feature_group_to_add=pins.pin_group(area=saved) if saved is not None else None,
+    )
     try:
         area = drawing.area_from_map_output(out)
     except BadInputError as exc:
@@ -152,8 +168,14 @@ def _area(lay: common.Layers, key: str, current: community.Asset | None) -> Any:
 
 def _location(lay: common.Layers, kind: str, key: str, current: community.Asset | None) -> Any:
     """Where the asset is: an address from the extract, a click on the map, or a drawn area."""
-    st.markdown("**Where** — " + ("find an address, or click the map; drag the pin to move it" if kind == "place"
-                                  else "draw the area on the map with the shape tools"))
+    st.markdown(
+        "**Where** — "
+        + (
+            "find an address, or click the map; drag the pin to move it"
+            if kind == "place"
+            else "draw the area on the map with the shape tools"
+        )
+    )
     return _place(lay, key, current) if kind == "place" else _area(lay, key, current)
 
 
@@ -162,11 +184,13 @@ def _link_problems(user: Any, current: community.Asset, lay: common.Layers) -> N
     labels = _targets(lay)
     for n, problem in enumerate(community.link_problems(current)):
         st.warning(common.md(problem.message))
-        if problem.replacement and st.button(f"Use this instead: {labels.get(problem.replacement, 'the new one')}",
-                                                key=f"replace-{n}-{current.id}"):
+        if problem.replacement and st.button(
+            f"Use this instead: {labels.get(problem.replacement, 'the new one')}", key=f"replace-{n}-{current.id}"
+        ):
             try:
-                community.use_replacement(user, current.id, community.target_id(problem.link),
-                                          problem.replacement, expected_version=current.version)
+                community.use_replacement(
+                    user, current.id, community.target_id(problem.link), problem.replacement, expected_version=current.version
+                )
                 _done("Link mended. A moderator will check the change.", f"asset-{current.id}")
             except OurPatchError as exc:
                 st.error(common.md(exc))
@@ -190,8 +214,13 @@ def _form(user: Any, lay: common.Layers) -> None:
     else:
         st.subheader("Add an asset")
     cats = categories.load_categories()
-    kind = st.radio("What is it?", list(community.KINDS), format_func=lambda k: community.KINDS[k],
-                    index=list(community.KINDS).index(current.kind) if current else 0, key=f"kind-{key}")
+    kind = st.radio(
+        "What is it?",
+        list(community.KINDS),
+        format_func=lambda k: community.KINDS[k],
+        index=list(community.KINDS).index(current.kind) if current else 0,
+        key=f"kind-{key}",
+    )
     geometry = _location(lay, kind, key, current)
     targets = _targets(lay)
     links = current.links if current else ()
@@ -200,32 +229,57 @@ def _form(user: Any, lay: common.Layers) -> None:
         why = "not on the map yet" if first.target_asset_id is not None else "no longer on the map"
         targets = {**targets, community.target_id(first): f"{community.target_name(first)} ({why})"}
     with st.form(f"asset-form-{key}"):
+
         def value(field: str) -> str:
             return str(getattr(current, field) or "") if current else ""
 
         name = st.text_input("Name", value=value("name"), max_chars=community.LIMITS["name"], key=f"name-{key}")
-        category = st.selectbox("Category", [c.id for c in cats], format_func=lambda c: common.category_labels()[c],
-                                index=[c.id for c in cats].index(current.category if current else "community_groups"),
-                                key=f"category-{key}")
-        description = st.text_area("What you do", value=value("description"), max_chars=community.LIMITS["description"],
-                                   key=f"description-{key}")
-        schedule = st.text_input("When you meet or open (for example Saturdays 10:00-12:00)", value=value("schedule"),
-                                 max_chars=community.LIMITS["schedule"], key=f"schedule-{key}")
-        eligibility = st.text_input("Who it is for", value=value("eligibility"), max_chars=community.LIMITS["eligibility"],
-                                    key=f"eligibility-{key}")
-        website = st.text_input("Website (https://…)", value=value("website"), max_chars=community.LIMITS["website"],
-                                key=f"website-{key}")
-        online_url = st.text_input("Online community link (for an online community)", value=value("online_url"),
-                                   max_chars=community.LIMITS["online_url"], key=f"online_url-{key}")
+        category = st.selectbox(
+            "Category",
+            [c.id for c in cats],
+            format_func=lambda c: common.category_labels()[c],
+            index=[c.id for c in cats].index(current.category if current else "community_groups"),
+            key=f"category-{key}",
+        )
+        description = st.text_area(
+            "What you do", value=value("description"), max_chars=community.LIMITS["description"], key=f"description-{key}"
+        )
+        schedule = st.text_input(
+            "When you meet or open (for example Saturdays 10:00-12:00)",
+            value=value("schedule"),
+            max_chars=community.LIMITS["schedule"],
+            key=f"schedule-{key}",
+        )
+        eligibility = st.text_input(
+            "Who it is for", value=value("eligibility"), max_chars=community.LIMITS["eligibility"], key=f"eligibility-{key}"
+        )
+        website = st.text_input(
+            "Website (https://…)", value=value("website"), max_chars=community.LIMITS["website"], key=f"website-{key}"
+        )
+        online_url = st.text_input(
+            "Online community link (for an online community)",
+            value=value("online_url"),
+            max_chars=community.LIMITS["online_url"],
+            key=f"online_url-{key}",
+        )
         email = st.text_input("Email", value=value("email"), max_chars=community.LIMITS["email"], key=f"email-{key}")
         phone = st.text_input("Phone", value=value("phone"), max_chars=community.LIMITS["phone"], key=f"phone-{key}")
         relations = ["", *community.RELATIONS]
-        relation = st.selectbox("Link to a place", relations,
-                                format_func=lambda r: community.RELATIONS.get(r, "No link"),
-                                index=relations.index(first.relation) if first else 0, key=f"relation-{key}")
+        relation = st.selectbox(
+            "Link to a place",
+            relations,
+            format_func=lambda r: community.RELATIONS.get(r, "No link"),
+            index=relations.index(first.relation) if first else 0,
+            key=f"relation-{key}",
+        )
         options = ["", *targets]
-        target = st.selectbox("The place", options, format_func=lambda t: targets.get(t, "—"),
-                              index=options.index(community.target_id(first)) if first else 0, key=f"target-{key}")
+        target = st.selectbox(
+            "The place",
+            options,
+            format_func=lambda t: targets.get(t, "—"),
+            index=options.index(community.target_id(first)) if first else 0,
+            key=f"target-{key}",
+        )
         if len(links) > 1:
             st.caption("Also linked (kept): " + common.md("; ".join(community.link_label(x) for x in links[1:])))
         submitted = st.form_submit_button("Save changes" if current else "Send for checking")
@@ -234,25 +288,41 @@ def _form(user: Any, lay: common.Layers) -> None:
     if bool(relation) != bool(target):
         st.error("Choose both the kind of link and the place, or neither.")
         return
-    data = {"name": name, "category": category, "kind": kind, "description": description, "schedule": schedule,
-            "eligibility": eligibility, "website": website, "online_url": online_url, "email": email,
-            "phone": phone, "geometry": geometry,
-            "links": ([{"relation": relation, "target": target}] if relation else [])
-            + [{"relation": x.relation, "target": community.target_id(x)} for x in links[1:]]}
+    data = {
+        "name": name,
+        "category": category,
+        "kind": kind,
+        "description": description,
+        "schedule": schedule,
+        "eligibility": eligibility,
+        "website": website,
+        "online_url": online_url,
+        "email": email,
+        "phone": phone,
+        "geometry": geometry,
+        "links": ([{"relation": relation, "target": target}] if relation else [])
+        + [{"relation": x.relation, "target": community.target_id(x)} for x in links[1:]],
+    }
     if current is not None:
         data["address"], data["opening_hours"] = current.address, current.opening_hours
     if geometry is not None and not current:
         similar = community.similar_nearby(name, geometry, lay.assets)
         if similar and st.session_state.get(f"confirmed_similar-{key}") != name:
             st.session_state[f"confirmed_similar-{key}"] = name
-            st.warning(f"Something with a similar name is already within 100 m: {common.md(', '.join(similar))}. "
-                       "If yours is different, press the button again.")
+            st.warning(
+                f"Something with a similar name is already within 100 m: {common.md(', '.join(similar))}. "
+                "If yours is different, press the button again."
+            )
             return
     try:
         if current:
             community.update_asset(user, current.id, data, expected_version=current.version)
-            _done(f"Saved {name}. A moderator will check the change before residents see it."
-                  if user.role == "editor" else f"Saved {name}.", key)
+            _done(
+                f"Saved {name}. A moderator will check the change before residents see it."
+                if user.role == "editor"
+                else f"Saved {name}.",
+                key,
+            )
         else:
             community.create_asset(user, data, group=user.group)
             _done(f"Thank you: {name} is waiting for a moderator to check it.", key)
@@ -262,8 +332,10 @@ def _form(user: Any, lay: common.Layers) -> None:
 
 def _import(user: Any) -> None:
     with st.expander("Add many at once from a file"):
-        st.markdown("CSV (`name`, `lon`, `lat`, …), GeoJSON, GeoPackage, zipped Shapefile or KML, up to 50 MB. "
-                    "Every row is checked first; if one is wrong, nothing is added and you are told which.")
+        st.markdown(
+            "CSV (`name`, `lon`, `lat`, …), GeoJSON, GeoPackage, zipped Shapefile or KML, up to 50 MB. "
+            "Every row is checked first; if one is wrong, nothing is added and you are told which."
+        )
         upload = st.file_uploader("File", type=["csv", "geojson", "json", "gpkg", "zip", "kml"], key="import_file")
         if upload is not None and st.button("Check and add", key="import_go"):
             with tempfile.TemporaryDirectory() as tmp:
@@ -275,18 +347,28 @@ def _import(user: Any) -> None:
                     st.success(f"Added {len(result.ids)} assets; they wait for a moderator.")
                 except importer.ImportRefusedError as exc:
                     st.error(common.md(exc))
-                    st.table(common.safe_table(pd.DataFrame({
-                        "Row": [r.row for r in exc.report], "Name": [r.name for r in exc.report],
-                        "Problem": [r.problem or "fine" for r in exc.report]})))
+                    st.table(
+                        common.safe_table(
+                            pd.DataFrame(
+                                {
+                                    "Row": [r.row for r in exc.report],
+                                    "Name": [r.name for r in exc.report],
+                                    "Problem": [r.problem or "fine" for r in exc.report],
+                                }
+                            )
+                        )
+                    )
                 except OurPatchError as exc:
                     st.error(common.md(exc))
 
 
 def render() -> None:
     st.title("Your group on the map")
-    user = common.require_role(("editor", "moderator", "admin"),
-                               "Community group editors sign in to add and keep up their group's assets "
-                               "(the Sign in page). Residents can see everything published on the map.")
+    user = common.require_role(
+        ("editor", "moderator", "admin"),
+        "Community group editors sign in to add and keep up their group's assets "
+        "(the Sign in page). Residents can see everything published on the map.",
+    )
     if user is None:
         return
     lay = common.layers()

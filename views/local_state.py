@@ -31,11 +31,18 @@ def current_spec() -> local_spec.LocalSpec:
     walk = None
     start = st.session_state.get("walk_start")
     if start is not None:
-        walk = local_spec.WalkSpec(start[0], start[1], float(st.session_state.get("walk_minutes", DEFAULT_MINUTES)),
-                               st.session_state.get("walk_mode", "walk"))
-    return local_spec.LocalSpec(drawn=st.session_state.get("drawn"), walk=walk,
-                            combine=st.session_state.get("combine", "union"),
-                            hidden=tuple(st.session_state.get("hidden", [])))
+        walk = local_spec.WalkSpec(
+            start[0],
+            start[1],
+            float(st.session_state.get("walk_minutes", DEFAULT_MINUTES)),
+            st.session_state.get("walk_mode", "walk"),
+        )
+    return local_spec.LocalSpec(
+        drawn=st.session_state.get("drawn"),
+        walk=walk,
+        combine=st.session_state.get("combine", "union"),
+        hidden=tuple(st.session_state.get("hidden", [])),
+    )
 
 
 def take_map_output(pick_start: bool) -> bool:

@@ -16,17 +16,25 @@ def render() -> None:
     if user is None:
         return
     people = accounts.list_people(user)
-    st.table(common.safe_table(pd.DataFrame({"Name": [p.name for p in people], "Role": [p.role for p in people],
-                           "Group": [p.group_name or "" for p in people],
-                           "Council sign-on e-mail": [p.email or "" for p in people],
-                           "Since": [common.when(p.created_at[:10]) for p in people]})))
+    st.table(
+        common.safe_table(
+            pd.DataFrame(
+                {
+                    "Name": [p.name for p in people],
+                    "Role": [p.role for p in people],
+                    "Group": [p.group_name or "" for p in people],
+                    "Council sign-on e-mail": [p.email or "" for p in people],
+                    "Since": [common.when(p.created_at[:10]) for p in people],
+                }
+            )
+        )
+    )
     with st.form("add-person", clear_on_submit=True):
         st.subheader("Add a person")
         name = st.text_input("Name", max_chars=64)
         role = st.selectbox("Role", list(accounts.ROLES))
         group = st.text_input("Group (for an editor)", max_chars=64)
-        password = st.text_input("First password (tell them to keep it safe)", type="password",
-                                 max_chars=accounts.MAX_PASSWORD)
+        password = st.text_input("First password (tell them to keep it safe)", type="password", max_chars=accounts.MAX_PASSWORD)
         if st.form_submit_button("Add"):
             try:
                 added = accounts.add_user_as(user, name, role, password, group=group or None)
@@ -41,8 +49,10 @@ def _emails(user: accounts.User, people: list[accounts.Person]) -> None:
     """Council single sign-on: whoever signs in with this e-mail gets this person's role."""
     with st.form("person-email", clear_on_submit=True):
         st.subheader("Council single sign-on e-mail")
-        st.caption("When your council's sign-on is set up, whoever signs in with this e-mail gets this "
-                   "person's role and group. Leave it empty to remove it.")
+        st.caption(
+            "When your council's sign-on is set up, whoever signs in with this e-mail gets this "
+            "person's role and group. Leave it empty to remove it."
+        )
         names = {p.id: p.name for p in people}
         chosen = st.selectbox("Person", list(names), format_func=lambda i: names[i])
         email = st.text_input("E-mail", max_chars=254)

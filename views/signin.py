@@ -68,20 +68,23 @@ def render() -> None:
         return
     if st.session_state.get("signed_out"):
         st.info("You are signed out.")
-    st.markdown("Residents can use every map without an account. Community groups, moderators and "
-                "council planners sign in here; an administrator gives you your account.")
+    st.markdown(
+        "Residents can use every map without an account. Community groups, moderators and "
+        "council planners sign in here; an administrator gives you your account."
+    )
     if _single_sign_on_configured():
         try:
             if st.user.is_logged_in:
-                st.warning(f"{common.md(st.user.get('email') or 'Your council account')} has no role here yet: "
-                           "ask an administrator to add your e-mail.")
+                st.warning(
+                    f"{common.md(st.user.get('email') or 'Your council account')} has no role here yet: "
+                    "ask an administrator to add your e-mail."
+                )
         except (AttributeError, KeyError):
             pass
         st.button("Use your council account (single sign-on)", on_click=st.login, type="primary")
     with st.form("sign-in"):
         name = st.text_input("Your name", max_chars=64, autocomplete="username")
-        password = st.text_input("Password", type="password", max_chars=accounts.MAX_PASSWORD,
-                                 autocomplete="current-password")
+        password = st.text_input("Password", type="password", max_chars=accounts.MAX_PASSWORD, autocomplete="current-password")
         if st.form_submit_button("Sign in"):
             try:
                 found = accounts.authenticate(name, password, source=common.client_source())

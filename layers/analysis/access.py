@@ -85,8 +85,14 @@ class Mode:
 
     def tag_keys(self) -> set[str]:
         """Every OSM key these rules look at."""
-        return {"highway", "access", *self.access_keys, *self.avoid, *self.oneway_exempt,
-                *(("oneway", "junction") if self.oneway else ())}
+        return {
+            "highway",
+            "access",
+            *self.access_keys,
+            *self.avoid,
+            *self.oneway_exempt,
+            *(("oneway", "junction") if self.oneway else ()),
+        }
 
 
 def _values(raw: Any, what: str) -> tuple[str, ...]:
@@ -111,7 +117,9 @@ def load_modes() -> dict[str, Mode]:
         avoid = {**_tag_table(base.get("avoid", {}), "avoid"), **_tag_table(raw.get("avoid", {}), "avoid")}
         merged = {**base, **raw}
         modes[mode_id] = Mode(
-            id=mode_id, label=str(merged["label"]), speed_kmh=float(merged["speed_kmh"]),
+            id=mode_id,
+            label=str(merged["label"]),
+            speed_kmh=float(merged["speed_kmh"]),
             highway=frozenset(_values(merged.get("highway", []), "highway")),
             highway_if_allowed=frozenset(_values(merged.get("highway_if_allowed", []), "highway_if_allowed")),
             access_keys=_values(merged.get("access_keys", []), "access_keys"),
@@ -246,8 +254,9 @@ def usable(edges: pd.DataFrame, mode: Mode) -> np.ndarray:
         col = _column(edges, key)
         specific = col.where(col.notna(), specific)
     allowed = _matches(specific, ALLOWED) & ~closed
-    ok: np.ndarray = ((_matches(highway, mode.highway) & ~closed)
-                      | (_matches(highway, mode.highway_if_allowed) & allowed))
+    ok: np.ndarray = (_matches(highway, mode.highway) & ~closed) | (
+        _matches(highway, mode.highway_if_allowed) & allowed
+    )
     for key, values in mode.avoid.items():
         ok &= ~_matches(_column(edges, key), values)
     return ok
@@ -320,8 +329,9 @@ class StreetNetwork:
         self._to_wgs84 = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
         lines = shapely.transform(np.asarray(self.edges.geometry.values), self._project)
         self.lines = lines
-        node_ids, inverse = np.unique(np.concatenate([self.edges["u"].to_numpy(), self.edges["v"].to_numpy()]),
-                                      return_inverse=True)
+        node_ids, inverse = np.unique(
+            np.concatenate([self.edges["u"].to_numpy(), self.edges["v"].to_numpy()]), return_inverse=True
+        )
         n_edges = len(self.edges)
         self.u = inverse[:n_edges]
         self.v = inverse[n_edges:]
@@ -431,8 +441,9 @@ class StreetNetwork:
         base = self._graph
         indptr = base.indptr.copy()
         indptr[-1] += len(nodes)
-        graph = csr_matrix((np.concatenate([base.data, costs]), np.concatenate([base.indices, nodes]), indptr),
-                           shape=base.shape)
+        graph = csr_matrix(
+            (np.concatenate([base.data, costs]), np.concatenate([base.indices, nodes]), indptr), shape=base.shape
+        )
         # scipy-stubs 1.17 only accepts an array for `indices`; scipy takes an int too (one row back).
         dist = dijkstra(graph, directed=True, indices=n, limit=limit_s)  # type: ignore[call-overload]
         return np.asarray(dist[:n])
@@ -492,8 +503,9 @@ class StreetNetwork:
             return None
         return shapely.coverage_union_all(faces[reached])
 
-    def area_from_lines(self, lines: list[BaseGeometry], start_xy: tuple[float, float],
-                        blocks: BaseGeometry | None = None) -> Polygon | MultiPolygon:
+    def area_from_lines(
+        self, lines: list[BaseGeometry], start_xy: tuple[float, float], blocks: BaseGeometry | None = None
+    ) -> Polygon | MultiPolygon:
         pieces = np.array([g for g in lines if not g.is_empty], dtype=object)
         geoms: list[BaseGeometry] = [Point(start_xy).buffer(STREET_BUFFER_M, quad_segs=3)]
         if blocks is not None and not blocks.is_empty:
@@ -544,16 +556,21 @@ class Isochrone:
         """One sentence when the start is far from its street (the straight walk is in the time)."""
         if self.start_gap_m <= FAR_START_M:
             return None
-        return (f"The start is {self.start_gap_m:,.0f} m from the nearest street that joins the rest of the "
-                "map; the time includes getting there in a straight line.")
+        return (
+            f"The start is {self.start_gap_m:,.0f} m from the nearest street that joins the rest of the "
+            "map; the time includes getting there in a straight line."
+        )
 
     def feature(self) -> dict[str, Any]:
         geom = shapely.orient_polygons(shapely.set_precision(self.area, 1e-7), exterior_cw=False)
         return {
             "type": "Feature",
             "geometry": shapely.geometry.mapping(geom),
-            "properties": {"minutes": self.minutes, "mode": self.mode,
-                           "start": [round(self.start[0], 6), round(self.start[1], 6)]},
+            "properties": {
+                "minutes": self.minutes,
+                "mode": self.mode,
+                "start": [round(self.start[0], 6), round(self.start[1], 6)],
+            },
         }
 
 
@@ -566,12 +583,16 @@ def check_start(network: StreetNetwork, lon: float, lat: float) -> tuple[float, 
     margin = settings.max_start_distance_m()
     outside = max(margin, OUTSIDE_MAP_M)
     if not (minx - outside <= x <= maxx + outside and miny - outside <= y <= maxy + outside):
-        raise BadInputError(f"The start ({lon:g}, {lat:g}) is outside the loaded map; "
-                            "load that area first, or check that it is longitude, latitude.")
+        raise BadInputError(
+            f"The start ({lon:g}, {lat:g}) is outside the loaded map; "
+            "load that area first, or check that it is longitude, latitude."
+        )
     snap = network.snap(x, y)
     if snap.gap_m > margin:
-        raise BadInputError(f"The start ({lon:g}, {lat:g}) is {snap.gap_m:,.0f} m from the nearest street "
-                            f"that joins the rest of the map; choose a point within {margin:,.0f} m of one.")
+        raise BadInputError(
+            f"The start ({lon:g}, {lat:g}) is {snap.gap_m:,.0f} m from the nearest street "
+            f"that joins the rest of the map; choose a point within {margin:,.0f} m of one."
+        )
     return x, y, snap
 
 
@@ -587,16 +608,18 @@ def isochrone(network: StreetNetwork, lon: float, lat: float, minutes: float) ->
     else:
         dist = network.search(entries, budget)
         lines = network.reachable_lines(dist, budget)
-        lines += [network.start_edge_piece(j, budget - j.gap_m / access_mps) for j in joins
-                  if j.gap_m / access_mps < budget]
+        lines += [
+            network.start_edge_piece(j, budget - j.gap_m / access_mps) for j in joins if j.gap_m / access_mps < budget
+        ]
         # the walk from the start to its street, so the start is always inside its own area
         lines.append(shapely.shortest_line(Point(x, y), network.lines[snap.edge]))
         area = network.area_from_lines(lines, (x, y), network.reachable_blocks(dist, budget))
     return Isochrone(area=area, minutes=minutes, mode=network.mode.id, start=(lon, lat), start_gap_m=snap.gap_m)
 
 
-def travel_minutes_to(network: StreetNetwork, lon: float, lat: float,
-                      targets: list[tuple[float, float]]) -> list[float]:
+def travel_minutes_to(
+    network: StreetNetwork, lon: float, lat: float, targets: list[tuple[float, float]]
+) -> list[float]:
     """Minutes from a start to each target: the straight walk to the main network, along its
     streets, and the straight walk from the street to the target (inf where unreachable)."""
     if not targets:

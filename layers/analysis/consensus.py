@@ -90,9 +90,12 @@ def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDa
     estimate = shapely.area(geoms) * 111_320.0**2 * np.cos(np.radians(lat)) / cell_m2
     too_big = usable & (np.nan_to_num(estimate, nan=np.inf) > settings.max_consensus_cells_per_local)
     if (~usable).any() or too_big.any():
-        logger.warning("consensus: %d saved locals skipped (not a valid polygon), %d too large to grid "
-                       "(over %s cells)", int((~usable).sum()), int(too_big.sum()),
-                       f"{settings.max_consensus_cells_per_local:,}")
+        logger.warning(
+            "consensus: %d saved locals skipped (not a valid polygon), %d too large to grid (over %s cells)",
+            int((~usable).sum()),
+            int(too_big.sum()),
+            f"{settings.max_consensus_cells_per_local:,}",
+        )
     keep = usable & ~too_big
     geoms, resident = geoms[keep], resident[keep]
     if len(geoms) == 0:
@@ -100,8 +103,15 @@ def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDa
     tiles: set[tuple[int, int]] = set()
     for minx, miny, maxx, maxy in np.floor(shapely.bounds(geoms) / TILE_DEG).astype(np.int64):
         tiles.update((i, j) for i in range(minx, maxx + 1) for j in range(miny, maxy + 1))
-    cells = sorted({c for i, j in tiles for c in h3.geo_to_cells(
-        shapely.box(i * TILE_DEG, j * TILE_DEG, (i + 1) * TILE_DEG, (j + 1) * TILE_DEG), RESOLUTION)})
+    cells = sorted(
+        {
+            c
+            for i, j in tiles
+            for c in h3.geo_to_cells(
+                shapely.box(i * TILE_DEG, j * TILE_DEG, (i + 1) * TILE_DEG, (j + 1) * TILE_DEG), RESOLUTION
+            )
+        }
+    )
     if not cells:
         return _frame([], [])
     centres = np.array([h3.cell_to_latlng(c) for c in cells])
@@ -118,8 +128,9 @@ def _build(min_contributors: int, progress: Progress | None = None) -> gpd.GeoDa
 
 def _frame(cells: list[str], residents: list[int]) -> gpd.GeoDataFrame:
     geoms = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]) for cell in cells]
-    return gpd.GeoDataFrame({"h3": cells, "residents": residents},
-                            geometry=gpd.GeoSeries(geoms, crs=schema.WGS84), crs=schema.WGS84)
+    return gpd.GeoDataFrame(
+        {"h3": cells, "residents": residents}, geometry=gpd.GeoSeries(geoms, crs=schema.WGS84), crs=schema.WGS84
+    )
 
 
 def consensus_cells(min_contributors: int = MIN_CONTRIBUTORS, *, progress: Progress | None = None) -> gpd.GeoDataFrame:

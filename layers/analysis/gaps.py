@@ -28,8 +28,12 @@ class NearestOutside:
     minutes: float | None  # along the streets, in the network's mode; None without a network
 
 
-def missing_with_nearest(index: query.AssetIndex, summary: query.AreaSummary,
-                         origin: tuple[float, float], network: access.StreetNetwork | None) -> list[NearestOutside]:
+def missing_with_nearest(
+    index: query.AssetIndex,
+    summary: query.AreaSummary,
+    origin: tuple[float, float],
+    network: access.StreetNetwork | None,
+) -> list[NearestOutside]:
     """For each category with nothing inside: the nearest one outside, by travel time where a
     street network is given (else by straight line)."""
     counts = summary.counts()
@@ -47,15 +51,19 @@ def missing_with_nearest(index: query.AssetIndex, summary: query.AreaSummary,
         minutes = None
         pick = int(best[0])
         if network is not None:
-            times = access.travel_minutes_to(network, origin[0], origin[1],
-                                             [(float(xs[i]), float(ys[i])) for i in best])
+            times = access.travel_minutes_to(
+                network, origin[0], origin[1], [(float(xs[i]), float(ys[i])) for i in best]
+            )
             order = int(np.argmin(times))
             pick = int(best[order])
             minutes = float(times[order]) if np.isfinite(times[order]) else None
         asset = pool.iloc[pick]
         name = asset["name"] if isinstance(asset["name"], str) else None
-        out.append(NearestOutside(cat_id, label, str(asset["id"]), name, float(xs[pick]),
-                                  float(ys[pick]), float(straight[pick]), minutes))
+        out.append(
+            NearestOutside(
+                cat_id, label, str(asset["id"]), name, float(xs[pick]), float(ys[pick]), float(straight[pick]), minutes
+            )
+        )
     return out
 
 
@@ -101,8 +109,15 @@ class CoverageGap:
         return self.gap_m2 / self.area_m2 if self.area_m2 else 0.0
 
 
-def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: str, minutes: float,
-                 area: BaseGeometry, *, progress: Progress | None = None) -> CoverageGap:
+def coverage_gap(
+    network: access.StreetNetwork,
+    assets: pd.DataFrame,
+    category: str,
+    minutes: float,
+    area: BaseGeometry,
+    *,
+    progress: Progress | None = None,
+) -> CoverageGap:
     """The part of `area` more than `minutes` along the streets from every asset of `category`.
 
     All the category's assets start at once (one multi-source Dijkstra), each from the nearest
@@ -128,8 +143,11 @@ def coverage_gap(network: access.StreetNetwork, assets: pd.DataFrame, category: 
         return CoverageGap(area, area_m2, area_m2, 0)
     report(progress, "Walking the streets from every place", 2, 3)
     dist = network.search(entries, budget)
-    reached = network.area_from_lines(network.reachable_lines(dist, budget) + pieces,
-                                      (float(mxy[0, 0]), float(mxy[0, 1])), network.reachable_blocks(dist, budget))
+    reached = network.area_from_lines(
+        network.reachable_lines(dist, budget) + pieces,
+        (float(mxy[0, 0]), float(mxy[0, 1])),
+        network.reachable_blocks(dist, budget),
+    )
     report(progress, "Drawing the gap", 3, 3)
     beyond = area.difference(reached)
     return CoverageGap(beyond, area_m2, geodesy.area_m2(beyond) if not beyond.is_empty else 0.0, len(pool))

@@ -109,8 +109,9 @@ def resolve(spec: LocalSpec, network_for: Any) -> ResolvedLocal | None:
     else:
         overlap = iso.area.intersection(drawn)
         if overlap.is_empty or overlap.area == 0:
-            raise BadInputError("The walk-time area and the drawn area do not overlap; choose 'Either' "
-                                "or draw nearer the start.")
+            raise BadInputError(
+                "The walk-time area and the drawn area do not overlap; choose 'Either' or draw nearer the start."
+            )
         area = _as_area(overlap)
     assert area is not None
     return ResolvedLocal(area=area, isochrone=iso, drawn=drawn)
@@ -129,8 +130,9 @@ TOKEN_BYTES = 18  # 144 bits: a private link nobody can guess
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 
-def save(name: str, spec: LocalSpec | str, area: BaseGeometry | str, *, owner: str | None = None,
-         source: str | None = None) -> str:
+def save(
+    name: str, spec: LocalSpec | str, area: BaseGeometry | str, *, owner: str | None = None, source: str | None = None
+) -> str:
     """Keep a local under a private link; returns the secret token the link carries. Checked here
     first: the name, the spec's size (and that it reopens: the same checks as opening it), and the
     area (a finite polygon within the limits on points and size). `spec` may be the spec's JSON,
@@ -139,22 +141,31 @@ def save(name: str, spec: LocalSpec | str, area: BaseGeometry | str, *, owner: s
     and at most settings.max_anonymous_locals_per_source_per_day a day)."""
     clean = " ".join(str(name).split())
     if not clean:
-        raise BadInputError("Give your local a name, for example \"Home and the park\".")
+        raise BadInputError('Give your local a name, for example "Home and the park".')
     if len(clean) > MAX_NAME:
         raise BadInputError(f"A local's name can be at most {MAX_NAME} characters.")
     spec_json = spec.to_json() if isinstance(spec, LocalSpec) else str(spec)
     area_size = len(area) if isinstance(area, str) else len(area.wkt)
     if len(spec_json.encode()) > settings.max_local_spec_bytes or area_size > 2 * settings.max_local_spec_bytes:
-        raise LimitError(f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
-                         "draw it with fewer points.")
+        raise LimitError(
+            f"This local is too large to save (over {settings.max_local_spec_bytes // 1000:,} KB); "
+            "draw it with fewer points."
+        )
     checked = areas.check_saved_area(area)
     LocalSpec.from_json(spec_json)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = datetime.now(UTC)
-    store.insert_local(token, clean, spec_json, checked, owner=owner, source=source,
-                       now=now.isoformat(timespec="seconds"),
-                       since=(now - timedelta(days=1)).isoformat(timespec="seconds"),
-                       per_source_per_day=settings.max_anonymous_locals_per_source_per_day)
+    store.insert_local(
+        token,
+        clean,
+        spec_json,
+        checked,
+        owner=owner,
+        source=source,
+        now=now.isoformat(timespec="seconds"),
+        since=(now - timedelta(days=1)).isoformat(timespec="seconds"),
+        per_source_per_day=settings.max_anonymous_locals_per_source_per_day,
+    )
     return token
 
 

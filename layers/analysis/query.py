@@ -83,8 +83,13 @@ class AreaSummary:
         return pd.DataFrame(rows, columns=["category", "label", "count"])
 
 
-def summarise(index: AssetIndex, area: AreaGeometry, category_ids: list[str] | None = None, *,
-              origin: tuple[float, float] | None = None) -> AreaSummary:
+def summarise(
+    index: AssetIndex,
+    area: AreaGeometry,
+    category_ids: list[str] | None = None,
+    *,
+    origin: tuple[float, float] | None = None,
+) -> AreaSummary:
     """What is inside the area, one row per place, nearest first: distances from `origin` (a
     walk-time local's start) or else from the area's centre. A place mapped twice (a library as a
     node and as its building) is one row (see `same_place`)."""
@@ -101,8 +106,9 @@ def summarise(index: AssetIndex, area: AreaGeometry, category_ids: list[str] | N
     items["share_inside"] = _shares_inside(geoms, area)
     items["lon"], items["lat"] = xs, ys
     items = items.sort_values(["distance_m", "name"], na_position="last").reset_index(drop=True)
-    return AreaSummary(items=items, area_m2=geodesy.area_m2(area), centre=(float(centre_pt.x), float(centre_pt.y)),
-                       origin=origin)
+    return AreaSummary(
+        items=items, area_m2=geodesy.area_m2(area), centre=(float(centre_pt.x), float(centre_pt.y)), origin=origin
+    )
 
 
 def same_place(assets: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, str]]:
@@ -112,8 +118,9 @@ def same_place(assets: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, str]]:
     area is kept (else the first in row order); the other ids are listed, space-separated."""
     names = assets["name"].where(assets["name"].notna(), None)
     key = names.map(lambda n: " ".join(str(n).casefold().split()) if isinstance(n, str) and n.strip() else None)
-    keyed = pd.DataFrame({"key": key.to_numpy(), "category": assets["category"].to_numpy(),
-                          "pos": np.arange(len(assets))}).dropna(subset=["key"])
+    keyed = pd.DataFrame(
+        {"key": key.to_numpy(), "category": assets["category"].to_numpy(), "pos": np.arange(len(assets))}
+    ).dropna(subset=["key"])
     dupes = keyed[keyed.duplicated(["key", "category"], keep=False)]
     drop: set[int] = set()
     same: dict[str, str] = {}

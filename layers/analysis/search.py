@@ -26,8 +26,9 @@ def _clean_query(text: str) -> str:
     return normalise(str(text)[:MAX_QUERY])
 
 
-def search_assets(assets: gpd.GeoDataFrame, text: str, category_ids: list[str] | None = None,
-                  limit: int = 50) -> gpd.GeoDataFrame:
+def search_assets(
+    assets: gpd.GeoDataFrame, text: str, category_ids: list[str] | None = None, limit: int = 50
+) -> gpd.GeoDataFrame:
     """Assets whose name (or address) holds every word of the query, best matches first."""
     words = _clean_query(text).split()
     frame = assets if not category_ids else assets[assets["category"].isin(category_ids)]
@@ -43,8 +44,9 @@ def search_assets(assets: gpd.GeoDataFrame, text: str, category_ids: list[str] |
     return found.iloc[order].head(limit)
 
 
-def build_gazetteer(addresses: pd.DataFrame | None, places: pd.DataFrame | None,
-                    streets: gpd.GeoDataFrame | None) -> pd.DataFrame:
+def build_gazetteer(
+    addresses: pd.DataFrame | None, places: pd.DataFrame | None, streets: gpd.GeoDataFrame | None
+) -> pd.DataFrame:
     """One table of findable places: "Street 12, 00100 City" addresses, place names, street names."""
     parts = []
     if addresses is not None and len(addresses):
@@ -56,22 +58,45 @@ def build_gazetteer(addresses: pd.DataFrame | None, places: pd.DataFrame | None,
         town = (postcode + " " + city).str.strip()
         label = label.where(town == "", label + ", " + town)
         pts = shapely.point_on_surface(np.asarray(addresses.geometry.values))
-        parts.append(pd.DataFrame({"label": label, "kind": "address", "lon": shapely.get_x(pts),
-                                   "lat": shapely.get_y(pts)})[(street != "") & (number != "")])
+        parts.append(
+            pd.DataFrame({"label": label, "kind": "address", "lon": shapely.get_x(pts), "lat": shapely.get_y(pts)})[
+                (street != "") & (number != "")
+            ]
+        )
     if places is not None and len(places):
         pts = shapely.point_on_surface(np.asarray(places.geometry.values))
-        parts.append(pd.DataFrame({"label": places["name"].astype(str), "kind": "place",
-                                   "lon": shapely.get_x(pts), "lat": shapely.get_y(pts)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "label": places["name"].astype(str),
+                    "kind": "place",
+                    "lon": shapely.get_x(pts),
+                    "lat": shapely.get_y(pts),
+                }
+            )
+        )
     if streets is not None and len(streets) and "name" in streets:
         named = streets[streets["name"].notna() & (streets["name"].astype(str) != "")]
         if len(named):
             mids = named.groupby(named["name"].astype(str)).geometry.apply(
-                lambda g: shapely.line_interpolate_point(shapely.line_merge(shapely.union_all(g.to_numpy())), 0.5,
-                                                         normalized=True)
-                if shapely.union_all(g.to_numpy()).geom_type in ("LineString", "MultiLineString")
-                else shapely.point_on_surface(shapely.union_all(g.to_numpy())))
-            parts.append(pd.DataFrame({"label": mids.index.astype(str), "kind": "street",
-                                       "lon": shapely.get_x(mids.to_numpy()), "lat": shapely.get_y(mids.to_numpy())}))
+                lambda g: (
+                    shapely.line_interpolate_point(
+                        shapely.line_merge(shapely.union_all(g.to_numpy())), 0.5, normalized=True
+                    )
+                    if shapely.union_all(g.to_numpy()).geom_type in ("LineString", "MultiLineString")
+                    else shapely.point_on_surface(shapely.union_all(g.to_numpy()))
+                )
+            )
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "label": mids.index.astype(str),
+                        "kind": "street",
+                        "lon": shapely.get_x(mids.to_numpy()),
+                        "lat": shapely.get_y(mids.to_numpy()),
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in GAZETTEER_COLUMNS})
     table = pd.concat(parts, ignore_index=True)

@@ -65,12 +65,16 @@ def check_password(password: str, *, name: str | None = None) -> str:
     folded = password.casefold()
     core = folded.strip("0123456789!?.,;:_-*#@$%&+= ")
     if folded in _common_passwords() or core in _common_passwords() or (name and core == name.casefold()):
-        raise BadInputError("That password is one of the most common ones; choose another "
-                            "(three or four unrelated words make a strong one).")
+        raise BadInputError(
+            "That password is one of the most common ones; choose another "
+            "(three or four unrelated words make a strong one)."
+        )
     score = int(zxcvbn(password[:200], user_inputs=[name or "", "our patch", "ourpatch"])["score"])
     if score < settings.min_password_score:
-        raise BadInputError("That password is too easy to guess (a pattern, a common word or repeated characters); "
-                            "choose a longer one, such as three or four unrelated words.")
+        raise BadInputError(
+            "That password is too easy to guess (a pattern, a common word or repeated characters); "
+            "choose a longer one, such as three or four unrelated words."
+        )
     return password
 
 
@@ -94,8 +98,9 @@ def skeleton(name: str) -> str:
     characters (Cyrillic а, digit 0, capital I…) mapped to one, case folded, separators dropped.
     Two names with one skeleton cannot be told apart by eye."""
     text = unicodedata.normalize("NFKC", str(name))
-    text = "".join(ch for ch in unicodedata.normalize("NFD", text)
-                   if unicodedata.category(ch) not in ("Mn", "Me", "Cf", "Cc"))
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) not in ("Mn", "Me", "Cf", "Cc")
+    )
     mapping = _homoglyphs()
     for _ in range(3):  # I -> l, 0 -> O: follow the chain to its end
         text = "".join(mapping.get(ch, ch) for ch in text)
@@ -109,8 +114,10 @@ def _check_not_look_alike(name: str) -> None:
         if skeleton(other.name) == wanted:
             if other.name.casefold() == name.casefold():
                 raise BadInputError(f"There is already a user called {name!r}.")
-            raise BadInputError(f"{name!r} looks too much like the existing account {other.name!r}; "
-                                "choose a name that is easy to tell apart.")
+            raise BadInputError(
+                f"{name!r} looks too much like the existing account {other.name!r}; "
+                "choose a name that is easy to tell apart."
+            )
 
 
 def check_group_name(name: str) -> None:
@@ -118,8 +125,10 @@ def check_group_name(name: str) -> None:
     wanted = skeleton(name)
     for other in store.group_names():
         if other.casefold() != name.casefold() and skeleton(other) == wanted:
-            raise BadInputError(f"The group name {name!r} looks too much like the existing group {other!r}; "
-                                "use that group, or a name that is easy to tell apart.")
+            raise BadInputError(
+                f"The group name {name!r} looks too much like the existing group {other!r}; "
+                "use that group, or a name that is easy to tell apart."
+            )
 
 
 def rename_group(by: User | None, old: str, new: str) -> None:
@@ -177,9 +186,9 @@ def authenticate(name: str, password: str, *, source: str | None = None, now: fl
     if not clean:
         return None
     name_key, source_key = f"name:{clean.casefold()}", f"source:{source or LOCAL_SOURCE}"
-    wait, which = store.reserve_sign_in_attempt([name_key, source_key], time.time() if now is None else now,
-                                                settings.sign_in_window_s,
-                                                _delay_s)
+    wait, which = store.reserve_sign_in_attempt(
+        [name_key, source_key], time.time() if now is None else now, settings.sign_in_window_s, _delay_s
+    )
     if which is not None:
         whose = "for this name" if which == name_key else "from your connection"
         raise TooManyAttemptsError(f"Too many wrong passwords {whose}; wait {_wait_words(wait)} and try again.", wait)

@@ -32,15 +32,28 @@ from layers.groups.accounts import User
 from layers.store import ASSET_FIELDS, AssetDraft, AssetLink, AssetVersion
 from layers.store import Asset as Asset  # re-exported: the pages name it
 
-KINDS = {"place": "A place (a point on the map)", "area": "An area it serves",
-         "online": "An online community (a link and the area it covers)"}
+KINDS = {
+    "place": "A place (a point on the map)",
+    "area": "An area it serves",
+    "online": "An online community (a link and the area it covers)",
+}
 RELATIONS = {"cares_for": "Cares for", "meets_at": "Meets at", "runs_at": "Runs a service at"}
 RELATION_BACK = {"cares_for": "Cared for by", "meets_at": "Meeting place of", "runs_at": "Service run here by"}
 STATUSES = ("pending", "published", "rejected")
 STALE_AFTER = timedelta(days=365)
 SIMILAR_WITHIN_M = 100.0
-LIMITS = {"name": 120, "description": 2000, "address": 200, "website": 500, "online_url": 500, "email": 254,
-          "phone": 40, "schedule": 500, "eligibility": 500, "opening_hours": 255}
+LIMITS = {
+    "name": 120,
+    "description": 2000,
+    "address": 200,
+    "website": 500,
+    "online_url": 500,
+    "email": 254,
+    "phone": 40,
+    "schedule": 500,
+    "eligibility": 500,
+    "opening_hours": 255,
+}
 TARGET_PATTERN = re.compile(r"osm:(node|way|relation)/(\d{1,19})|community:(\d{1,19})")
 EMAIL_PATTERN = re.compile(r"[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}")
 PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{5,40}")
@@ -107,8 +120,12 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
         if kind != "place":
             geom = areas.parse_area(geom, origin="The area")
         else:
-            areas.check_positions(geom.get("coordinates"), "The location", [settings.max_asset_vertices],
-                                  limit=settings.max_asset_vertices)
+            areas.check_positions(
+                geom.get("coordinates"),
+                "The location",
+                [settings.max_asset_vertices],
+                limit=settings.max_asset_vertices,
+            )
             try:
                 geom = shapely.geometry.shape(geom)
             except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
@@ -127,16 +144,20 @@ def _geometry(data: dict[str, Any], kind: str) -> BaseGeometry:
         return geom
     if not isinstance(geom, Polygon | MultiPolygon):
         what = "an area it serves" if kind == "area" else "an online community"
-        raise FieldError("location", f"of {what} is the area it covers (a polygon), not a "
-                                     f"{geom.geom_type.lower()}; say kind=place for a point.")
+        raise FieldError(
+            "location",
+            f"of {what} is the area it covers (a polygon), not a {geom.geom_type.lower()}; say kind=place for a point.",
+        )
     if not geom.is_valid:
         raise FieldError("location", "is not a valid area (its edges cross); redraw it.")
     if geom.area == 0:
         raise FieldError("location", "is an area with no size.")
     km2 = geodesy.area_m2(geom) / 1e6
     if km2 > settings.max_area_km2:
-        raise FieldError("location", f"covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² "
-                                     "an asset's area can cover.")
+        raise FieldError(
+            "location",
+            f"covers {km2:,.0f} km², more than the {settings.max_area_km2:,.0f} km² an asset's area can cover.",
+        )
     return geom
 
 
@@ -163,12 +184,14 @@ def targets_on_the_map() -> pd.DataFrame:
 
     osm = sources.current().assets
     xs, ys = geodesy.representative_xy(np.asarray(osm.geometry.values))
-    return pd.DataFrame({"name": osm["name"].values, "category": osm["category"].values, "lon": xs, "lat": ys},
-                        index=osm["id"].values)
+    return pd.DataFrame(
+        {"name": osm["name"].values, "category": osm["category"].values, "lon": xs, "lat": ys}, index=osm["id"].values
+    )
 
 
-def _with_target_details(links: list[AssetLink] | tuple[AssetLink, ...], before: tuple[AssetLink, ...],
-                         on_map: pd.DataFrame | None = None) -> tuple[AssetLink, ...]:
+def _with_target_details(
+    links: list[AssetLink] | tuple[AssetLink, ...], before: tuple[AssetLink, ...], on_map: pd.DataFrame | None = None
+) -> tuple[AssetLink, ...]:
     """Each link with the name, category and place of what it points at, as the map has them now.
     A target no longer on the map may stay only if the asset already had it (an edit keeps it,
     flagged); a new link must point at something on the map. (`on_map`: pass it when checking
@@ -183,20 +206,43 @@ def _with_target_details(links: list[AssetLink] | tuple[AssetLink, ...], before:
         if link.target_asset_id is not None:
             other = store.get_asset(int(link.target_asset_id))
             if other is None or other.geometry is None:
-                raise FieldError("links", f"there is no community asset {link.target_asset_id}, so it is "
-                                             "not on the loaded map (link to a place that exists).")
+                raise FieldError(
+                    "links",
+                    f"there is no community asset {link.target_asset_id}, so it is "
+                    "not on the loaded map (link to a place that exists).",
+                )
             centre = other.geometry.representative_point()
-            out.append(replace(link, target_name=other.name, target_category=other.category,
-                               target_lon=centre.x, target_lat=centre.y))
+            out.append(
+                replace(
+                    link,
+                    target_name=other.name,
+                    target_category=other.category,
+                    target_lon=centre.x,
+                    target_lat=centre.y,
+                )
+            )
         elif tid in on_map.index:
             row: dict[Any, Any] = on_map.loc[tid].to_dict()
-            out.append(replace(link, target_name=None if pd.isna(row["name"]) else str(row["name"]),
-                               target_category=str(row["category"]), target_lon=float(row["lon"]),
-                               target_lat=float(row["lat"])))
+            out.append(
+                replace(
+                    link,
+                    target_name=None if pd.isna(row["name"]) else str(row["name"]),
+                    target_category=str(row["category"]),
+                    target_lon=float(row["lon"]),
+                    target_lat=float(row["lat"]),
+                )
+            )
         elif tid in kept:
             was = kept[tid]
-            out.append(replace(link, target_name=was.target_name, target_category=was.target_category,
-                               target_lon=was.target_lon, target_lat=was.target_lat))
+            out.append(
+                replace(
+                    link,
+                    target_name=was.target_name,
+                    target_category=was.target_category,
+                    target_lon=was.target_lon,
+                    target_lat=was.target_lat,
+                )
+            )
         else:
             raise FieldError("links", f"{tid} is not on the loaded map.")
     return tuple(out)
@@ -223,11 +269,19 @@ def clean_asset(data: dict[str, Any]) -> AssetDraft:
         raise FieldError("phone", "may hold only digits, spaces, + ( ) . / and -.")
     geometry = shapely.from_wkt(shapely.to_wkt(_geometry(data, kind), rounding_precision=7))  # 1 cm is enough
     return AssetDraft(
-        name=name, category=category, kind=kind, geometry=geometry,
-        description=_text(data, "description"), address=_text(data, "address"),
-        website=_url(data, "website"), online_url=_url(data, "online_url", required=kind == "online"),
-        email=email, phone=phone, schedule=_text(data, "schedule"),
-        eligibility=_text(data, "eligibility"), opening_hours=_text(data, "opening_hours"),
+        name=name,
+        category=category,
+        kind=kind,
+        geometry=geometry,
+        description=_text(data, "description"),
+        address=_text(data, "address"),
+        website=_url(data, "website"),
+        online_url=_url(data, "online_url", required=kind == "online"),
+        email=email,
+        phone=phone,
+        schedule=_text(data, "schedule"),
+        eligibility=_text(data, "eligibility"),
+        opening_hours=_text(data, "opening_hours"),
         links=tuple(_links(data)),
     )
 
@@ -266,13 +320,18 @@ def asset_for(user: User | None, asset_id: int) -> Asset:
     return asset
 
 
-def create_asset(user: User | None, data: dict[str, Any], *, group: str | None = None,
-                 publish: bool = False) -> int:
+def create_asset(user: User | None, data: dict[str, Any], *, group: str | None = None, publish: bool = False) -> int:
     return create_assets(user, [data], group=group, publish=publish)[0]
 
 
-def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str | None = None,
-                  publish: bool = False, row_offset: int = 1) -> list[int]:
+def create_assets(
+    user: User | None,
+    rows: list[dict[str, Any]],
+    *,
+    group: str | None = None,
+    publish: bool = False,
+    row_offset: int = 1,
+) -> list[int]:
     """Check every row first; write all of them in one transaction, or none (with the first
     problem, naming its row and field)."""
     who = _require(user, ("admin", "moderator", "editor"), "add community assets")
@@ -315,8 +374,9 @@ def create_assets(user: User | None, rows: list[dict[str, Any]], *, group: str |
             except BadInputError as exc:
                 raise BadInputError(f"{prefix}{exc}") from exc
 
-    return store.insert_assets(cleaned, group=group_id, user=who.id, status="published" if publish else "pending",
-                               check=not_already_there)
+    return store.insert_assets(
+        cleaned, group=group_id, user=who.id, status="published" if publish else "pending", check=not_already_there
+    )
 
 
 MAX_DISTANCE_FROM_MAP_M = 50_000.0
@@ -334,8 +394,11 @@ def _check_near_the_map(item: AssetDraft, area: BaseGeometry) -> None:
     nearest = shapely.ops.nearest_points(area, geom.centroid)
     gap = float(geodesy.distances_m(nearest[0].x, nearest[0].y, np.array([nearest[1].x]), np.array([nearest[1].y]))[0])
     if gap > MAX_DISTANCE_FROM_MAP_M:
-        raise FieldError("location", f"is {gap / 1000:,.0f} km from the loaded map; are longitude and latitude "
-                                     "swapped, or is this another area?")
+        raise FieldError(
+            "location",
+            f"is {gap / 1000:,.0f} km from the loaded map; are longitude and latitude "
+            "swapped, or is this another area?",
+        )
 
 
 def _by_name(existing: list[Asset]) -> dict[str, list[Asset]]:
@@ -369,8 +432,9 @@ def update_asset(user: User | None, asset_id: int, data: dict[str, Any], *, expe
     links = _with_target_details(cleaned.links, asset.links)
     status = asset.status if who.role in ("admin", "moderator") else "pending"
     values = {**_own_fields(cleaned), "status": status, "rejection_reason": None}
-    return store.change_asset(asset_id, values, expected_version=expected_version, action="edited", user=who.id,
-                              links=links)
+    return store.change_asset(
+        asset_id, values, expected_version=expected_version, action="edited", user=who.id, links=links
+    )
 
 
 def _own_fields(draft: AssetDraft) -> dict[str, Any]:
@@ -378,15 +442,14 @@ def _own_fields(draft: AssetDraft) -> dict[str, Any]:
 
 
 MAX_REASON = 500
-MODERATION_CHANGED = ("This asset was changed after you opened it, so nothing was published or rejected; "
-                      "check the version now shown.")
+MODERATION_CHANGED = (
+    "This asset was changed after you opened it, so nothing was published or rejected; check the version now shown."
+)
 
 
-def _moderate(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-              who: User) -> int:
+def _moderate(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str, who: User) -> int:
     try:
-        return store.change_asset(asset_id, values, expected_version=expected_version, action=action,
-                                  user=who.id)
+        return store.change_asset(asset_id, values, expected_version=expected_version, action=action, user=who.id)
     except store.ConflictError as exc:
         raise ChangedMeanwhileError(MODERATION_CHANGED) from exc
 
@@ -395,8 +458,13 @@ def publish(user: User | None, asset_id: int, *, expected_version: int | None = 
     """Publish the asset as the moderator was shown it: with `expected_version` (the pages always
     give it), a change made in between stops the publish with ChangedMeanwhileError."""
     who = _require(user, ("admin", "moderator"), "publish community assets")
-    return _moderate(asset_id, {"status": "published", "rejection_reason": None},
-                     expected_version=expected_version, action="published", who=who)
+    return _moderate(
+        asset_id,
+        {"status": "published", "rejection_reason": None},
+        expected_version=expected_version,
+        action="published",
+        who=who,
+    )
 
 
 def reject(user: User | None, asset_id: int, reason: str, *, expected_version: int | None = None) -> int:
@@ -408,19 +476,25 @@ def reject(user: User | None, asset_id: int, reason: str, *, expected_version: i
         raise FieldError("reason", "contains control characters.")
     if len(text) > MAX_REASON:
         raise FieldError("reason", f"can be at most {MAX_REASON} characters (this has {len(text):,}).")
-    return _moderate(asset_id, {"status": "rejected", "rejection_reason": text},
-                     expected_version=expected_version, action="rejected", who=who)
+    return _moderate(
+        asset_id,
+        {"status": "rejected", "rejection_reason": text},
+        expected_version=expected_version,
+        action="rejected",
+        who=who,
+    )
 
 
 def verify(user: User | None, asset_id: int) -> int:
-    """"Still right": the group confirms the asset, which resets its freshness."""
+    """ "Still right": the group confirms the asset, which resets its freshness."""
     who = _require(user, ("admin", "moderator", "editor"), "confirm community assets")
     asset = store.get_asset(asset_id)
     if asset is None:
         raise BadInputError(f"There is no community asset {asset_id}.")
     _may_edit(who, asset)
-    return store.change_asset(asset_id, {"last_verified": date.today().isoformat()}, expected_version=None,
-                              action="verified", user=who.id)
+    return store.change_asset(
+        asset_id, {"last_verified": date.today().isoformat()}, expected_version=None, action="verified", user=who.id
+    )
 
 
 def restore(user: User | None, asset_id: int, version: int, *, expected_version: int | None = None) -> int:
@@ -431,11 +505,18 @@ def restore(user: User | None, asset_id: int, version: int, *, expected_version:
     if past is None:
         raise BadInputError(f"Asset {asset_id} has no version {version}.")
     if past.asset.geometry is None:
-        raise BadInputError(f"Version {version} of asset {asset_id} has no location that can be read, so it "
-                            "cannot be restored.")
+        raise BadInputError(
+            f"Version {version} of asset {asset_id} has no location that can be read, so it cannot be restored."
+        )
     values = {**_own_fields(past.asset), "status": "pending", "rejection_reason": None}
-    return store.change_asset(asset_id, values, expected_version=expected_version,
-                              action=f"restored version {version}", user=who.id, links=past.asset.links)
+    return store.change_asset(
+        asset_id,
+        values,
+        expected_version=expected_version,
+        action=f"restored version {version}",
+        user=who.id,
+        links=past.asset.links,
+    )
 
 
 HISTORY_FIELDS = [*ASSET_FIELDS, "links", "status", "rejection_reason"]
@@ -473,8 +554,16 @@ def comparable(field: str, value: Any) -> Any:
 
 
 def _change(entry: AssetVersion, changed: tuple[str, ...]) -> Change:
-    return Change(version=entry.version, action=entry.action, who=entry.changed_by, when=entry.changed_at,
-                  changed=changed, asset=entry.asset, status=entry.status, rejection_reason=entry.rejection_reason)
+    return Change(
+        version=entry.version,
+        action=entry.action,
+        who=entry.changed_by,
+        when=entry.changed_at,
+        changed=changed,
+        asset=entry.asset,
+        status=entry.status,
+        rejection_reason=entry.rejection_reason,
+    )
 
 
 def history(user: User | None, asset_id: int) -> list[Change]:
@@ -484,14 +573,18 @@ def history(user: User | None, asset_id: int) -> list[Change]:
     out: list[Change] = []
     for entry in store.asset_history(asset_id):
         current = _change(entry, ())
-        changed = tuple(k for k in HISTORY_FIELDS if out and comparable(k, field_value(current, k))
-                        != comparable(k, field_value(out[-1], k)))
+        changed = tuple(
+            k
+            for k in HISTORY_FIELDS
+            if out and comparable(k, field_value(current, k)) != comparable(k, field_value(out[-1], k))
+        )
         out.append(replace(current, changed=changed))
     return out
 
 
-def visible_assets(user: User | None, *, status: str | None = None, group: str | None = None,
-                   everyone: bool = False) -> list[Asset]:
+def visible_assets(
+    user: User | None, *, status: str | None = None, group: str | None = None, everyone: bool = False
+) -> list[Asset]:
     """Assets this person may see: residents only published ones; editors also their group's.
     `everyone` is for the command line, run by whoever runs the server."""
     if status is not None and status not in STATUSES:
@@ -632,28 +725,38 @@ def link_problems(asset: Asset, on_map: pd.DataFrame | None = None) -> list[Link
         replacement = None
         name, lon, lat = link.target_name, link.target_lon, link.target_lat
         if name and lon is not None and lat is not None:
-            same = on_map[(on_map["name"].astype(str).str.casefold() == str(name).casefold())
-                          & (on_map["category"] == link.target_category)]
+            same = on_map[
+                (on_map["name"].astype(str).str.casefold() == str(name).casefold())
+                & (on_map["category"] == link.target_category)
+            ]
             if len(same):
                 dist = geodesy.distances_m(float(lon), float(lat), same["lon"].to_numpy(), same["lat"].to_numpy())
                 best = int(np.argmin(dist))
                 if dist[best] <= REPLACEMENT_WITHIN_M:
                     replacement = str(same.index[best])
-        out.append(LinkProblem(link, replacement,
-                               f"{target_name(link)} ({RELATIONS.get(link.relation, '')} link) is no longer "
-                               "on the map" + (": it looks as if it was mapped again." if replacement else ".")))
+        out.append(
+            LinkProblem(
+                link,
+                replacement,
+                f"{target_name(link)} ({RELATIONS.get(link.relation, '')} link) is no longer "
+                "on the map" + (": it looks as if it was mapped again." if replacement else "."),
+            )
+        )
     return out
 
 
-def use_replacement(user: User | None, asset_id: int, old_target: str, new_target: str, *,
-                    expected_version: int) -> int:
+def use_replacement(
+    user: User | None, asset_id: int, old_target: str, new_target: str, *, expected_version: int
+) -> int:
     """Point a flagged link at its replacement (one click on the group's or the moderator's page)."""
     asset = store.get_asset(asset_id)
     if asset is None:
         raise BadInputError(f"There is no community asset {asset_id}.")
     data: dict[str, Any] = _own_fields(asset.draft())
-    data["links"] = [{"relation": link.relation, "target": new_target if link.target == old_target else link.target}
-                     for link in asset.links]
+    data["links"] = [
+        {"relation": link.relation, "target": new_target if link.target == old_target else link.target}
+        for link in asset.links
+    ]
     return update_asset(user, asset_id, data, expected_version=expected_version)
 
 
@@ -683,12 +786,21 @@ def published_layer(names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
             parts.append(f"Not checked since {str(r.last_verified or r.created_at)[:10]}")
         notes.append(" · ".join(parts))
     frame = gpd.GeoDataFrame(
-        {"id": [f"community:{r.id}" for r in rows], "source": "community", "osm_type": None, "osm_id": None,
-         "name": [r.name for r in rows], "category": [r.category for r in rows],
-         "address": [r.address for r in rows], "website": [r.website or r.online_url for r in rows],
-         "phone": [r.phone for r in rows], "opening_hours": [r.opening_hours for r in rows],
-         "note": notes},
-        geometry=np.asarray([r.geometry for r in rows], dtype=object), crs=schema.WGS84,
+        {
+            "id": [f"community:{r.id}" for r in rows],
+            "source": "community",
+            "osm_type": None,
+            "osm_id": None,
+            "name": [r.name for r in rows],
+            "category": [r.category for r in rows],
+            "address": [r.address for r in rows],
+            "website": [r.website or r.online_url for r in rows],
+            "phone": [r.phone for r in rows],
+            "opening_hours": [r.opening_hours for r in rows],
+            "note": notes,
+        },
+        geometry=np.asarray([r.geometry for r in rows], dtype=object),
+        crs=schema.WGS84,
     )
     return schema.conform_assets(frame)
 
@@ -715,4 +827,3 @@ def similar_nearby(name: str, point: BaseGeometry, assets: pd.DataFrame) -> list
         if difflib.SequenceMatcher(None, wanted, " ".join(other.casefold().split())).ratio() >= 0.8:
             found.append(other)
     return sorted(set(found))
-

@@ -33,15 +33,39 @@ from layers.progress import report as progress_report
 # No network while reading uploads: GDAL would follow a GeoJSON `crs` link or a /vsicurl/ path.
 # Such files are refused before GDAL sees them (_refuse_remote_references); as a second guard,
 # GDAL's HTTP goes to a closed local port and /vsicurl/ accepts no file name.
-NO_NETWORK = {"GDAL_HTTP_PROXY": "127.0.0.1:9", "GDAL_HTTPS_PROXY": "127.0.0.1:9", "GDAL_HTTP_TIMEOUT": "1",
-              "GDAL_HTTP_CONNECTTIMEOUT": "1", "GDAL_HTTP_MAX_RETRY": "0",
-              "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".ourpatch-no-network", "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+NO_NETWORK = {
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_HTTPS_PROXY": "127.0.0.1:9",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_CONNECTTIMEOUT": "1",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".ourpatch-no-network",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+}
 pyogrio.set_gdal_config_options(NO_NETWORK)
 REMOTE = re.compile(r"(?i)(^|[\s\"'(])(/vsi(curl|http|s3|gs|az|adls|oss|swift|webhdfs)|(https?|ftps?|file)://)")
-FORMATS = {".csv": "CSV", ".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage",
-           ".zip": "zipped Shapefile", ".kml": "KML"}
-FIELDS = ["name", "category", "kind", "description", "address", "website", "email", "phone", "schedule",
-          "eligibility", "opening_hours", "online_url"]
+FORMATS = {
+    ".csv": "CSV",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GeoPackage",
+    ".zip": "zipped Shapefile",
+    ".kml": "KML",
+}
+FIELDS = [
+    "name",
+    "category",
+    "kind",
+    "description",
+    "address",
+    "website",
+    "email",
+    "phone",
+    "schedule",
+    "eligibility",
+    "opening_hours",
+    "online_url",
+]
 LINK_COLUMNS = list(community.RELATIONS)  # cares_for, meets_at, runs_at: targets separated by ";"
 
 
@@ -63,8 +87,9 @@ def _check_file(path: Path) -> str:
         raise BadInputError(f"No such file: {path}.")
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise BadInputError(f"{path.name}: not a file type that can be imported; use "
-                            f"{', '.join(sorted(set(FORMATS.values())))}.")
+        raise BadInputError(
+            f"{path.name}: not a file type that can be imported; use {', '.join(sorted(set(FORMATS.values())))}."
+        )
     size = path.stat().st_size
     if size == 0:
         raise BadInputError(f"{path.name} is empty.")
@@ -82,12 +107,15 @@ def _check_zip(path: Path) -> tuple[list[str], dict[str, str]]:
     with zipfile.ZipFile(path) as archive:
         entries = archive.infolist()
         if len(entries) > settings.max_zip_entries:
-            raise LimitError(f"{path.name} holds more than {settings.max_zip_entries:,} files; "
-                             "refused before unpacking.")
+            raise LimitError(
+                f"{path.name} holds more than {settings.max_zip_entries:,} files; refused before unpacking."
+            )
         unpacked = sum(e.file_size for e in entries)
         if unpacked > settings.max_zip_unpacked_bytes:
-            raise LimitError(f"{path.name} would unpack to more than "
-                             f"{settings.max_zip_unpacked_bytes / (1024 * 1024):g} MB; refused before unpacking.")
+            raise LimitError(
+                f"{path.name} would unpack to more than "
+                f"{settings.max_zip_unpacked_bytes / (1024 * 1024):g} MB; refused before unpacking."
+            )
         shapefiles = [e for e in entries if e.filename.lower().endswith(".shp")]
         tables = [e for e in entries if e.filename.lower().endswith(".csv")]
         for shp in shapefiles:
@@ -101,8 +129,9 @@ def _check_zip(path: Path) -> tuple[list[str], dict[str, str]]:
                     names[short] = full
     members = shapefiles or tables
     if not members:
-        raise BadInputError(f"{path.name} should hold a shapefile (.shp and its companions) or CSV files; it holds "
-                            "neither.")
+        raise BadInputError(
+            f"{path.name} should hold a shapefile (.shp and its companions) or CSV files; it holds neither."
+        )
     return [f"/vsizip/{path.resolve()}/{member.filename}" for member in members], names
 
 
@@ -123,8 +152,9 @@ def _clean_value(value: Any) -> Any:
         return value
 
 
-def _check_shapefile_index(path: Path, archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo],
-                           shp: zipfile.ZipInfo) -> None:
+def _check_shapefile_index(
+    path: Path, archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], shp: zipfile.ZipInfo
+) -> None:
     """A shapefile's .shx index must agree with its .shp before GDAL reads either: a forged index
     (more records than the file holds, offsets past its end) makes GDAL seek for minutes."""
     stem = shp.filename[:-4].lower()
@@ -137,18 +167,20 @@ def _check_shapefile_index(path: Path, archive: zipfile.ZipFile, entries: list[z
     if records > settings.max_import_rows:
         raise LimitError(f"{path.name} holds more than {settings.max_import_rows:,} features; split it.")
     if records * 12 > max(shp.file_size - 100, 0):  # each record has an 8-byte header and a 4-byte type
-        raise BadInputError(f"{path.name}: the shapefile's index (.shx) lists more records than the .shp holds; "
-                            "save the shapefile again.")
+        raise BadInputError(
+            f"{path.name}: the shapefile's index (.shx) lists more records than the .shp holds; "
+            "save the shapefile again."
+        )
     with archive.open(shx) as fh:
         header = fh.read(100)
         data = fh.read(records * 8)
     if len(header) < 100 or len(data) < records * 8:
         raise BadInputError(f"{path.name}: the shapefile's index (.shx) is damaged; save the shapefile again.")
     index = np.frombuffer(data, dtype=">i4").reshape(-1, 2).astype(np.int64) * 2  # offset, length in bytes
-    if len(index) and ((index[:, 0] < 100) | (index[:, 1] < 0)
-                       | (index[:, 0] + index[:, 1] + 8 > shp.file_size)).any():
-        raise BadInputError(f"{path.name}: the shapefile's index (.shx) points past the end of the .shp; "
-                            "save the shapefile again.")
+    if len(index) and ((index[:, 0] < 100) | (index[:, 1] < 0) | (index[:, 0] + index[:, 1] + 8 > shp.file_size)).any():
+        raise BadInputError(
+            f"{path.name}: the shapefile's index (.shx) points past the end of the .shp; save the shapefile again."
+        )
 
 
 def _refuse_remote_references(path: Path, kind: str) -> None:
@@ -159,8 +191,10 @@ def _refuse_remote_references(path: Path, kind: str) -> None:
     text = path.read_bytes().decode("utf-8", errors="replace")
     if kind == "KML":
         if re.search(r"(?i)<\s*(kml:)?NetworkLink\b", text) or re.search(r"(?i)/vsi[a-z0-9]+/", text):
-            raise BadInputError(f"{path.name} refers to other files or addresses (a NetworkLink), which are "
-                                "not fetched; save the features themselves in the file.")
+            raise BadInputError(
+                f"{path.name} refers to other files or addresses (a NetworkLink), which are "
+                "not fetched; save the features themselves in the file."
+            )
         return
     decoder = json.JSONDecoder()
     for match in re.finditer(r'"crs"\s*:\s*', text):
@@ -175,15 +209,18 @@ def _refuse_remote_references(path: Path, kind: str) -> None:
         props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
         named = " ".join(str(v) for v in props.values())
         if kind_of == "link" or "href" in props or REMOTE.search(named) or REMOTE.search(" " + named):
-            raise BadInputError(f"{path.name} names its coordinate system by a link to fetch ('crs' of type link), "
-                                "which is never fetched; remove the 'crs' member (GeoJSON is WGS84) or name an "
-                                "EPSG code.")
+            raise BadInputError(
+                f"{path.name} names its coordinate system by a link to fetch ('crs' of type link), "
+                "which is never fetched; remove the 'crs' member (GeoJSON is WGS84) or name an "
+                "EPSG code."
+            )
 
 
 def _plausibly_wgs84(frame: gpd.GeoDataFrame) -> bool:
     minx, miny, maxx, maxy = frame.total_bounds
-    return bool(np.isfinite([minx, miny, maxx, maxy]).all() and -180 <= minx <= maxx <= 180
-                and -90 <= miny <= maxy <= 90)
+    return bool(
+        np.isfinite([minx, miny, maxx, maxy]).all() and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    )
 
 
 def _layers(source: str, name: str) -> list[str]:
@@ -198,8 +235,9 @@ def _layers(source: str, name: str) -> list[str]:
         if geometry_type is None and str(layer) == "layer_styles":
             continue  # QGIS keeps layer styles in a table of that name: no features
         if geometry_type is None:
-            raise BadInputError(f"{name}: the table {str(layer)[:60]!r} has no locations; keep only map layers "
-                                "in the file.")
+            raise BadInputError(
+                f"{name}: the table {str(layer)[:60]!r} has no locations; keep only map layers in the file."
+            )
         layers.append(str(layer))
     return layers
 
@@ -238,16 +276,20 @@ def read_spatial(path: Path, kind: str) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         raise BadInputError(f"{path.name} holds no features.")
-    frame = frames[0] if len(frames) == 1 else gpd.GeoDataFrame(
-        pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    frame = (
+        frames[0]
+        if len(frames) == 1
+        else gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    )
     if names:
         frame = frame.rename(columns={short: full for short, full in names.items() if short in frame.columns})
     if frame.geometry.isna().all():
         raise BadInputError(f"{path.name} holds no readable geometries.")
     vertices = int(shapely.get_num_coordinates(np.asarray(frame.geometry.values)).sum())
     if vertices > settings.max_import_vertices:
-        raise LimitError(f"{path.name} holds more than {settings.max_import_vertices:,} points in all; "
-                         "simplify or split it.")
+        raise LimitError(
+            f"{path.name} holds more than {settings.max_import_vertices:,} points in all; simplify or split it."
+        )
     return frame
 
 
@@ -258,14 +300,18 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
         _refuse_non_finite(frame, path)
     if frame.crs is None:
         if not _plausibly_wgs84(frame):
-            raise BadInputError(f"{path.name} says nothing of its coordinate system and its coordinates are not "
-                                "longitude/latitude; save it with a CRS (e.g. EPSG:27700).")
+            raise BadInputError(
+                f"{path.name} says nothing of its coordinate system and its coordinates are not "
+                "longitude/latitude; save it with a CRS (e.g. EPSG:27700)."
+            )
         frame = frame.set_crs("EPSG:4326")
     elif frame.crs.to_epsg() != 4326:
         frame = projection.to_wgs84(frame)
     if not _plausibly_wgs84(frame):
-        raise BadInputError(f"{path.name}: its coordinates are not longitude/latitude although it says so "
-                            "(are they metres? save the file with its real CRS).")
+        raise BadInputError(
+            f"{path.name}: its coordinates are not longitude/latitude although it says so "
+            "(are they metres? save the file with its real CRS)."
+        )
     return frame
 
 
@@ -276,12 +322,17 @@ def _refuse_non_finite(frame: gpd.GeoDataFrame, path: Path) -> None:
     values, index = shapely.get_coordinates(geoms[present], include_z=True, include_m=True, return_index=True)
     has_z = shapely.has_z(geoms[present])[index]
     has_m = shapely.has_m(geoms[present])[index]
-    bad = ~np.isfinite(values[:, 0]) | ~np.isfinite(values[:, 1]) | (has_z & ~np.isfinite(values[:, 2])) \
+    bad = (
+        ~np.isfinite(values[:, 0])
+        | ~np.isfinite(values[:, 1])
+        | (has_z & ~np.isfinite(values[:, 2]))
         | (has_m & ~np.isfinite(values[:, 3]))
+    )
     if bad.any():
         row = int(np.flatnonzero(present)[index[np.flatnonzero(bad)[0]]]) + 1
-        raise BadInputError(f"{path.name}: row {row}: the location has coordinates or heights that are not numbers "
-                            "(NaN or infinite).")
+        raise BadInputError(
+            f"{path.name}: row {row}: the location has coordinates or heights that are not numbers (NaN or infinite)."
+        )
 
 
 def _csv_table(path: Path) -> pd.DataFrame:
@@ -299,8 +350,10 @@ def _csv_table(path: Path) -> pd.DataFrame:
                 if not any(cell.strip() for cell in record):
                     continue  # a blank line
                 if len(record) > len(header):
-                    raise BadInputError(f"{path.name}: row {len(rows) + 1} has more cells ({len(record)}) than the "
-                                        f"header ({len(header)}).")
+                    raise BadInputError(
+                        f"{path.name}: row {len(rows) + 1} has more cells ({len(record)}) than the "
+                        f"header ({len(header)})."
+                    )
                 if len(rows) >= settings.max_import_rows:
                     raise LimitError(f"{path.name} holds more than {settings.max_import_rows:,} rows; split it.")
                 rows.append(record + [""] * (len(header) - len(record)))
@@ -308,8 +361,9 @@ def _csv_table(path: Path) -> pd.DataFrame:
         raise BadInputError(f"{path.name} could not be read as CSV (it is not UTF-8 text: {exc.reason}).") from exc
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            raise LimitError(f"{path.name}: row {len(rows) + 1} has a cell longer than "
-                             f"{settings.max_csv_field_chars:,} characters.") from exc
+            raise LimitError(
+                f"{path.name}: row {len(rows) + 1} has a cell longer than {settings.max_csv_field_chars:,} characters."
+            ) from exc
         raise BadInputError(f"{path.name} could not be read as CSV (row {len(rows) + 1}: {exc}).") from exc
     if not rows:
         raise BadInputError(f"{path.name} has a header but no rows; nothing to import.")
@@ -328,8 +382,10 @@ def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     elif {"easting", "northing"} <= set(cols):
         xcol, ycol = cols["easting"], cols["northing"]
         if not crs:
-            raise BadInputError(f"{path.name} has easting/northing columns but no coordinate system: "
-                                "give one with --crs (for example EPSG:27700).")
+            raise BadInputError(
+                f"{path.name} has easting/northing columns but no coordinate system: "
+                "give one with --crs (for example EPSG:27700)."
+            )
         source_crs = crs
     else:
         raise BadInputError(f"{path.name} needs lon and lat (or easting and northing) columns.")
@@ -342,8 +398,10 @@ def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xs, ys), crs=parsed_crs)
     if parsed_crs.is_geographic and not _plausibly_wgs84(frame):
         row = int(np.flatnonzero((xs.abs() > 180) | (ys.abs() > 90))[0]) + 1
-        raise BadInputError(f"{path.name}: row {row}: longitude/latitude out of range (are these metres? "
-                            "use easting/northing columns and --crs).")
+        raise BadInputError(
+            f"{path.name}: row {row}: longitude/latitude out of range (are these metres? "
+            "use easting/northing columns and --crs)."
+        )
     return projection.to_wgs84(frame)
 
 
@@ -382,15 +440,21 @@ def read_rows(path: Path | str, *, crs: str | None = None) -> list[dict[str, Any
     return rows
 
 
-def import_file(user: User | None, path: Path | str, *, group: str | None, publish: bool = False,
-                crs: str | None = None, progress: Progress | None = None) -> ImportResult:
+def import_file(
+    user: User | None,
+    path: Path | str,
+    *,
+    group: str | None,
+    publish: bool = False,
+    crs: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
     """Check every row, report on each, and write all of them in one transaction or none."""
     p = Path(path)
     progress_report(progress, "Reading the file", 0, 1)
     rows = read_rows(p, crs=crs)
     report = []
-    for n, row in enumerate(each(progress, "Checking rows", rows, len(rows), every=max(1, len(rows) // 50)),
-                            start=1):
+    for n, row in enumerate(each(progress, "Checking rows", rows, len(rows), every=max(1, len(rows) // 50)), start=1):
         try:
             community.clean_asset(row)
             report.append(RowReport(n, _label(row.get("name")), None))

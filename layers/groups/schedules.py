@@ -80,19 +80,39 @@ def from_opening_hours(text: str | None) -> list[Slot]:
 
 # ------------------------------------------------------------------ "when you meet" in English
 
-_DAY_WORDS = {"mon": "MO", "tue": "TU", "tues": "TU", "wed": "WE", "thu": "TH", "thur": "TH", "thurs": "TH",
-              "fri": "FR", "sat": "SA", "sun": "SU"}
+_DAY_WORDS = {
+    "mon": "MO",
+    "tue": "TU",
+    "tues": "TU",
+    "wed": "WE",
+    "thu": "TH",
+    "thur": "TH",
+    "thurs": "TH",
+    "fri": "FR",
+    "sat": "SA",
+    "sun": "SU",
+}
 _DAY = r"(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|rsday|urday)?s?\b\.?"
-_ORDINALS = {"first": "1", "1st": "1", "second": "2", "2nd": "2", "third": "3", "3rd": "3", "fourth": "4",
-             "4th": "4", "last": "-1"}
+_ORDINALS = {
+    "first": "1",
+    "1st": "1",
+    "second": "2",
+    "2nd": "2",
+    "third": "3",
+    "3rd": "3",
+    "fourth": "4",
+    "4th": "4",
+    "last": "-1",
+}
 _TIME = r"(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?"
 _RANGE = re.compile(_TIME + r"\s*(?:-|–|—|to|until|till)\s*" + _TIME, re.I)
 _SINGLE = re.compile(r"(?:at|from)?\s*" + _TIME, re.I)
 _FILLER = re.compile(r"\b(every|each|on|and|the|of|month|in|at|from|a|,|&|/)\b|[,&/]", re.I)
 
 
-def _clock(hour: str, minute: str | None, meridiem: str | None, hint: str | None = None, *,
-           bare: bool = False) -> str | None:
+def _clock(
+    hour: str, minute: str | None, meridiem: str | None, hint: str | None = None, *, bare: bool = False
+) -> str | None:
     h, m = int(hour), int(minute or 0)
     mer = (meridiem or hint or "").lower().replace(".", "")
     if mer:
@@ -118,14 +138,14 @@ def _times(clause: str) -> tuple[str | None, str | None, str] | None:
             opens = _clock(h1, m1, "am")
         if opens is None or closes is None or closes <= opens:
             return None
-        return opens, closes, clause[:match.start()] + " " + clause[match.end():]
+        return opens, closes, clause[: match.start()] + " " + clause[match.end() :]
     single = [m for m in _SINGLE.finditer(clause) if m.group(2) or m.group(3)]
     if len(single) == 1:
         m = single[0]
         opens = _clock(m.group(1), m.group(2), m.group(3))
         if opens is None:
             return None
-        return opens, None, clause[:m.start()] + " " + clause[m.end():]
+        return opens, None, clause[: m.start()] + " " + clause[m.end() :]
     if single:
         return None
     return None, None, clause
@@ -137,8 +157,12 @@ def _clause(clause: str) -> list[Slot] | None:
         return None
     opens, closes, rest = timed
     rest = rest.lower()
-    monthly = re.fullmatch(r"\s*(?:on\s+)?(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+"
-                           + _DAY + r"\s*(?:of\s+)?(?:each|every|the)?\s*(?:month)?\s*[,.]?\s*", rest)
+    monthly = re.fullmatch(
+        r"\s*(?:on\s+)?(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+"
+        + _DAY
+        + r"\s*(?:of\s+)?(?:each|every|the)?\s*(?:month)?\s*[,.]?\s*",
+        rest,
+    )
     if monthly:
         return [Slot("MONTHLY", f"{_ORDINALS[monthly.group(1)]}{_DAY_WORDS[monthly.group(2)]}", opens, closes)]
     days: list[str] = []
@@ -146,9 +170,14 @@ def _clause(clause: str) -> list[Slot] | None:
     if span:
         a, b = DAYS.index(_DAY_WORDS[span.group(1)]), DAYS.index(_DAY_WORDS[span.group(2)])
         days += [DAYS[(a + i) % 7] for i in range((b - a) % 7 + 1)]
-        rest = rest[:span.start()] + " " + rest[span.end():]
-    for word, covered in (("weekdays", DAYS[:5]), ("weekends", DAYS[5:]), ("weekend", DAYS[5:]),
-                          ("every day", DAYS), ("daily", DAYS)):
+        rest = rest[: span.start()] + " " + rest[span.end() :]
+    for word, covered in (
+        ("weekdays", DAYS[:5]),
+        ("weekends", DAYS[5:]),
+        ("weekend", DAYS[5:]),
+        ("every day", DAYS),
+        ("daily", DAYS),
+    ):
         if word in rest:
             days += covered
             rest = rest.replace(word, " ")

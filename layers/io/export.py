@@ -30,10 +30,26 @@ from layers.io import geojson, projection
 from layers.progress import Progress, report
 
 FORMATS = ("geojson", "gpkg", "shp", "csv", "kml")
-OSM_LICENCE_TEXT = ("Map data © OpenStreetMap contributors, available under the Open Database Licence (ODbL 1.0): "
-                    "https://www.openstreetmap.org/copyright")
-EXPORT_COLUMNS = ["id", "name", "category", "source", "osm_type", "osm_id", "address", "website", "phone",
-                  "opening_hours", "note", "status", "licence", "attribution"]
+OSM_LICENCE_TEXT = (
+    "Map data © OpenStreetMap contributors, available under the Open Database Licence (ODbL 1.0): "
+    "https://www.openstreetmap.org/copyright"
+)
+EXPORT_COLUMNS = [
+    "id",
+    "name",
+    "category",
+    "source",
+    "osm_type",
+    "osm_id",
+    "address",
+    "website",
+    "phone",
+    "opening_hours",
+    "note",
+    "status",
+    "licence",
+    "attribution",
+]
 
 
 def community_licence() -> str:
@@ -47,11 +63,15 @@ SOURCE_TEXT = "Our Patch community asset map: OpenStreetMap data and community g
 
 def licence_text(projected: projection.Projected | None = None) -> str:
     """The licences, and where a CRS was asked for, the coordinate system and the transformation."""
-    text = (f"{OSM_LICENCE_TEXT}\n\nCommunity data (source = community): licensed under "
-            f"{community_licence()} by the groups who publish it through Our Patch.\n")
+    text = (
+        f"{OSM_LICENCE_TEXT}\n\nCommunity data (source = community): licensed under "
+        f"{community_licence()} by the groups who publish it through Our Patch.\n"
+    )
     if projected is not None:
-        text += (f"\nCoordinate system: {projection.crs_label(projected.crs)}.\n"
-                 f"Transformation from WGS84: {projected.method}.\n")
+        text += (
+            f"\nCoordinate system: {projection.crs_label(projected.crs)}.\n"
+            f"Transformation from WGS84: {projected.method}.\n"
+        )
     return text
 
 
@@ -68,8 +88,7 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
-            out[column] = [("'" + v) if isinstance(v, str) and v.startswith(FORMULA_START) else v
-                           for v in out[column]]
+            out[column] = [("'" + v) if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in out[column]]
     return out
 
 
@@ -126,8 +145,14 @@ def resolve_area(text: str, *, field: str | None = None, value: str | None = Non
     return read_boundary(text, field=field, value=value)
 
 
-def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None, include_pending: bool = False,
-           user: User | None = None, everyone: bool = False) -> gpd.GeoDataFrame:
+def select(
+    layer_ids: list[str] | None,
+    *,
+    area: BaseGeometry | None = None,
+    include_pending: bool = False,
+    user: User | None = None,
+    everyone: bool = False,
+) -> gpd.GeoDataFrame:
     """What to export: the chosen categories (all when None), inside the area (the same rule as
     `within`), published community assets and, for planners who ask, pending ones flagged
     (`user` must be a planner, moderator or admin; `everyone` is for the command line, run by
@@ -140,16 +165,24 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None, inc
         pending = community.showable(community.pending_assets(user, everyone=everyone))
         if pending:
             frame = gpd.GeoDataFrame(
-                {"id": [f"community:{r.id}" for r in pending], "source": "community",
-                 "name": [r.name for r in pending],
-                 "category": [r.category for r in pending], "address": [r.address for r in pending],
-                 "website": [r.website for r in pending], "phone": [r.phone for r in pending],
-                 "opening_hours": [r.opening_hours for r in pending],
-                 "note": ["PENDING: not yet checked by a moderator"] * len(pending)},
-                geometry=np.asarray([r.geometry for r in pending], dtype=object), crs=schema.WGS84)
+                {
+                    "id": [f"community:{r.id}" for r in pending],
+                    "source": "community",
+                    "name": [r.name for r in pending],
+                    "category": [r.category for r in pending],
+                    "address": [r.address for r in pending],
+                    "website": [r.website for r in pending],
+                    "phone": [r.phone for r in pending],
+                    "opening_hours": [r.opening_hours for r in pending],
+                    "note": ["PENDING: not yet checked by a moderator"] * len(pending),
+                },
+                geometry=np.asarray([r.geometry for r in pending], dtype=object),
+                crs=schema.WGS84,
+            )
             frame = schema.conform_assets(frame).assign(status="pending")
-            assets = gpd.GeoDataFrame(pd.concat([assets, frame], ignore_index=True), geometry="geometry",
-                                      crs=schema.WGS84)
+            assets = gpd.GeoDataFrame(
+                pd.concat([assets, frame], ignore_index=True), geometry="geometry", crs=schema.WGS84
+            )
     if area is not None:
         assets = assets.iloc[query.AssetIndex(assets).positions_within(area, layer_ids)]
     elif layer_ids is not None:
@@ -161,8 +194,9 @@ def select(layer_ids: list[str] | None, *, area: BaseGeometry | None = None, inc
         licence=np.where(is_osm, settings.OSM_LICENCE, community_licence()),
         attribution=np.where(is_osm, settings.OSM_ATTRIBUTION, "Our Patch community groups"),
     )
-    return gpd.GeoDataFrame(assets[[*EXPORT_COLUMNS, "geometry"]].reset_index(drop=True), geometry="geometry",
-                            crs=schema.WGS84)
+    return gpd.GeoDataFrame(
+        assets[[*EXPORT_COLUMNS, "geometry"]].reset_index(drop=True), geometry="geometry", crs=schema.WGS84
+    )
 
 
 def _check_target(out: Path) -> None:
@@ -179,8 +213,15 @@ def _check_target(out: Path) -> None:
 SUFFIXES = {"geojson": (".geojson", ".json"), "gpkg": (".gpkg",), "shp": (".zip",), "csv": (".zip",), "kml": (".kml",)}
 
 
-def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | None = None,
-          outside_area_of_use: bool = False, notes: list[str] | None = None) -> list[Path]:
+def write(
+    assets: gpd.GeoDataFrame,
+    fmt: str,
+    out: Path | str,
+    *,
+    crs: str | None = None,
+    outside_area_of_use: bool = False,
+    notes: list[str] | None = None,
+) -> list[Path]:
     """Write `assets` as `fmt` to `out`; returns the files written (licence files included).
     What the user should know about the result (text cut short in a Shapefile) is appended to
     `notes` when given."""
@@ -203,13 +244,18 @@ def write(assets: gpd.GeoDataFrame, fmt: str, out: Path | str, *, crs: str | Non
     if fmt == "shp" and notes is not None:
         cuts = shapefile_cuts(assets)
         if cuts:
-            notes.append(f"A Shapefile holds at most {SHAPEFILE_TEXT_BYTES} bytes of text a field, so some text "
-                         f"was cut short: {', '.join(cuts)}; choose GeoPackage (gpkg) to keep it whole.")
+            notes.append(
+                f"A Shapefile holds at most {SHAPEFILE_TEXT_BYTES} bytes of text a field, so some text "
+                f"was cut short: {', '.join(cuts)}; choose GeoPackage (gpkg) to keep it whole."
+            )
     return written
 
 
-GEOMETRY_GROUPS = {"points": ["Point", "MultiPoint"], "lines": ["LineString", "MultiLineString"],
-                   "polygons": ["Polygon", "MultiPolygon"]}
+GEOMETRY_GROUPS = {
+    "points": ["Point", "MultiPoint"],
+    "lines": ["LineString", "MultiLineString"],
+    "polygons": ["Polygon", "MultiPolygon"],
+}
 SHAPE_GROUPS = GEOMETRY_GROUPS
 
 
@@ -225,15 +271,19 @@ def split_by_geometry(frame: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFra
         multi = group != "points" or bool((part.geom_type == "MultiPoint").any())
         gtype = names[1] if multi else names[0]
         if multi:
-            part = part.set_geometry(gpd.GeoSeries(_to_multi(np.asarray(part.geometry.values)), index=part.index,
-                                                   crs=part.crs))
+            part = part.set_geometry(
+                gpd.GeoSeries(_to_multi(np.asarray(part.geometry.values)), index=part.index, crs=part.crs)
+            )
         parts.append((group, part, gtype))
     return parts
 
 
 def _to_multi(geoms: np.ndarray) -> np.ndarray:
-    makers: dict[str, Any] = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString,
-                              "Polygon": shapely.MultiPolygon}
+    makers: dict[str, Any] = {
+        "Point": shapely.MultiPoint,
+        "LineString": shapely.MultiLineString,
+        "Polygon": shapely.MultiPolygon,
+    }
     return np.array([makers[g.geom_type]([g]) if g.geom_type in makers else g for g in geoms], dtype=object)
 
 
@@ -261,9 +311,14 @@ def _plain(assets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def file_metadata(projected: projection.Projected) -> dict[str, str]:
     """What a GeoPackage says of itself (GDAL dataset metadata, kept in gpkg_metadata)."""
-    return {"SOURCE": SOURCE_TEXT, "LICENSE": licence_text(), "ATTRIBUTION": settings.OSM_ATTRIBUTION,
-            "CRS": projection.crs_label(projected.crs), "CRS_TRANSFORMATION": projected.method,
-            "OUTSIDE_AREA_OF_USE": "yes" if projected.outside_area_of_use else "no"}
+    return {
+        "SOURCE": SOURCE_TEXT,
+        "LICENSE": licence_text(),
+        "ATTRIBUTION": settings.OSM_ATTRIBUTION,
+        "CRS": projection.crs_label(projected.crs),
+        "CRS_TRANSFORMATION": projected.method,
+        "OUTSIDE_AREA_OF_USE": "yes" if projected.outside_area_of_use else "no",
+    }
 
 
 def _gpkg(projected: projection.Projected, out: Path) -> list[Path]:
@@ -274,11 +329,17 @@ def _gpkg(projected: projection.Projected, out: Path) -> list[Path]:
     first = True
     for cat_id, rows in frame.groupby("category", sort=False):
         for group, part, gtype in split_by_geometry(cast(gpd.GeoDataFrame, rows)):  # groups of a GeoDataFrame
-            pyogrio.write_dataframe(part, out, layer=f"{cat_id}_{group}", driver="GPKG", append=not first,
-                                    geometry_type=gtype,
-                                    dataset_options={"VERSION": "1.2"} if first else None,
-                                    dataset_metadata=file_metadata(projected) if first else None,
-                                    layer_options={"DESCRIPTION": licence_text(projected)})
+            pyogrio.write_dataframe(
+                part,
+                out,
+                layer=f"{cat_id}_{group}",
+                driver="GPKG",
+                append=not first,
+                geometry_type=gtype,
+                dataset_options={"VERSION": "1.2"} if first else None,
+                dataset_metadata=file_metadata(projected) if first else None,
+                layer_options={"DESCRIPTION": licence_text(projected)},
+            )
             first = False
     return [out, _beside(out, projected)]
 
@@ -321,21 +382,35 @@ def _shp(projected: projection.Projected, out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for group, part, gtype in split_by_geometry(frame):
-            pyogrio.write_dataframe(part, folder / f"{out.stem}_{group}.shp", driver="ESRI Shapefile",
-                                    layer_options={"ENCODING": "UTF-8"}, geometry_type=gtype)
+            pyogrio.write_dataframe(
+                part,
+                folder / f"{out.stem}_{group}.shp",
+                driver="ESRI Shapefile",
+                layer_options={"ENCODING": "UTF-8"},
+                geometry_type=gtype,
+            )
             prj = esri_prj(projected.crs)
             if prj is not None:
                 (folder / f"{out.stem}_{group}.prj").write_text(prj, encoding="utf-8")
         (folder / "FIELDS.txt").write_text(
             "Shapefile field names are at most 10 characters. Full names:\n"
-            + "".join(f"{short}\t{full}\n" for full, short in mapping.items()), encoding="utf-8")
+            + "".join(f"{short}\t{full}\n" for full, short in mapping.items()),
+            encoding="utf-8",
+        )
         (folder / "LICENSE.txt").write_text(licence_text(projected), encoding="utf-8")
         _zip_folder(folder, out)
     return [out]
 
 
-CSV_TYPES = {"id": "String", "osm_id": "Integer64", "lon": "Real", "lat": "Real", "easting": "Real",
-             "northing": "Real", "wkt": "WKT"}
+CSV_TYPES = {
+    "id": "String",
+    "osm_id": "Integer64",
+    "lon": "Real",
+    "lat": "Real",
+    "easting": "Real",
+    "northing": "Real",
+    "wkt": "WKT",
+}
 
 
 def _csv(projected: projection.Projected, out: Path) -> list[Path]:
@@ -351,8 +426,9 @@ def _csv(projected: projection.Projected, out: Path) -> list[Path]:
             table = pd.DataFrame(_plain(part).drop(columns="geometry"))
             x, y = ("lon", "lat") if crs.is_geographic else ("easting", "northing")
             table[x], table[y] = shapely.get_x(points), shapely.get_y(points)
-            table["wkt"] = shapely.to_wkt(np.asarray(part.geometry.values),
-                                          rounding_precision=8 if crs.is_geographic else 3)
+            table["wkt"] = shapely.to_wkt(
+                np.asarray(part.geometry.values), rounding_precision=8 if crs.is_geographic else 3
+            )
             table["crs"] = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_string()
             name = f"{out.stem}_{group}"
             neutralise_formulas(table).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
@@ -369,7 +445,8 @@ def _csv(projected: projection.Projected, out: Path) -> list[Path]:
             + " is a point on each feature.\n"
             "In QGIS: Layer > Add Layer > Add Vector Layer and choose the .csv (GDAL reads the .csvt and .prj),\n"
             f"or Add Delimited Text Layer with geometry from `wkt` and the CRS set to {code}.\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         _zip_folder(folder, out)
     return [out]
 
@@ -389,10 +466,20 @@ def _kml(projected: projection.Projected, out: Path) -> list[Path]:
     return [out, _beside(out, projected)]
 
 
-def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: BaseGeometry | None = None,
-              crs: str | None = None, include_pending: bool = False, outside_area_of_use: bool = False,
-              notes: list[str] | None = None, progress: Progress | None = None, user: User | None = None,
-              everyone: bool = False) -> list[Path]:
+def export_to(
+    out: Path | str,
+    fmt: str,
+    *,
+    layer_ids: list[str] | None,
+    area: BaseGeometry | None = None,
+    crs: str | None = None,
+    include_pending: bool = False,
+    outside_area_of_use: bool = False,
+    notes: list[str] | None = None,
+    progress: Progress | None = None,
+    user: User | None = None,
+    everyone: bool = False,
+) -> list[Path]:
     parse_crs(crs)  # refuse an unknown CRS before any work
     report(progress, "Choosing the places", 1, 2)
     chosen = select(layer_ids, area=area, include_pending=include_pending, user=user, everyone=everyone)
@@ -400,8 +487,16 @@ def export_to(out: Path | str, fmt: str, *, layer_ids: list[str] | None, area: B
     return write(chosen, fmt, out, crs=crs, outside_area_of_use=outside_area_of_use, notes=notes)
 
 
-def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: str, crs: str | None = None,
-                licence: str | None = None, outside_area_of_use: bool = False) -> list[Path]:
+def write_layer(
+    frame: gpd.GeoDataFrame,
+    fmt: str,
+    out: Path | str,
+    *,
+    layer: str,
+    crs: str | None = None,
+    licence: str | None = None,
+    outside_area_of_use: bool = False,
+) -> list[Path]:
     """A derived layer (consensus cells, coverage gaps) as GeoJSON (WGS84), GeoPackage 1.2 or CSV, in
     the CRS asked for (by the same transformations as the asset exports)."""
     if fmt not in ("geojson", "gpkg", "csv"):
@@ -413,25 +508,35 @@ def write_layer(frame: gpd.GeoDataFrame, fmt: str, out: Path | str, *, layer: st
     _check_target(path)
     projected = projection.project(frame, target, outside_area_of_use=outside_area_of_use)
     frame = projected.frame
-    text = (licence or "") + (f"\nCoordinate system: {projection.crs_label(projected.crs)}.\n"
-                              f"Transformation from WGS84: {projected.method}.\n")
+    text = (licence or "") + (
+        f"\nCoordinate system: {projection.crs_label(projected.crs)}.\nTransformation from WGS84: {projected.method}.\n"
+    )
     if path.exists():
         path.unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if fmt == "csv":
             table = pd.DataFrame(frame.drop(columns="geometry"))
-            table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values),
-                                          rounding_precision=8 if target.is_geographic else 3)
+            table["wkt"] = shapely.to_wkt(
+                np.asarray(frame.geometry.values), rounding_precision=8 if target.is_geographic else 3
+            )
             table["crs"] = f"EPSG:{target.to_epsg()}" if target.to_epsg() else target.to_string()
             neutralise_formulas(table).to_csv(path, index=False, encoding="utf-8")
         elif fmt == "gpkg":
             metadata = {**file_metadata(projected), "LICENSE": licence or ""}
             for group, part, gtype in split_by_geometry(frame) or [("polygons", frame, "MultiPolygon")]:
                 name = layer if len(split_by_geometry(frame)) <= 1 else f"{layer}_{group}"
-                pyogrio.write_dataframe(part, path, layer=name, driver="GPKG", geometry_type=gtype,
-                                        append=path.exists(), dataset_options={"VERSION": "1.2"},
-                                        dataset_metadata=metadata, layer_options={"DESCRIPTION": text})
+                pyogrio.write_dataframe(
+                    part,
+                    path,
+                    layer=name,
+                    driver="GPKG",
+                    geometry_type=gtype,
+                    append=path.exists(),
+                    dataset_options={"VERSION": "1.2"},
+                    dataset_metadata=metadata,
+                    layer_options={"DESCRIPTION": text},
+                )
         else:
             pyogrio.write_dataframe(frame, path, layer=layer, driver="GeoJSON")
     beside = path.with_name(path.name + ".LICENSE.txt")

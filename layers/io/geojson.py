@@ -12,8 +12,18 @@ from shapely.geometry import mapping
 
 from layers import settings
 
-PROPERTY_COLUMNS = ["id", "name", "category", "source", "osm_type", "osm_id",
-                    "address", "website", "phone", "opening_hours"]
+PROPERTY_COLUMNS = [
+    "id",
+    "name",
+    "category",
+    "source",
+    "osm_type",
+    "osm_id",
+    "address",
+    "website",
+    "phone",
+    "opening_hours",
+]
 
 
 def _plain(value: Any) -> Any:

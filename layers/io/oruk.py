@@ -48,17 +48,36 @@ MAX_PER_PAGE = 500
 # The data package: table -> (file, columns, non-string column types), as the UK profile names them.
 TABLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
     "organization": ("organizations.csv", ["id", "name", "description", "email", "website"], {}),
-    "service": ("services.csv", ["id", "organization_id", "name", "description", "url", "email", "status",
-                                 "assured_date", "last_modified"],
-                {"assured_date": "date", "last_modified": "datetime"}),
-    "location": ("locations.csv", ["id", "location_type", "name", "description", "latitude", "longitude",
-                                   "external_identifier", "external_identifier_type"],
-                 {"latitude": "number", "longitude": "number"}),
-    "address": ("address.csv", ["id", "location_id", "address_1", "city", "state_province", "postal_code",
-                                "country", "address_type"], {}),
+    "service": (
+        "services.csv",
+        ["id", "organization_id", "name", "description", "url", "email", "status", "assured_date", "last_modified"],
+        {"assured_date": "date", "last_modified": "datetime"},
+    ),
+    "location": (
+        "locations.csv",
+        [
+            "id",
+            "location_type",
+            "name",
+            "description",
+            "latitude",
+            "longitude",
+            "external_identifier",
+            "external_identifier_type",
+        ],
+        {"latitude": "number", "longitude": "number"},
+    ),
+    "address": (
+        "address.csv",
+        ["id", "location_id", "address_1", "city", "state_province", "postal_code", "country", "address_type"],
+        {},
+    ),
     "service_at_location": ("service_at_location.csv", ["id", "service_id", "location_id"], {}),
-    "schedule": ("schedule.csv", ["id", "service_id", "service_at_location_id", "freq", "byday", "opens_at",
-                                  "closes_at", "description"], {"opens_at": "time", "closes_at": "time"}),
+    "schedule": (
+        "schedule.csv",
+        ["id", "service_id", "service_at_location_id", "freq", "byday", "opens_at", "closes_at", "description"],
+        {"opens_at": "time", "closes_at": "time"},
+    ),
     "service_area": ("service_areas.csv", ["id", "service_id", "name", "extent", "extent_type"], {}),
     "contact": ("contacts.csv", ["id", "service_id", "name", "title"], {}),
     "phone": ("phones.csv", ["id", "contact_id", "number", "description"], {}),
@@ -66,12 +85,17 @@ TABLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
     "taxonomy_term": ("taxonomy_terms.csv", ["id", "name", "description", "taxonomy", "taxonomy_id", "term"], {}),
     "attribute": ("attribute.csv", ["id", "link_id", "taxonomy_term_id", "link_type"], {}),
 }
-FOREIGN_KEYS = {"service": [("organization_id", "organization")], "address": [("location_id", "location")],
-                "service_at_location": [("service_id", "service"), ("location_id", "location")],
-                "schedule": [("service_id", "service"), ("service_at_location_id", "service_at_location")],
-                "service_area": [("service_id", "service")], "contact": [("service_id", "service")],
-                "phone": [("contact_id", "contact")], "taxonomy_term": [("taxonomy_id", "taxonomy")],
-                "attribute": [("link_id", "service"), ("taxonomy_term_id", "taxonomy_term")]}
+FOREIGN_KEYS = {
+    "service": [("organization_id", "organization")],
+    "address": [("location_id", "location")],
+    "service_at_location": [("service_id", "service"), ("location_id", "location")],
+    "schedule": [("service_id", "service"), ("service_at_location_id", "service_at_location")],
+    "service_area": [("service_id", "service")],
+    "contact": [("service_id", "service")],
+    "phone": [("contact_id", "contact")],
+    "taxonomy_term": [("taxonomy_id", "taxonomy")],
+    "attribute": [("link_id", "service"), ("taxonomy_term_id", "taxonomy_term")],
+}
 
 
 def stable_id(*parts: object) -> str:
@@ -108,14 +132,13 @@ def parse_address(text: str | None) -> dict[str, str] | None:
     town = parts[holder].replace(match.group(0), " ").strip(" ,")
     if not town and holder >= 2:
         town = parts[holder - 1]
-        street = ", ".join(parts[:holder - 1])
+        street = ", ".join(parts[: holder - 1])
     else:
         street = ", ".join(parts[:holder])
     if not town or not street:
         return None
     # The profile requires state_province; a one-line address names no county or region, so the town stands in.
-    return {"address_1": street, "city": town, "state_province": town, "postal_code": postal_code,
-            "country": country}
+    return {"address_1": street, "city": town, "state_province": town, "postal_code": postal_code, "country": country}
 
 
 # ------------------------------------------------------------------ the directory
@@ -135,13 +158,23 @@ class Directory:
 
 def _taxonomy() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     taxonomy_id = stable_id("taxonomy", "categories")
-    taxonomy = {"id": taxonomy_id, "name": TAXONOMY_NAME, "version": "1",
-                "description": "The categories of Our Patch's community asset map (data/categories.toml)."}
+    taxonomy = {
+        "id": taxonomy_id,
+        "name": TAXONOMY_NAME,
+        "version": "1",
+        "description": "The categories of Our Patch's community asset map (data/categories.toml).",
+    }
     terms = {}
     for cat in categories.load_categories():
         term_id = stable_id("taxonomy_term", cat.id)
-        terms[cat.id] = {"id": term_id, "name": cat.label, "description": f"A {cat.item}.", "taxonomy": TAXONOMY_NAME,
-                         "taxonomy_id": taxonomy_id, "term": cat.id}
+        terms[cat.id] = {
+            "id": term_id,
+            "name": cat.label,
+            "description": f"A {cat.item}.",
+            "taxonomy": TAXONOMY_NAME,
+            "taxonomy_id": taxonomy_id,
+            "term": cat.id,
+        }
     return taxonomy, terms
 
 
@@ -156,19 +189,33 @@ def _date(value: object) -> str | None:
 
 def _schedules(service_id: str, sal_id: str | None, r: Asset) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for source, text, slots in (("opening_hours", r.opening_hours, schedules.from_opening_hours),
-                                ("schedule", r.schedule, schedules.from_text)):
+    for source, text, slots in (
+        ("opening_hours", r.opening_hours, schedules.from_opening_hours),
+        ("schedule", r.schedule, schedules.from_text),
+    ):
         if not text:
             continue
         parsed = slots(text)
-        base = {"service_id": service_id,
-                "service_at_location_id": sal_id if source == "opening_hours" else None,
-                "description": text}
+        base = {
+            "service_id": service_id,
+            "service_at_location_id": sal_id if source == "opening_hours" else None,
+            "description": text,
+        }
         if not parsed:
             rows.append(_compact({"id": stable_id("schedule", r.id, source), **base}))
         for n, slot in enumerate(parsed):
-            rows.append(_compact({"id": stable_id("schedule", r.id, source, n), **base, "freq": slot.freq,
-                                  "byday": slot.byday, "opens_at": slot.opens_at, "closes_at": slot.closes_at}))
+            rows.append(
+                _compact(
+                    {
+                        "id": stable_id("schedule", r.id, source, n),
+                        **base,
+                        "freq": slot.freq,
+                        "byday": slot.byday,
+                        "opens_at": slot.opens_at,
+                        "closes_at": slot.closes_at,
+                    }
+                )
+            )
     return rows
 
 
@@ -181,10 +228,15 @@ def _build(rows: list[Asset]) -> Directory:
         by_group.setdefault(int(r.group_id or 0), []).append(r)
     for group_id, assets in by_group.items():
         name = assets[0].group_name or "Unnamed group"
-        org = _compact({"id": stable_id("organization", group_id), "name": name,
-                        "description": f"{name}, a community group on Our Patch.",
-                        "email": _most_common([a.email for a in assets]),
-                        "website": _most_common([a.website for a in assets])})
+        org = _compact(
+            {
+                "id": stable_id("organization", group_id),
+                "name": name,
+                "description": f"{name}, a community group on Our Patch.",
+                "email": _most_common([a.email for a in assets]),
+                "website": _most_common([a.website for a in assets]),
+            }
+        )
         d.organizations[org["id"]] = org
     for r in rows:
         org = d.organizations[stable_id("organization", int(r.group_id or 0))]
@@ -199,41 +251,98 @@ def _build(rows: list[Asset]) -> Directory:
         if r.kind == "place" and isinstance(geom, shapely.Point):
             location_id = stable_id("location", r.id)
             address = parse_address(r.address)
-            location = _compact({
-                "id": location_id, "location_type": "physical", "name": r.name,
-                "description": r.address if r.address and address is None else None,
-                "latitude": round(geom.y, 7), "longitude": round(geom.x, 7),
-                "external_identifier": f"community:{r.id}", "external_identifier_type": "ourpatch",
-                "addresses": [{"id": stable_id("address", r.id), "location_id": location_id, **address,
-                               "address_type": "physical"}] if address else [],
-            })
-            sals.append({"id": stable_id("sal", r.id), "service_id": service_id, "location_id": location_id,
-                         "location": location})
+            location = _compact(
+                {
+                    "id": location_id,
+                    "location_type": "physical",
+                    "name": r.name,
+                    "description": r.address if r.address and address is None else None,
+                    "latitude": round(geom.y, 7),
+                    "longitude": round(geom.x, 7),
+                    "external_identifier": f"community:{r.id}",
+                    "external_identifier_type": "ourpatch",
+                    "addresses": [
+                        {
+                            "id": stable_id("address", r.id),
+                            "location_id": location_id,
+                            **address,
+                            "address_type": "physical",
+                        }
+                    ]
+                    if address
+                    else [],
+                }
+            )
+            sals.append(
+                {
+                    "id": stable_id("sal", r.id),
+                    "service_id": service_id,
+                    "location_id": location_id,
+                    "location": location,
+                }
+            )
         else:
             if r.kind == "online":
                 location_id = stable_id("location", r.id)
-                sals.append({"id": stable_id("sal", r.id), "service_id": service_id, "location_id": location_id,
-                             "location": {"id": location_id, "location_type": "virtual", "name": r.name}})
-            areas.append({"id": stable_id("area", r.id), "service_id": service_id, "name": r.name,
-                          "extent": json.dumps(shapely.geometry.mapping(geom)), "extent_type": "geojson"})
+                sals.append(
+                    {
+                        "id": stable_id("sal", r.id),
+                        "service_id": service_id,
+                        "location_id": location_id,
+                        "location": {"id": location_id, "location_type": "virtual", "name": r.name},
+                    }
+                )
+            areas.append(
+                {
+                    "id": stable_id("area", r.id),
+                    "service_id": service_id,
+                    "name": r.name,
+                    "extent": json.dumps(shapely.geometry.mapping(geom)),
+                    "extent_type": "geojson",
+                }
+            )
         contacts, phones = [], []
         if r.phone:
             contact_id = stable_id("contact", r.id)
-            contacts.append({"id": contact_id, "service_id": service_id, "name": org["name"],
-                             "title": "Group contact"})
+            contacts.append({"id": contact_id, "service_id": service_id, "name": org["name"], "title": "Group contact"})
             phones.append({"id": stable_id("phone", r.id), "contact_id": contact_id, "number": r.phone})
         term = terms.get(r.category)
-        attributes = [{"id": stable_id("attribute", r.id, r.category), "link_id": service_id,
-                       "taxonomy_term_id": term["id"], "link_type": "category", "taxonomy_term": term}] if term else []
-        service = _compact({
-            "id": service_id, "organization_id": org["id"], "name": r.name, "description": description,
-            "url": r.website or r.online_url, "email": r.email, "status": "active",
-            "assured_date": _date(r.last_verified), "last_modified": r.updated_at or r.created_at,
-            "schedules": _schedules(service_id, sals[0]["id"] if sals and sals[0]["location"]["location_type"]
-                                    == "physical" else None, r),
-            "service_areas": areas, "service_at_locations": sals, "contacts": contacts,
-            "attributes": attributes, "organization": org,
-        })
+        attributes = (
+            [
+                {
+                    "id": stable_id("attribute", r.id, r.category),
+                    "link_id": service_id,
+                    "taxonomy_term_id": term["id"],
+                    "link_type": "category",
+                    "taxonomy_term": term,
+                }
+            ]
+            if term
+            else []
+        )
+        service = _compact(
+            {
+                "id": service_id,
+                "organization_id": org["id"],
+                "name": r.name,
+                "description": description,
+                "url": r.website or r.online_url,
+                "email": r.email,
+                "status": "active",
+                "assured_date": _date(r.last_verified),
+                "last_modified": r.updated_at or r.created_at,
+                "schedules": _schedules(
+                    service_id,
+                    sals[0]["id"] if sals and sals[0]["location"]["location_type"] == "physical" else None,
+                    r,
+                ),
+                "service_areas": areas,
+                "service_at_locations": sals,
+                "contacts": contacts,
+                "attributes": attributes,
+                "organization": org,
+            }
+        )
         d.services[service_id] = service
         for sal in sals:
             d.service_at_locations[sal["id"]] = sal
@@ -256,8 +365,9 @@ _cache_lock = threading.Lock()
 def directory() -> Directory:
     """The directory, rebuilt only when what it is built from changes (an asset, its group's name,
     the country setting, the categories)."""
-    rows = [r for r in community.showable(community.visible_assets(None, status="published"))
-            if r.status == "published"]
+    rows = [
+        r for r in community.showable(community.visible_assets(None, status="published")) if r.status == "published"
+    ]
     built_from = [settings.country(), categories.table_fingerprint(), [_fingerprint(r) for r in rows]]
     key = hashlib.sha256(json.dumps(built_from, default=str, sort_keys=True).encode()).hexdigest()
     with _cache_lock:
@@ -269,8 +379,18 @@ def directory() -> Directory:
 
 # ------------------------------------------------------------------ the API's answers
 
-LIST_FIELDS = ("id", "organization_id", "name", "description", "url", "email", "status", "assured_date",
-               "last_modified", "organization")
+LIST_FIELDS = (
+    "id",
+    "organization_id",
+    "name",
+    "description",
+    "url",
+    "email",
+    "status",
+    "assured_date",
+    "last_modified",
+    "organization",
+)
 
 
 def api_root() -> dict[str, str]:
@@ -299,9 +419,17 @@ def paginate(items: list[dict[str, Any]], page: int, per_page: int) -> dict[str,
     """The profile's page object (openapi.json components.schemas.Page) with `contents`."""
     total = len(items)
     pages = max(1, math.ceil(total / per_page))
-    contents = items[(page - 1) * per_page: page * per_page]
-    return {"total_items": total, "total_pages": pages, "page_number": page, "size": len(contents),
-            "first_page": page == 1, "last_page": page >= pages, "empty": len(contents) == 0, "contents": contents}
+    contents = items[(page - 1) * per_page : page * per_page]
+    return {
+        "total_items": total,
+        "total_pages": pages,
+        "page_number": page,
+        "size": len(contents),
+        "first_page": page == 1,
+        "last_page": page >= pages,
+        "empty": len(contents) == 0,
+        "contents": contents,
+    }
 
 
 def _matches(service: dict[str, Any], search: str | None, term_id: str | None, taxonomy_id: str | None) -> bool:
@@ -316,8 +444,14 @@ def _matches(service: dict[str, Any], search: str | None, term_id: str | None, t
     return not (taxonomy_id and taxonomy_id not in {t["taxonomy_id"] for t in terms})
 
 
-def services_page(page: int = 1, per_page: int = DEFAULT_PER_PAGE, *, search: str | None = None,
-                  taxonomy_term_id: str | None = None, taxonomy_id: str | None = None) -> dict[str, Any]:
+def services_page(
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+    *,
+    search: str | None = None,
+    taxonomy_term_id: str | None = None,
+    taxonomy_id: str | None = None,
+) -> dict[str, Any]:
     found = [s for s in directory().services.values() if _matches(s, search, taxonomy_term_id, taxonomy_id)]
     return paginate([{k: s[k] for k in LIST_FIELDS if k in s} for s in found], page, per_page)
 
@@ -338,8 +472,14 @@ def organization(org_id: str) -> dict[str, Any] | None:
     return {**org, "services": [s for s in d.services.values() if s["organization_id"] == org_id]}
 
 
-def service_at_locations_page(page: int = 1, per_page: int = DEFAULT_PER_PAGE, *, search: str | None = None,
-                              taxonomy_term_id: str | None = None, taxonomy_id: str | None = None) -> dict[str, Any]:
+def service_at_locations_page(
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+    *,
+    search: str | None = None,
+    taxonomy_term_id: str | None = None,
+    taxonomy_id: str | None = None,
+) -> dict[str, Any]:
     d = directory()
     items = []
     for sal in d.service_at_locations.values():
@@ -428,26 +568,46 @@ def write_package(folder: Path | str) -> list[Path]:
             for row in data[name]:
                 writer.writerow([_cell(row.get(c)) for c in columns])
         written.append(target)
-        schema: dict[str, Any] = {"fields": [{"name": c, "type": types.get(c, "string")} for c in columns],
-                                  "primaryKey": "id"}
+        schema: dict[str, Any] = {
+            "fields": [{"name": c, "type": types.get(c, "string")} for c in columns],
+            "primaryKey": "id",
+        }
         if name in FOREIGN_KEYS:
-            schema["foreignKeys"] = [{"fields": col, "reference": {"resource": ref, "fields": "id"}}
-                                     for col, ref in FOREIGN_KEYS[name]]
-        resources.append({"name": name, "path": path, "profile": "tabular-data-resource", "format": "csv",
-                          "mediatype": "text/csv", "encoding": "utf-8", "schema": schema})
-    package = {"name": "our-patch-community-directory", "title": "Our Patch community directory",
-               "profile": "tabular-data-package", "homepage": PROFILE,
-               "description": f"Open Referral UK (HSDS {HSDS_VERSION} UK profile) tables of the community groups "
-                             "published on Our Patch.",
-               "licenses": [{"name": community_licence(), "title": f"Community data: {community_licence()}"}],
-               "sources": [{"title": "Our Patch community groups"}], "resources": resources}
+            schema["foreignKeys"] = [
+                {"fields": col, "reference": {"resource": ref, "fields": "id"}} for col, ref in FOREIGN_KEYS[name]
+            ]
+        resources.append(
+            {
+                "name": name,
+                "path": path,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": schema,
+            }
+        )
+    package = {
+        "name": "our-patch-community-directory",
+        "title": "Our Patch community directory",
+        "profile": "tabular-data-package",
+        "homepage": PROFILE,
+        "description": f"Open Referral UK (HSDS {HSDS_VERSION} UK profile) tables of the community groups "
+        "published on Our Patch.",
+        "licenses": [{"name": community_licence(), "title": f"Community data: {community_licence()}"}],
+        "sources": [{"title": "Our Patch community groups"}],
+        "resources": resources,
+    }
     manifest = out / "datapackage.json"
     manifest.write_text(json.dumps(package, ensure_ascii=False, indent=1), encoding="utf-8")
     licence = out / "LICENSE.txt"
-    licence.write_text(f"Community directory published through Our Patch under {community_licence()}.\n"
-                       f"Locations may refer to OpenStreetMap data: {settings.OSM_ATTRIBUTION} (ODbL).\n"
-                       "Table names and fields follow the Open Referral UK profile of the Human Services Data "
-                       "Specification (https://openreferral.org/, CC BY-SA 4.0).\n", encoding="utf-8")
+    licence.write_text(
+        f"Community directory published through Our Patch under {community_licence()}.\n"
+        f"Locations may refer to OpenStreetMap data: {settings.OSM_ATTRIBUTION} (ODbL).\n"
+        "Table names and fields follow the Open Referral UK profile of the Human Services Data "
+        "Specification (https://openreferral.org/, CC BY-SA 4.0).\n",
+        encoding="utf-8",
+    )
     return [manifest, *written, licence]
 
 

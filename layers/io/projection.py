@@ -32,11 +32,17 @@ from layers.errors import BadInputError
 
 WGS84 = CRS.from_epsg(4326)
 BNG_EPSG = 27700
-OSTN15 = (f"OSTN15, Ordnance Survey's national transformation (convertbng "
-          f"{importlib.metadata.version('convertbng')}); WGS84 coordinates taken as ETRS89")
+OSTN15 = (
+    f"OSTN15, Ordnance Survey's national transformation (convertbng "
+    f"{importlib.metadata.version('convertbng')}); WGS84 coordinates taken as ETRS89"
+)
 # The coordinate systems the planners' page offers by name (others are accepted by code).
-OFFERED = {"EPSG:27700": "British National Grid (EPSG:27700)", "EPSG:4326": "WGS84 longitude/latitude (EPSG:4326)",
-           "EPSG:3857": "Web Mercator (EPSG:3857)", "EPSG:3067": "ETRS-TM35FIN, Finland (EPSG:3067)"}
+OFFERED = {
+    "EPSG:27700": "British National Grid (EPSG:27700)",
+    "EPSG:4326": "WGS84 longitude/latitude (EPSG:4326)",
+    "EPSG:3857": "Web Mercator (EPSG:3857)",
+    "EPSG:3067": "ETRS-TM35FIN, Finland (EPSG:3067)",
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,10 @@ def parse_crs(text: str | None) -> CRS:
     except Exception as exc:  # pyproj's CRSError
         raise BadInputError(f"Unknown coordinate system {text[:60]!r}; use a code such as EPSG:27700.") from exc
     if crs.is_geocentric or len(crs.axis_info) != 2 or not (crs.is_geographic or crs.is_projected):
-        raise BadInputError(f"{text[:60]} ({crs.name}) is not a two-dimensional map coordinate system; choose a "
-                            "geographic or projected one such as EPSG:4326 or EPSG:27700.")
+        raise BadInputError(
+            f"{text[:60]} ({crs.name}) is not a two-dimensional map coordinate system; choose a "
+            "geographic or projected one such as EPSG:4326 or EPSG:27700."
+        )
     return crs
 
 
@@ -66,9 +74,11 @@ def crs_label(crs: CRS) -> str:
 
 
 def _outside_sentence(crs: CRS, where: str, bounds: tuple[float, float, float, float]) -> str:
-    return (f"The data lie outside the area {crs_label(crs)} is meant for ({where}); choose a coordinate system "
-            f"for that place (for these data: {suggest_crs_for_bounds(bounds)}), or pass "
-            "--outside-area-of-use to transform them anyway.")
+    return (
+        f"The data lie outside the area {crs_label(crs)} is meant for ({where}); choose a coordinate system "
+        f"for that place (for these data: {suggest_crs_for_bounds(bounds)}), or pass "
+        "--outside-area-of-use to transform them anyway."
+    )
 
 
 def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
@@ -101,8 +111,7 @@ def suggest_crs_for_bounds(bounds: tuple[float, float, float, float]) -> str:
         return min(fitting)[1]
     minx, miny, maxx, maxy = bounds
     lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
-    zones = query_utm_crs_info(datum_name="WGS 84",
-                               area_of_interest=aoi.AreaOfInterest(lon, lat, lon, lat))
+    zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi.AreaOfInterest(lon, lat, lon, lat))
     return f"EPSG:{zones[0].code}" if zones else "EPSG:3857"
 
 
@@ -114,8 +123,9 @@ def suggest_crs(frame: gpd.GeoDataFrame) -> str:
 
 def _transform(frame: gpd.GeoDataFrame, fn: Callable[[np.ndarray], np.ndarray], crs: CRS) -> gpd.GeoDataFrame:
     geoms = shapely.transform(np.asarray(frame.geometry.values), fn)
-    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, index=frame.index, crs=crs),
-                            crs=crs)
+    return gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, index=frame.index, crs=crs), crs=crs
+    )
 
 
 def project(frame: gpd.GeoDataFrame, target: CRS | str | None, *, outside_area_of_use: bool = False) -> Projected:
@@ -131,13 +141,16 @@ def project(frame: gpd.GeoDataFrame, target: CRS | str | None, *, outside_area_o
     inside = bounds is None or within_area_of_use(crs, bounds)
     if not inside and not outside_area_of_use:
         area = crs.area_of_use
-        raise BadInputError(_outside_sentence(crs, area.name.rstrip(".") if area else "no stated area",
-                                              bounds or (0.0, 0.0, 0.0, 0.0)))
+        raise BadInputError(
+            _outside_sentence(crs, area.name.rstrip(".") if area else "no stated area", bounds or (0.0, 0.0, 0.0, 0.0))
+        )
     aoi = AreaOfInterest(*bounds) if inside and bounds else None
     group = _group(crs, aoi)
     if not group.transformers:
-        raise BadInputError(f"No transformation from WGS84 to {crs_label(crs)} is known for these data "
-                            "other than a rough one without the datum shift; choose another coordinate system.")
+        raise BadInputError(
+            f"No transformation from WGS84 to {crs_label(crs)} is known for these data "
+            "other than a rough one without the datum shift; choose another coordinate system."
+        )
     transformer: Transformer = group.transformers[0]
 
     def fn(xy: np.ndarray) -> np.ndarray:
@@ -162,12 +175,14 @@ def _accuracy(transformer: Transformer) -> str:
     return f"stated accuracy {acc:g} m" if acc is not None and acc >= 0 else "accuracy not stated"
 
 
-def _ostn15(frame: gpd.GeoDataFrame, crs: CRS, bounds: tuple[float, float, float, float], *,
-            outside_area_of_use: bool) -> Projected:
+def _ostn15(
+    frame: gpd.GeoDataFrame, crs: CRS, bounds: tuple[float, float, float, float], *, outside_area_of_use: bool
+) -> Projected:
     coords = shapely.get_coordinates(np.asarray(frame.geometry.values))
     eastings, northings = convert_bng(coords[:, 0], coords[:, 1]) if len(coords) else (coords[:, 0], coords[:, 1])
     outside = ~(np.isfinite(eastings) & np.isfinite(northings))
     if not outside.any():
+
         def fn(xy: np.ndarray) -> np.ndarray:
             e, n = convert_bng(xy[:, 0], xy[:, 1])
             return np.column_stack([e, n])
@@ -175,8 +190,9 @@ def _ostn15(frame: gpd.GeoDataFrame, crs: CRS, bounds: tuple[float, float, float
         return Projected(_transform(frame, fn, crs), crs, OSTN15, False)
     if not outside_area_of_use:
         lon, lat = coords[np.flatnonzero(outside)[0]]
-        raise BadInputError(_outside_sentence(crs, f"Great Britain, where OSTN15 is defined; {lon:.5f}, {lat:.5f} is "
-                                                   "not", bounds))
+        raise BadInputError(
+            _outside_sentence(crs, f"Great Britain, where OSTN15 is defined; {lon:.5f}, {lat:.5f} is not", bounds)
+        )
     # Outside OSTN15 and the planner said so: the best Helmert transformation pyproj has, never ballpark.
     group = _group(crs, None)
     transformer: Transformer = group.transformers[0]
@@ -184,8 +200,10 @@ def _ostn15(frame: gpd.GeoDataFrame, crs: CRS, bounds: tuple[float, float, float
     def helmert(xy: np.ndarray) -> np.ndarray:
         return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
-    method = (f"{transformer.description} (pyproj {_accuracy(transformer)} within Great Britain); WARNING: the data "
-              "lie outside the area British National Grid and OSTN15 are meant for")
+    method = (
+        f"{transformer.description} (pyproj {_accuracy(transformer)} within Great Britain); WARNING: the data "
+        "lie outside the area British National Grid and OSTN15 are meant for"
+    )
     return Projected(_transform(frame, helmert, crs), crs, method, True)
 
 
@@ -198,6 +216,7 @@ def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         coords = shapely.get_coordinates(np.asarray(frame.geometry.values))
         lons, lats = convert_lonlat(coords[:, 0], coords[:, 1])
         if np.isfinite(lons).all() and np.isfinite(lats).all():
+
             def fn(xy: np.ndarray) -> np.ndarray:
                 lon, lat = convert_lonlat(xy[:, 0], xy[:, 1])
                 return np.column_stack([lon, lat])

@@ -45,8 +45,18 @@ BINARY = "osm2pgsql"
 LOAD_STEPS = 3
 #: highway values that are not (yet, or any longer) streets: pyrosm's and OSMnx's "all" network
 #: leaves them out too.
-NETWORK_EXCLUDED = ("abandoned", "construction", "no", "planned", "platform", "proposed", "raceway",
-                    "razed", "rest_area", "services")
+NETWORK_EXCLUDED = (
+    "abandoned",
+    "construction",
+    "no",
+    "planned",
+    "platform",
+    "proposed",
+    "raceway",
+    "razed",
+    "rest_area",
+    "services",
+)
 ADDRESS_KEYS = ("addr:street", "addr:housenumber", "addr:postcode", "addr:city")
 WATERWAYS = ("riverbank", "river", "canal", "dock")
 RAILWAYS = ("rail", "tram", "light_rail", "subway")
@@ -69,7 +79,7 @@ def _lua(value: Any) -> str:
         out = []
         for byte in value.encode("utf-8"):
             ch = chr(byte)
-            out.append(ch if 32 <= byte < 127 and ch not in "\"\\" else f"\\{byte:03d}")
+            out.append(ch if 32 <= byte < 127 and ch not in '"\\' else f"\\{byte:03d}")
         return '"' + "".join(out) + '"'
     if isinstance(value, (list, tuple)):
         return "{" + ", ".join(_lua(v) for v in value) + "}"
@@ -89,9 +99,14 @@ def style_spec(*, schema_name: str, prefix: str = osm_tables.STAGING_PREFIX) -> 
     for cat in categories.load_categories():
         if cat.source != "osm" or not cat.match:
             continue
-        rules = [{"key": key, "any": categories.ANY_VALUE in values,
-                  "values": _set(v for v in values if v != categories.ANY_VALUE)}
-                 for key, values in cat.match.items()]
+        rules = [
+            {
+                "key": key,
+                "any": categories.ANY_VALUE in values,
+                "values": _set(v for v in values if v != categories.ANY_VALUE),
+            }
+            for key, values in cat.match.items()
+        ]
         cats.append({"id": cat.id, "match": rules})
     asset_keys = dict.fromkeys([*categories.osm_tag_keys(), "name", *sources.EXTRA_TAGS])
     way_keys = dict.fromkeys(["highway", "name", *access.network_tag_keys()])
@@ -120,21 +135,29 @@ def binary() -> str:
     """The osm2pgsql program, or a clear error saying how to get it."""
     found = shutil.which(BINARY)
     if not found:
-        raise DataSourceError("Loading into the database needs osm2pgsql (apt-get install osm2pgsql), "
-                              "which is not installed.")
+        raise DataSourceError(
+            "Loading into the database needs osm2pgsql (apt-get install osm2pgsql), which is not installed."
+        )
     return found
 
 
 def database_url() -> str:
     url = settings.database_url()
     if not url:
-        raise BadInputError("Loading into the database needs OURPATCH_DATABASE_URL=postgresql://… "
-                            "(the PostGIS database the app uses).")
+        raise BadInputError(
+            "Loading into the database needs OURPATCH_DATABASE_URL=postgresql://… (the PostGIS database the app uses)."
+        )
     return url
 
 
-def load(path: Path | str, url: str | None = None, *, name: str | None = None, progress: Progress | None = None,
-         cache_mb: int = 800) -> dict[str, Any]:
+def load(
+    path: Path | str,
+    url: str | None = None,
+    *,
+    name: str | None = None,
+    progress: Progress | None = None,
+    cache_mb: int = 800,
+) -> dict[str, Any]:
     """Load an .osm.pbf (or .osm) extract into PostGIS with osm2pgsql and publish it. Returns the
     load's description (as `Extract.meta`). Bad input changes nothing: the last load stays live."""
     path = sources._existing_file(path)
@@ -153,8 +176,16 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
             env = {**os.environ, SPEC_ENV: str(spec_file)}
             if password is not None:  # never on osm2pgsql's command line, where `ps` shows it
                 env["PGPASSWORD"] = password
-            command = [program, "--create", "--output=flex", f"--style={STYLE_FILE}", f"--cache={cache_mb}",
-                       "--number-processes=1", f"--database={conninfo}", str(path.resolve())]
+            command = [
+                program,
+                "--create",
+                "--output=flex",
+                f"--style={STYLE_FILE}",
+                f"--cache={cache_mb}",
+                "--number-processes=1",
+                f"--database={conninfo}",
+                str(path.resolve()),
+            ]
             try:
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=tmp)
             except OSError as exc:
@@ -163,8 +194,9 @@ def load(path: Path | str, url: str | None = None, *, name: str | None = None, p
                 osm_tables.drop_staging(url)
                 lines = [ln for ln in (done.stderr or done.stdout).splitlines() if "ERROR" in ln or "rror" in ln]
                 why = (lines[-1] if lines else (done.stderr or "").strip()[-300:]).strip()
-                raise DataSourceError(f"osm2pgsql could not load {path.name} ({_redacted(why, url)}); "
-                                      "nothing was changed.")
+                raise DataSourceError(
+                    f"osm2pgsql could not load {path.name} ({_redacted(why, url)}); nothing was changed."
+                )
         report(progress, "Publishing the new layers", 2, LOAD_STEPS)
         counts = _staged_counts(url)
         if counts["assets"] == 0:
@@ -194,8 +226,12 @@ def _without_password(url: str) -> tuple[str, str | None]:
     parts = urlsplit(url)
     if parts.password is None:
         return url, None
-    netloc = (quote(unquote(parts.username or ""), safe="") + "@" + (parts.hostname or "")
-              + (f":{parts.port}" if parts.port else ""))
+    netloc = (
+        quote(unquote(parts.username or ""), safe="")
+        + "@"
+        + (parts.hostname or "")
+        + (f":{parts.port}" if parts.port else "")
+    )
     if parts.hostname and ":" in parts.hostname:  # an IPv6 address keeps its brackets
         netloc = netloc.replace(parts.hostname, f"[{parts.hostname}]")
     return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
@@ -289,38 +325,47 @@ def _extract(rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any], url: s
     raw["osm_id"] = np.array([int(r["osm_id"]) for r in a], dtype="int64")
     raw["category"] = [r["category"] for r in a]
 
-    whole = gpd.GeoDataFrame(_tags_frame(rows["ways"]), geometry=_geoms(rows["ways"]) if rows["ways"] else [],
-                             crs=schema.WGS84)
+    whole = gpd.GeoDataFrame(
+        _tags_frame(rows["ways"]), geometry=_geoms(rows["ways"]) if rows["ways"] else [], crs=schema.WGS84
+    )
     network = _network(rows["ways"], whole)
     b = rows["basemap"]
     parts = []
     if b:
         parts.append(gpd.GeoDataFrame({"kind": [r["kind"] for r in b]}, geometry=_geoms(b), crs=schema.WGS84))
-    streets = sources._basemap_from_frames(streets=whole, natural=None, landuse=None, leisure=None, waterways=None,
-                                           railways=None)
+    streets = sources._basemap_from_frames(
+        streets=whole, natural=None, landuse=None, leisure=None, waterways=None, railways=None
+    )
     if len(streets):
         parts.append(streets)
-    basemap = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=schema.WGS84) \
-        if parts else streets
+    basemap = (
+        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=schema.WGS84)
+        if parts
+        else streets
+    )
     if b:
         basemap = basemap[~basemap.geom_type.isin(["Point", "MultiPoint"])].copy()
-        basemap["geometry"] = shapely.simplify(basemap.geometry.values, sources.BASEMAP_TOLERANCE,
-                                               preserve_topology=True)
+        basemap["geometry"] = shapely.simplify(
+            basemap.geometry.values, sources.BASEMAP_TOLERANCE, preserve_topology=True
+        )
         basemap = basemap.reset_index(drop=True)
 
     g = rows["gazetteer"]
     tags = _tags_frame(g)
-    points = gpd.GeoDataFrame(tags, geometry=gpd.points_from_xy([r["lon"] for r in g], [r["lat"] for r in g]),
-                              crs=schema.WGS84)
+    points = gpd.GeoDataFrame(
+        tags, geometry=gpd.points_from_xy([r["lon"] for r in g], [r["lat"] for r in g]), crs=schema.WGS84
+    )
     what = pd.Series([r["what"] for r in g], index=points.index, dtype=object)
     addresses = points[what == "address"]
     places = points[(what == "place") & points.get("name", pd.Series(index=points.index, dtype=object)).notna()]
-    gazetteer = search.build_gazetteer(addresses if len(addresses) else None, places if len(places) else None,
-                                       whole if len(whole) else None)
+    gazetteer = search.build_gazetteer(
+        addresses if len(addresses) else None, places if len(places) else None, whole if len(whole) else None
+    )
     from layers.store.postgis import redact
 
-    extract = sources._extract_from_frames(raw, basemap, network, gazetteer, source=str(meta.get("source", "")),
-                                           name=str(meta.get("name", "")))
+    extract = sources._extract_from_frames(
+        raw, basemap, network, gazetteer, source=str(meta.get("source", "")), name=str(meta.get("name", ""))
+    )
     # what the load recorded, but the counts and bounds of the layers as built (streets included)
     kept = {k: v for k, v in meta.items() if k not in ("asset_count", "bounds")}
     extract.meta = {**extract.meta, **kept, "database": redact(url)}
@@ -377,8 +422,9 @@ def _network_edges(ways: list[dict[str, Any]]) -> gpd.GeoDataFrame:
         length = np.concatenate([length, [_GEOD.geometry_length(lines[i]) for i in unplaced]])
         geometry = np.concatenate([geometry, lines[extra]])
         row = np.concatenate([row, extra])
-    edges = pd.DataFrame({"u": u.astype("int64"), "v": v.astype("int64"), "length": np.round(length, 3),
-                          "row": row.astype("int64")})
+    edges = pd.DataFrame(
+        {"u": u.astype("int64"), "v": v.astype("int64"), "length": np.round(length, 3), "row": row.astype("int64")}
+    )
     return gpd.GeoDataFrame(edges, geometry=geometry, crs=schema.WGS84)
 
 
@@ -407,11 +453,11 @@ def _aligned(node_lists: list[np.ndarray], coords: np.ndarray, owner: np.ndarray
     wanted = np.unique(np.concatenate([node_lists[i] for i in misfits]))
     fitted = [i for i, n in enumerate(out) if n is not None]
     known_ids = np.concatenate([out[i] for i in fitted])
-    known_pts = np.concatenate([coords[first[i]:first[i] + counts[i]] for i in fitted])
+    known_pts = np.concatenate([coords[first[i] : first[i] + counts[i]] for i in fitted])
     hit = np.isin(known_ids, wanted)
     where = {int(n): (float(x), float(y)) for n, (x, y) in zip(known_ids[hit], known_pts[hit, :2], strict=True)}
     for i in misfits:
-        nodes, pts = node_lists[i], coords[first[i]:first[i] + counts[i]]
+        nodes, pts = node_lists[i], coords[first[i] : first[i] + counts[i]]
         if len(pts) < 2:
             continue
         points = {(float(x), float(y)): k for k, (x, y) in enumerate(pts[:, :2].tolist())}
@@ -420,7 +466,7 @@ def _aligned(node_lists: list[np.ndarray], coords: np.ndarray, owner: np.ndarray
             offsets = {0}
         if len(offsets) == 1:
             start = offsets.pop()
-            run = nodes[start:start + len(pts)]
+            run = nodes[start : start + len(pts)]
             if start >= 0 and len(run) == len(pts):
                 out[i] = run
     return out

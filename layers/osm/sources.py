@@ -48,12 +48,20 @@ EXTRA_TAGS = [
 ]
 # Simplification tolerance for the drawn base map, in degrees (about 1-2 m).
 BASEMAP_TOLERANCE = 0.00002
-MAJOR_STREETS = {"motorway", "trunk", "primary", "secondary", "tertiary",
-                 "motorway_link", "trunk_link", "primary_link", "secondary_link"}
+MAJOR_STREETS = {
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+    "secondary_link",
+}
 STREETS = {"residential", "unclassified", "living_street", "service", "pedestrian", "road"}
 WATER_NATURAL = {"water", "bay", "wetland"}
-GREEN_LANDUSE = {"grass", "forest", "meadow", "recreation_ground", "village_green", "cemetery",
-                 "allotments"}
+GREEN_LANDUSE = {"grass", "forest", "meadow", "recreation_ground", "village_green", "cemetery", "allotments"}
 GREEN_LEISURE = {"park", "garden", "nature_reserve", "common", "pitch", "playground"}
 GREEN_NATURAL = {"wood", "scrub", "grassland", "heath"}
 
@@ -135,7 +143,8 @@ def from_pbf(path: Path | str, *, name: str | None = None, progress: Progress | 
             ways = osm.get_network(network_type="all", nodes=True, extra_attributes=access.network_tag_keys())
             report(progress, "Reading addresses and place names", 5, PBF_STEPS)
             addresses = osm.get_data_by_custom_criteria(
-                custom_filter={"addr:housenumber": True}, keep_relations=False,
+                custom_filter={"addr:housenumber": True},
+                keep_relations=False,
                 extra_attributes=["addr:street", "addr:housenumber", "addr:postcode", "addr:city"],
             )
             places = osm.get_data_by_custom_criteria(custom_filter={"place": True}, extra_attributes=["name"])
@@ -146,8 +155,12 @@ def from_pbf(path: Path | str, *, name: str | None = None, progress: Progress | 
     raw = raw.rename(columns={"id": "osm_id"})
     report(progress, "Building the map layers", 6, PBF_STEPS)
     basemap = _basemap_from_frames(
-        streets=streets, natural=natural, landuse=landuse, leisure=leisure,
-        waterways=waterways, railways=railways,
+        streets=streets,
+        natural=natural,
+        landuse=landuse,
+        leisure=leisure,
+        waterways=waterways,
+        railways=railways,
     )
     network = access.network_table(ways[1] if ways else None)
     named_places = places[places["name"].notna()] if places is not None and "name" in places else None
@@ -177,7 +190,7 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
     """Fetch a named place from OSM online (osmnx, cached in the data folder)."""
     place = place.strip()
     if not place:
-        raise BadInputError("Give a place name, for example \"York, UK\".")
+        raise BadInputError('Give a place name, for example "York, UK".')
     import osmnx as ox
 
     ox.settings.use_cache = True
@@ -194,17 +207,18 @@ def from_place(place: str, *, name: str | None = None) -> Extract:
             raw = ox.features_from_place(place, tags=categories.osm_tag_filter())
             base = ox.features_from_place(place, tags=_basemap_tags())
             _keep_network_tags()
-            graph = _graph_or_none(lambda: ox.graph_from_place(place, network_type="all", simplify=False,
-                                                               retain_all=True))
+            graph = _graph_or_none(
+                lambda: ox.graph_from_place(place, network_type="all", simplify=False, retain_all=True)
+            )
     except ox._errors.InsufficientResponseError as exc:
-        raise DataSourceError(f"OpenStreetMap has no parks or services for \"{place}\".") from exc
+        raise DataSourceError(f'OpenStreetMap has no parks or services for "{place}".') from exc
     except (ConnectionError, OSError) as exc:
         raise SourceUnavailableError(
-            f"Could not reach OpenStreetMap to fetch \"{place}\": this needs an internet connection "
+            f'Could not reach OpenStreetMap to fetch "{place}": this needs an internet connection '
             "(or load a file you already have with --pbf)."
         ) from exc
     except ValueError as exc:  # osmnx: geocoder found nothing
-        raise BadInputError(f"Could not find a place called \"{place}\" ({exc}).") from exc
+        raise BadInputError(f'Could not find a place called "{place}" ({exc}).') from exc
     return _from_osmnx_frames(raw, base, graph, source=f"place:{place}", name=name or place)
 
 
@@ -252,8 +266,9 @@ def read_saved(folder: Path) -> Extract | None:
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"The saved map data in {folder} is damaged; load the area again "
-                              "with `python -m layers load`.") from exc
+        raise DataSourceError(
+            f"The saved map data in {folder} is damaged; load the area again with `python -m layers load`."
+        ) from exc
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         raise OutdatedExtractError(
             f"The map data in {folder} was saved by an older version of Our Patch; "
@@ -270,13 +285,16 @@ def read_saved(folder: Path) -> Extract | None:
             f"The saved map data in {folder} is damaged ({type(exc).__name__}); "
             "load the area again with `python -m layers load`."
         ) from exc
-    return Extract(assets=schema.conform_assets(assets), basemap=basemap, meta=meta, network=network,
-                   gazetteer=gazetteer)
+    return Extract(
+        assets=schema.conform_assets(assets), basemap=basemap, meta=meta, network=network, gazetteer=gazetteer
+    )
 
 
 def _is_current(extract: Extract) -> bool:
-    return (extract.meta.get("categories") == categories.table_fingerprint()
-            and extract.meta.get("network_tags") == access.network_tag_keys())
+    return (
+        extract.meta.get("categories") == categories.table_fingerprint()
+        and extract.meta.get("network_tags") == access.network_tag_keys()
+    )
 
 
 def current(*, progress: Progress | None = None) -> Extract:
@@ -362,8 +380,13 @@ def _address(frame: pd.DataFrame) -> pd.Series:
 
 
 def _extract_from_frames(
-    raw: gpd.GeoDataFrame, basemap: gpd.GeoDataFrame, network: gpd.GeoDataFrame, gazetteer: pd.DataFrame,
-    *, source: str, name: str,
+    raw: gpd.GeoDataFrame,
+    basemap: gpd.GeoDataFrame,
+    network: gpd.GeoDataFrame,
+    gazetteer: pd.DataFrame,
+    *,
+    source: str,
+    name: str,
 ) -> Extract:
     """raw has osm_type, osm_id, geometry and tag columns (and a category column when the loader
     classified the features itself, as osm2pgsql's style does)."""
@@ -428,9 +451,7 @@ def _keep_network_tags() -> None:
     ox.settings.useful_tags_way = [*ox.settings.useful_tags_way, *wanted]
 
 
-def _from_osmnx_frames(
-    raw: gpd.GeoDataFrame, base: gpd.GeoDataFrame, graph: Any, *, source: str, name: str
-) -> Extract:
+def _from_osmnx_frames(raw: gpd.GeoDataFrame, base: gpd.GeoDataFrame, graph: Any, *, source: str, name: str) -> Extract:
     raw = raw.reset_index().rename(columns={"element": "osm_type", "id": "osm_id"})
     base = base.reset_index()
     streets = base[base.get("highway", pd.Series(dtype=object)).notna()] if "highway" in base else base.iloc[0:0]

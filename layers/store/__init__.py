@@ -39,9 +39,27 @@ from layers.store.contract import (
 from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
 
 __all__ = [
-    "ASSET_FIELDS", "CHANGEABLE_FIELDS", "DB_FILENAME", "MIGRATIONS", "Asset", "AssetDraft", "AssetLink",
-    "AssetVersion", "ConflictError", "LocalFootprint", "Person", "SavedLocal", "SignInSession", "Store", "UserRow",
-    "backend", "connect", "db_path", "migrate", "schema_version", "storage_error",
+    "ASSET_FIELDS",
+    "CHANGEABLE_FIELDS",
+    "DB_FILENAME",
+    "MIGRATIONS",
+    "Asset",
+    "AssetDraft",
+    "AssetLink",
+    "AssetVersion",
+    "ConflictError",
+    "LocalFootprint",
+    "Person",
+    "SavedLocal",
+    "SignInSession",
+    "Store",
+    "UserRow",
+    "backend",
+    "connect",
+    "db_path",
+    "migrate",
+    "schema_version",
+    "storage_error",
 ]
 
 _postgis: dict[str, Store] = {}
@@ -75,13 +93,32 @@ def describe() -> str:
 # ---------------------------------------------------------------- saved locals
 
 
-def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
-                 source: str | None, now: str, since: str, per_source_per_day: int) -> None:
+def insert_local(
+    token: str,
+    name: str,
+    spec_json: str,
+    area: BaseGeometry,
+    *,
+    owner: str | None,
+    source: str | None,
+    now: str,
+    since: str,
+    per_source_per_day: int,
+) -> None:
     """Keep a local checked by layers/analysis/local_spec.py. An anonymous source (owner None) that
     saved `per_source_per_day` locals since `since` is refused with LimitError inside the same
     transaction, so parallel saves cannot slip past."""
-    backend().insert_local(token, name, spec_json, area, owner=owner, source=source, now=now, since=since,
-                           per_source_per_day=per_source_per_day)
+    backend().insert_local(
+        token,
+        name,
+        spec_json,
+        area,
+        owner=owner,
+        source=source,
+        now=now,
+        since=since,
+        per_source_per_day=per_source_per_day,
+    )
 
 
 def get_local(token: str) -> SavedLocal | None:
@@ -146,8 +183,14 @@ def find_user_by_email(email: str) -> UserRow | None:
 # ---------------------------------------------------------------- community assets (see layers/groups/community.py)
 
 
-def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
-                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
+def insert_assets(
+    drafts: list[AssetDraft],
+    *,
+    group: int,
+    user: int | None,
+    status: str,
+    check: Callable[[list[Asset]], None] | None = None,
+) -> list[int]:
     """Insert assets (checked by layers/groups/community.py) with their links and a first history
     entry, all in one transaction (an import is all-or-nothing). `check` sees the group's assets
     inside that transaction and may refuse by raising (two parallel imports cannot both pass)."""
@@ -158,13 +201,21 @@ def get_asset(asset_id: int) -> Asset | None:
     return backend().get_asset(asset_id)
 
 
-def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
+def change_asset(
+    asset_id: int,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None,
+    action: str,
+    user: int | None,
+    links: tuple[AssetLink, ...] | None = None,
+) -> int:
     """Set some of an asset's fields (CHANGEABLE_FIELDS; `links` replaces its links) in one
     transaction, only if nobody changed the asset in between (optimistic locking on `version`,
     else ConflictError); recorded in the history. Returns the new version."""
-    return backend().change_asset(asset_id, values, expected_version=expected_version, action=action, user=user,
-                                  links=links)
+    return backend().change_asset(
+        asset_id, values, expected_version=expected_version, action=action, user=user, links=links
+    )
 
 
 def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
@@ -212,18 +263,25 @@ def touch_session(session_id: int, now: str) -> None:
     backend().touch_session(session_id, now)
 
 
-def delete_sessions(*, session_id: int | None = None, user_id: int | None = None,
-                    idle_before: str | None = None, created_before: str | None = None) -> int:
+def delete_sessions(
+    *,
+    session_id: int | None = None,
+    user_id: int | None = None,
+    idle_before: str | None = None,
+    created_before: str | None = None,
+) -> int:
     """End sessions: one, all of a person's, or those idle or old past the given times."""
-    return backend().delete_sessions(session_id=session_id, user_id=user_id, idle_before=idle_before,
-                                     created_before=created_before)
+    return backend().delete_sessions(
+        session_id=session_id, user_id=user_id, idle_before=idle_before, created_before=created_before
+    )
 
 
 # ---------------------------------------------------------------- sign-in attempts (see layers/groups/accounts.py)
 
 
-def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
-                            delay_for: Callable[[str, int], float]) -> tuple[float, str | None]:
+def reserve_sign_in_attempt(
+    keys: list[str], now: float, window_s: float, delay_for: Callable[[str, int], float]
+) -> tuple[float, str | None]:
     """Count one attempt against every key atomically, before the password is checked. Returns
     (0, None) when the attempt may go ahead, else (seconds to wait, the key that is waiting)."""
     return backend().reserve_sign_in_attempt(keys, now, window_s, delay_for)

@@ -21,10 +21,31 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 # An asset's own fields (what a group gives), as attributes of AssetDraft and Asset.
-ASSET_FIELDS = ["name", "category", "kind", "geometry", "description", "address", "website", "email",
-                "phone", "online_url", "schedule", "eligibility", "opening_hours"]
-LINK_FIELDS = ["relation", "target_osm_type", "target_osm_id", "target_asset_id", "target_name", "target_category",
-               "target_lon", "target_lat"]
+ASSET_FIELDS = [
+    "name",
+    "category",
+    "kind",
+    "geometry",
+    "description",
+    "address",
+    "website",
+    "email",
+    "phone",
+    "online_url",
+    "schedule",
+    "eligibility",
+    "opening_hours",
+]
+LINK_FIELDS = [
+    "relation",
+    "target_osm_type",
+    "target_osm_id",
+    "target_asset_id",
+    "target_name",
+    "target_category",
+    "target_lon",
+    "target_lat",
+]
 # What change_asset may set (links are given on their own).
 CHANGEABLE_FIELDS = {*ASSET_FIELDS, "status", "rejection_reason", "last_verified", "group_id"}
 
@@ -35,8 +56,16 @@ TEST_SETTABLE: dict[str, set[str]] = {
     "asset_links": {"target_osm_id"},
     "community_assets": {"last_verified", "status"},
 }
-TEST_READABLE = {"sign_in_sessions", "sign_in_attempts", "users", "community_assets", "asset_links",
-                 "asset_history", "saved_locals", "groups"}
+TEST_READABLE = {
+    "sign_in_sessions",
+    "sign_in_attempts",
+    "users",
+    "community_assets",
+    "asset_links",
+    "asset_history",
+    "saved_locals",
+    "groups",
+}
 
 
 @dataclass(frozen=True)
@@ -192,8 +221,9 @@ def snapshot_json(draft: AssetDraft, status: str | None, rejection_reason: str |
     return json.dumps(record, ensure_ascii=False, default=str)
 
 
-def version_from_json(version: int, action: str, changed_at: str, changed_by: str | None,
-                      snapshot: str) -> AssetVersion:
+def version_from_json(
+    version: int, action: str, changed_at: str, changed_by: str | None, snapshot: str
+) -> AssetVersion:
     """A history entry back from its JSON (older entries may lack fields: they read as empty)."""
     try:
         data = json.loads(snapshot)
@@ -204,21 +234,48 @@ def version_from_json(version: int, action: str, changed_at: str, changed_by: st
         geometry = shapely.from_wkt(str(data["geometry_wkt"])) if data.get("geometry_wkt") else None
     except shapely.errors.ShapelyError:
         geometry = None
-    links = tuple(AssetLink(**{k: v for k, v in link.items() if k in LINK_FIELDS})
-                  for link in data.get("links") or [] if isinstance(link, dict) and link.get("relation"))
+    links = tuple(
+        AssetLink(**{k: v for k, v in link.items() if k in LINK_FIELDS})
+        for link in data.get("links") or []
+        if isinstance(link, dict) and link.get("relation")
+    )
     own: dict[str, Any] = {f: data.get(f) for f in ASSET_FIELDS if f not in ("geometry", "name", "category", "kind")}
-    draft = AssetDraft(name=str(data.get("name") or ""), category=str(data.get("category") or ""),
-                       kind=str(data.get("kind") or "place"), geometry=geometry, links=links, **own)
-    return AssetVersion(version=version, action=action, changed_at=changed_at, changed_by=changed_by, asset=draft,
-                        status=data.get("status"), rejection_reason=data.get("rejection_reason"))
+    draft = AssetDraft(
+        name=str(data.get("name") or ""),
+        category=str(data.get("category") or ""),
+        kind=str(data.get("kind") or "place"),
+        geometry=geometry,
+        links=links,
+        **own,
+    )
+    return AssetVersion(
+        version=version,
+        action=action,
+        changed_at=changed_at,
+        changed_by=changed_by,
+        asset=draft,
+        status=data.get("status"),
+        rejection_reason=data.get("rejection_reason"),
+    )
 
 
 class Store(Protocol):
     """Every backend offers these; each write is one transaction."""
 
     # saved locals
-    def insert_local(self, token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
-                     source: str | None, now: str, since: str, per_source_per_day: int) -> None: ...
+    def insert_local(
+        self,
+        token: str,
+        name: str,
+        spec_json: str,
+        area: BaseGeometry,
+        *,
+        owner: str | None,
+        source: str | None,
+        now: str,
+        since: str,
+        per_source_per_day: int,
+    ) -> None: ...
     def get_local(self, token: str) -> SavedLocal | None: ...
     def locals_owned_by(self, owner: str) -> list[SavedLocal]: ...
     def saved_local_footprints(self) -> list[LocalFootprint]: ...
@@ -236,11 +293,26 @@ class Store(Protocol):
     def find_user_by_email(self, email: str) -> UserRow | None: ...
 
     # community assets
-    def insert_assets(self, drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
-                      check: Callable[[list[Asset]], None] | None = None) -> list[int]: ...
+    def insert_assets(
+        self,
+        drafts: list[AssetDraft],
+        *,
+        group: int,
+        user: int | None,
+        status: str,
+        check: Callable[[list[Asset]], None] | None = None,
+    ) -> list[int]: ...
     def get_asset(self, asset_id: int) -> Asset | None: ...
-    def change_asset(self, asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                     user: int | None, links: tuple[AssetLink, ...] | None = None) -> int: ...
+    def change_asset(
+        self,
+        asset_id: int,
+        values: dict[str, Any],
+        *,
+        expected_version: int | None,
+        action: str,
+        user: int | None,
+        links: tuple[AssetLink, ...] | None = None,
+    ) -> int: ...
     def asset_rows(self, *, status: str | None = None, group: int | None = None) -> list[Asset]: ...
     def assets_within(self, area: BaseGeometry, *, status: str | None = None) -> list[int]: ...
     def asset_ids(self) -> list[int]: ...
@@ -250,13 +322,19 @@ class Store(Protocol):
     # sign-in sessions and attempts
     def insert_session(self, user_id: int, code_hash: str, code_expires: str, now: str) -> int: ...
     def claim_session_code(self, code_hash: str, token_hash: str, now: str) -> int | None: ...
-    def find_session(self, *, token_hash: str | None = None,
-                     session_id: int | None = None) -> SignInSession | None: ...
+    def find_session(self, *, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None: ...
     def touch_session(self, session_id: int, now: str) -> None: ...
-    def delete_sessions(self, *, session_id: int | None = None, user_id: int | None = None,
-                        idle_before: str | None = None, created_before: str | None = None) -> int: ...
-    def reserve_sign_in_attempt(self, keys: list[str], now: float, window_s: float,
-                                delay_for: Callable[[str, int], float]) -> tuple[float, str | None]: ...
+    def delete_sessions(
+        self,
+        *,
+        session_id: int | None = None,
+        user_id: int | None = None,
+        idle_before: str | None = None,
+        created_before: str | None = None,
+    ) -> int: ...
+    def reserve_sign_in_attempt(
+        self, keys: list[str], now: float, window_s: float, delay_for: Callable[[str, int], float]
+    ) -> tuple[float, str | None]: ...
     def forgive_sign_in_attempt(self, key: str) -> None: ...
     def clear_sign_in_attempts(self, key: str) -> None: ...
 

@@ -40,8 +40,9 @@ def _connect(url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
         yield conn
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"The database {redact(url)} failed while handling the OpenStreetMap layers "
-                           f"(cause: {first}).") from exc
+        raise StorageError(
+            f"The database {redact(url)} failed while handling the OpenStreetMap layers (cause: {first})."
+        ) from exc
     finally:
         conn.close()
 
@@ -49,8 +50,9 @@ def _connect(url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
 def current_schema(url: str) -> str:
     """The schema new tables go to on this URL (the first of its search_path that exists)."""
     with _connect(url) as conn:
-        row = conn.execute("SELECT current_schema() AS s, "
-                           "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis') AS postgis").fetchone()
+        row = conn.execute(
+            "SELECT current_schema() AS s, EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis') AS postgis"
+        ).fetchone()
     if not row or not row["s"]:
         raise StorageError(f"The database {redact(url)} has no schema to create tables in.")
     if not row["postgis"]:
@@ -67,8 +69,12 @@ def drop_staging(url: str) -> None:
 
 
 def _ensure_meta(conn: psycopg.Connection[dict[str, Any]], schema: str) -> None:
-    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id integer PRIMARY KEY CHECK (id = 1), "
-                         "version bigint NOT NULL, meta jsonb NOT NULL)").format(sql.Identifier(schema, META_TABLE)))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (id integer PRIMARY KEY CHECK (id = 1), "
+            "version bigint NOT NULL, meta jsonb NOT NULL)"
+        ).format(sql.Identifier(schema, META_TABLE))
+    )
 
 
 def publish(url: str, meta: dict[str, Any]) -> int:
@@ -78,31 +84,41 @@ def publish(url: str, meta: dict[str, Any]) -> int:
     with _connect(url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_PUBLISH])
         for name in TABLES:
-            staged = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present",
-                                  [f'"{schema}"."ourpatch_osmload_{name}"']).fetchone()
+            staged = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS present", [f'"{schema}"."ourpatch_osmload_{name}"']
+            ).fetchone()
             if not staged or not staged["present"]:
                 raise StorageError(f"The load into {redact(url)} did not write its {name} table; nothing was changed.")
         for name in TABLES:
             live, staged_name = LIVE_PREFIX + name, STAGING_PREFIX + name
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, live)))
-            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(schema, staged_name),
-                                                                     sql.Identifier(live)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(schema, staged_name), sql.Identifier(live))
+            )
             # osm2pgsql names indexes after the table; rename them too, or the next load's clash
-            indexes = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
-                                   [schema, live]).fetchall()
+            indexes = conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", [schema, live]
+            ).fetchall()
             for row in indexes:
                 old = str(row["indexname"])
                 if old.startswith(STAGING_PREFIX):
-                    conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                        sql.Identifier(schema, old), sql.Identifier(LIVE_PREFIX + old[len(STAGING_PREFIX):])))
+                    conn.execute(
+                        sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                            sql.Identifier(schema, old), sql.Identifier(LIVE_PREFIX + old[len(STAGING_PREFIX) :])
+                        )
+                    )
         _ensure_meta(conn, schema)
         found = conn.execute(sql.SQL("SELECT version FROM {} WHERE id = 1").format(sql.Identifier(schema, META_TABLE)))
         last = found.fetchone()
         version = (int(last["version"]) if last else 0) + 1
         meta_table = sql.Identifier(schema, META_TABLE)
-        conn.execute(sql.SQL("INSERT INTO {} (id, version, meta) VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE "
-                             "SET version = EXCLUDED.version, meta = EXCLUDED.meta").format(meta_table),
-                     [version, json.dumps(meta, ensure_ascii=False)])
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (id, version, meta) VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE "
+                "SET version = EXCLUDED.version, meta = EXCLUDED.meta"
+            ).format(meta_table),
+            [version, json.dumps(meta, ensure_ascii=False)],
+        )
     return version
 
 
@@ -127,12 +143,14 @@ def load_version(url: str) -> tuple[int, dict[str, Any]] | None:
     """(version, meta) of the region loaded into the database, or None when there is none."""
     with _connect(url) as conn:
         schema = _schema(conn)
-        present = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present",
-                               [f'"{schema}"."{META_TABLE}"']).fetchone()
+        present = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS present", [f'"{schema}"."{META_TABLE}"']
+        ).fetchone()
         if not present or not present["present"]:
             return None
-        row = conn.execute(sql.SQL("SELECT version, meta FROM {} WHERE id = 1").format(
-            sql.Identifier(schema, META_TABLE))).fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT version, meta FROM {} WHERE id = 1").format(sql.Identifier(schema, META_TABLE))
+        ).fetchone()
     if not row:
         return None
     meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"])
@@ -144,10 +162,10 @@ def read_layers(url: str) -> dict[str, list[dict[str, Any]]]:
     geometries as WKB; the gazetteer as a point on each feature's surface (lon, lat)."""
     queries = {
         "assets": "SELECT osm_type, osm_id, category, tags, ST_AsBinary(geom) AS wkb FROM {assets} "
-                  "ORDER BY osm_type, osm_id",
+        "ORDER BY osm_type, osm_id",
         "basemap": "SELECT kind, ST_AsBinary(geom) AS wkb FROM {basemap} ORDER BY osm_type, osm_id, kind",
         "gazetteer": "SELECT what, tags, ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT what, tags, osm_type, osm_id, "
-                     "ST_PointOnSurface(geom) AS p FROM {gazetteer}) g ORDER BY osm_type, osm_id, what",
+        "ST_PointOnSurface(geom) AS p FROM {gazetteer}) g ORDER BY osm_type, osm_id, what",
         "ways": "SELECT way_id, nodes, tags, ST_AsBinary(geom) AS wkb FROM {ways} ORDER BY way_id",
     }
     out: dict[str, list[dict[str, Any]]] = {}
@@ -166,10 +184,13 @@ def staged_summary(url: str) -> dict[str, Any]:
     with _connect(url) as conn:
         schema = _schema(conn)
         assets, basemap = (sql.Identifier(schema, STAGING_PREFIX + n) for n in ("assets", "basemap"))
-        row = conn.execute(sql.SQL(
-            "SELECT (SELECT count(*) FROM {assets}) AS assets, ST_XMin(e) AS x0, ST_YMin(e) AS y0, "
-            "ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM "
-            "{assets} UNION ALL SELECT geom FROM {basemap}) g) x").format(assets=assets, basemap=basemap)).fetchone()
+        row = conn.execute(
+            sql.SQL(
+                "SELECT (SELECT count(*) FROM {assets}) AS assets, ST_XMin(e) AS x0, ST_YMin(e) AS y0, "
+                "ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM (SELECT geom FROM "
+                "{assets} UNION ALL SELECT geom FROM {basemap}) g) x"
+            ).format(assets=assets, basemap=basemap)
+        ).fetchone()
     if not row:
         return {"assets": 0, "bounds": None}
     bounds = None if row["x0"] is None else [float(row[k]) for k in ("x0", "y0", "x1", "y1")]
@@ -184,8 +205,7 @@ def load_lock(url: str) -> Iterator[None]:
     """Held for a whole load (osm2pgsql and the publish): a second load into the same schema is
     refused at once rather than overwriting the first one's staging tables."""
     with _connect(url) as conn:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema())) AS got",
-                           [LOCK_LOAD]).fetchone()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema())) AS got", [LOCK_LOAD]).fetchone()
         if not row or not row["got"]:
             raise ConflictError(f"Another load into {redact(url)} is under way; try again when it has finished.")
         try:

@@ -137,23 +137,51 @@ MIGRATIONS: list[list[str]] = [
             END IF;
             RETURN NULL;
         END $$""",
-        *(f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "
-          f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS changed_rows "
-          f"FOR EACH STATEMENT EXECUTE FUNCTION ourpatch_move_data_version('{name}')"
-          for name, tables in STAMPED.items() for table in tables for event in ("INSERT", "UPDATE", "DELETE")),
+        *(
+            f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "
+            f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS changed_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION ourpatch_move_data_version('{name}')"
+            for name, tables in STAMPED.items()
+            for table in tables
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
     ],
 ]
 
 # community_assets' columns in SQLite's order; `geometry_wkt` is the geometry column read as WKB.
-ASSET_COLUMNS = ["id", "name", "category", "geometry_wkt", "status", "address", "website", "phone", "opening_hours",
-                 "created_at", "updated_at", "group_id", "kind", "description", "email", "online_url", "schedule",
-                 "eligibility", "last_verified", "rejection_reason", "version", "updated_by"]
-_ASSET_SELECT = ", ".join("ST_AsBinary(a.geometry) AS geometry" if c == "geometry_wkt" else f"a.{c}"
-                          for c in ASSET_COLUMNS)
+ASSET_COLUMNS = [
+    "id",
+    "name",
+    "category",
+    "geometry_wkt",
+    "status",
+    "address",
+    "website",
+    "phone",
+    "opening_hours",
+    "created_at",
+    "updated_at",
+    "group_id",
+    "kind",
+    "description",
+    "email",
+    "online_url",
+    "schedule",
+    "eligibility",
+    "last_verified",
+    "rejection_reason",
+    "version",
+    "updated_by",
+]
+_ASSET_SELECT = ", ".join(
+    "ST_AsBinary(a.geometry) AS geometry" if c == "geometry_wkt" else f"a.{c}" for c in ASSET_COLUMNS
+)
 _RECORD_FIELDS = {f.name for f in fields(Asset)} - {"geometry", "links"}
 _LINK_SELECT = ", ".join(LINK_FIELDS)
-_USER_SELECT = ("SELECT users.id, users.name, users.role, users.group_id, groups.name AS group_name, "
-                "users.password_hash FROM users LEFT JOIN groups ON groups.id = users.group_id ")
+_USER_SELECT = (
+    "SELECT users.id, users.name, users.role, users.group_id, groups.name AS group_name, "
+    "users.password_hash FROM users LEFT JOIN groups ON groups.id = users.group_id "
+)
 _LOCAL_SELECT = "SELECT token, name, spec_json, ST_AsBinary(area) AS area, created_at FROM saved_locals "
 
 
@@ -187,8 +215,13 @@ def _link(row: dict[str, Any]) -> AssetLink:
 
 
 def _local(row: dict[str, Any]) -> SavedLocal:
-    return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
-                      area=_geom(row["area"]), created_at=row["created_at"])
+    return SavedLocal(
+        token=row["token"],
+        name=row["name"],
+        spec_json=row["spec_json"],
+        area=_geom(row["area"]),
+        created_at=row["created_at"],
+    )
 
 
 class _StampReader:
@@ -218,8 +251,9 @@ class _StampReader:
                     with store.connect():  # migrated (and a clear fault if the database is away)
                         pass
                     try:
-                        self._conn = psycopg.connect(store.url, autocommit=True, row_factory=dict_row,
-                                                     connect_timeout=CONNECT_TIMEOUT_S)
+                        self._conn = psycopg.connect(
+                            store.url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S
+                        )
                     except psycopg.Error as exc:
                         raise store._fault(exc) from exc
                     self._url = store.url
@@ -254,7 +288,7 @@ class PostgisStore:
         where = redact(self.url)
         if isinstance(exc, psycopg.OperationalError):
             what = f"The database {where} cannot be reached, so nothing was saved"
-        elif "postgis" in cause.lower() or "type \"geometry\" does not exist" in cause:
+        elif "postgis" in cause.lower() or 'type "geometry" does not exist' in cause:
             what = f"The database {where} lacks PostGIS (CREATE EXTENSION postgis), so nothing was saved"
         else:
             what = f"The database {where} failed, so nothing was saved"
@@ -297,8 +331,9 @@ class PostgisStore:
         (two servers starting at once apply each step once). Returns the version."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_MIGRATIONS])
-            conn.execute("CREATE TABLE IF NOT EXISTS ourpatch_migrations (version integer PRIMARY KEY, "
-                         "applied_at text NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS ourpatch_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)"
+            )
         version = self.schema_version(conn)
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
             with conn.transaction():
@@ -307,26 +342,45 @@ class PostgisStore:
                     continue
                 for statement in statements:
                     conn.execute(statement.encode())
-                conn.execute("INSERT INTO ourpatch_migrations (version, applied_at) VALUES (%s, %s)",
-                             [number, datetime.now(UTC).isoformat(timespec="seconds")])
+                conn.execute(
+                    "INSERT INTO ourpatch_migrations (version, applied_at) VALUES (%s, %s)",
+                    [number, datetime.now(UTC).isoformat(timespec="seconds")],
+                )
         return self.schema_version(conn)
 
     # ------------------------------------------------------------ saved locals
 
-    def insert_local(self, token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
-                     source: str | None, now: str, since: str, per_source_per_day: int) -> None:
+    def insert_local(
+        self,
+        token: str,
+        name: str,
+        spec_json: str,
+        area: BaseGeometry,
+        *,
+        owner: str | None,
+        source: str | None,
+        now: str,
+        since: str,
+        per_source_per_day: int,
+    ) -> None:
         with self.connect() as conn, conn.transaction():
             if owner is None:
                 conn.execute("LOCK TABLE saved_locals IN SHARE ROW EXCLUSIVE MODE")
-                row = conn.execute("SELECT count(*) AS n FROM saved_locals WHERE owner IS NULL "
-                                   "AND source IS NOT DISTINCT FROM %s::text AND created_at >= %s",
-                                   [source, since]).fetchone()
+                row = conn.execute(
+                    "SELECT count(*) AS n FROM saved_locals WHERE owner IS NULL "
+                    "AND source IS NOT DISTINCT FROM %s::text AND created_at >= %s",
+                    [source, since],
+                ).fetchone()
                 if row and int(row["n"]) >= per_source_per_day:
-                    raise LimitError(f"At most {per_source_per_day} locals can be "
-                                     "saved from one connection in a day without an account; try again tomorrow.")
-            conn.execute("INSERT INTO saved_locals (token, name, spec_json, area, owner, source, created_at) "
-                         "VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4326), %s, %s, %s)",
-                         [token, name, spec_json, _wkb(area), owner, source, now])
+                    raise LimitError(
+                        f"At most {per_source_per_day} locals can be "
+                        "saved from one connection in a day without an account; try again tomorrow."
+                    )
+            conn.execute(
+                "INSERT INTO saved_locals (token, name, spec_json, area, owner, source, created_at) "
+                "VALUES (%s, %s, %s, ST_GeomFromWKB(%s, 4326), %s, %s, %s)",
+                [token, name, spec_json, _wkb(area), owner, source, now],
+            )
 
     def get_local(self, token: str) -> SavedLocal | None:
         with self.connect() as conn:
@@ -340,8 +394,9 @@ class PostgisStore:
 
     def saved_local_footprints(self) -> list[LocalFootprint]:
         with self.connect() as conn:
-            rows = conn.execute("SELECT owner, source, ST_AsBinary(area) AS area FROM saved_locals "
-                                "ORDER BY created_at, token").fetchall()
+            rows = conn.execute(
+                "SELECT owner, source, ST_AsBinary(area) AS area FROM saved_locals ORDER BY created_at, token"
+            ).fetchall()
         return [LocalFootprint(r["owner"], r["source"], _geom(r["area"])) for r in rows]
 
     def data_version(self, name: str) -> int:
@@ -364,8 +419,10 @@ class PostgisStore:
             if not create:
                 return None
             with conn.transaction():
-                conn.execute("INSERT INTO groups (name, created_at) VALUES (%s, %s) ON CONFLICT ((lower(name))) "
-                             "DO NOTHING", [name, datetime.now(UTC).isoformat(timespec="seconds")])
+                conn.execute(
+                    "INSERT INTO groups (name, created_at) VALUES (%s, %s) ON CONFLICT ((lower(name))) DO NOTHING",
+                    [name, datetime.now(UTC).isoformat(timespec="seconds")],
+                )
             found = conn.execute("SELECT id FROM groups WHERE lower(name) = lower(%s)", [name]).fetchone()
             return int(found["id"]) if found else None
 
@@ -388,10 +445,11 @@ class PostgisStore:
                 raise taken
             try:
                 with conn.transaction():
-                    row = conn.execute("INSERT INTO users (name, role, group_id, password_hash, created_at) "
-                                       "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                                       [name, role, group, password_hash,
-                                        datetime.now(UTC).isoformat(timespec="seconds")]).fetchone()
+                    row = conn.execute(
+                        "INSERT INTO users (name, role, group_id, password_hash, created_at) "
+                        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                        [name, role, group, password_hash, datetime.now(UTC).isoformat(timespec="seconds")],
+                    ).fetchone()
             except psycopg.errors.UniqueViolation as exc:  # the same name added meanwhile
                 raise taken from exc
         return int(row["id"]) if row else 0
@@ -410,16 +468,22 @@ class PostgisStore:
 
     def list_users(self) -> list[Person]:
         with self.connect() as conn:
-            rows = conn.execute("SELECT users.id, users.name, users.role, groups.name AS group_name, "
-                                "users.created_at, users.email FROM users LEFT JOIN groups "
-                                "ON groups.id = users.group_id ORDER BY users.name").fetchall()
+            rows = conn.execute(
+                "SELECT users.id, users.name, users.role, groups.name AS group_name, "
+                "users.created_at, users.email FROM users LEFT JOIN groups "
+                "ON groups.id = users.group_id ORDER BY users.name"
+            ).fetchall()
         return [Person(**r) for r in rows]
 
     def set_user_email(self, user_id: int, email: str | None) -> None:
         clash = BadInputError(f"Another account already has the e-mail {email!r}.")
         with self.connect() as conn:
-            if email and conn.execute("SELECT 1 FROM users WHERE lower(email) = lower(%s) AND id != %s",
-                                      [email, user_id]).fetchone():
+            if (
+                email
+                and conn.execute(
+                    "SELECT 1 FROM users WHERE lower(email) = lower(%s) AND id != %s", [email, user_id]
+                ).fetchone()
+            ):
                 raise clash
             try:
                 with conn.transaction():
@@ -434,74 +498,112 @@ class PostgisStore:
 
     # ------------------------------------------------------------ community assets
 
-    def _replace_links(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int,
-                       links: tuple[AssetLink, ...]) -> None:
+    def _replace_links(
+        self, conn: psycopg.Connection[dict[str, Any]], asset_id: int, links: tuple[AssetLink, ...]
+    ) -> None:
         conn.execute("DELETE FROM asset_links WHERE asset_id = %s", [asset_id])
         if links:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO asset_links (asset_id, " + _LINK_SELECT + ") "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [[asset_id, *(getattr(link, k) for k in LINK_FIELDS)] for link in links])
+                    [[asset_id, *(getattr(link, k) for k in LINK_FIELDS)] for link in links],
+                )
 
     def _links(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int) -> tuple[AssetLink, ...]:
-        return tuple(_link(r) for r in conn.execute("SELECT " + _LINK_SELECT + " FROM asset_links "  # noqa: S608
-                                                    "WHERE asset_id = %s ORDER BY id", [asset_id]))
+        return tuple(
+            _link(r)
+            for r in conn.execute(
+                "SELECT " + _LINK_SELECT + " FROM asset_links "  # noqa: S608
+                "WHERE asset_id = %s ORDER BY id",
+                [asset_id],
+            )
+        )
 
-    def insert_assets(self, drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
-                      check: Callable[[list[Asset]], None] | None = None) -> list[int]:
+    def insert_assets(
+        self,
+        drafts: list[AssetDraft],
+        *,
+        group: int,
+        user: int | None,
+        status: str,
+        check: Callable[[list[Asset]], None] | None = None,
+    ) -> list[int]:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         own = [f for f in ASSET_FIELDS if f != "geometry"]
-        insert = ("INSERT INTO community_assets (" + ", ".join(own)
-                  + ", geometry, group_id, status, version, created_at, updated_at, last_verified, updated_by) "
-                  "VALUES (" + ", ".join("%s" for _ in own)
-                  + ", ST_GeomFromWKB(%s, 4326), %s, %s, 1, %s, %s, %s, %s) RETURNING id")
+        insert = (
+            "INSERT INTO community_assets ("
+            + ", ".join(own)
+            + ", geometry, group_id, status, version, created_at, updated_at, last_verified, updated_by) "
+            "VALUES ("
+            + ", ".join("%s" for _ in own)
+            + ", ST_GeomFromWKB(%s, 4326), %s, %s, 1, %s, %s, %s, %s) RETURNING id"
+        )
         ids: list[int] = []
         with self.connect() as conn, conn.transaction():
             # one import per group at a time, so two parallel imports cannot both pass `check`
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_GROUP_IMPORT, group])
             if check is not None:
-                rows = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
-                                    "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
-                                    "WHERE a.group_id = %s ORDER BY a.id", [group]).fetchall()
+                rows = conn.execute(
+                    "SELECT " + _ASSET_SELECT + ", g.name AS group_name "
+                    "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
+                    "WHERE a.group_id = %s ORDER BY a.id",
+                    [group],
+                ).fetchall()
                 check([_asset(r, ()) for r in rows])
             for draft in drafts:
                 geometry = None if draft.geometry is None else _wkb(draft.geometry)
-                row = conn.execute(insert, [*(getattr(draft, k) for k in own), geometry, group,
-                                            status, now, now, now[:10], user]).fetchone()
+                row = conn.execute(
+                    insert, [*(getattr(draft, k) for k in own), geometry, group, status, now, now, now[:10], user]
+                ).fetchone()
                 asset_id = int(row["id"]) if row else 0
                 ids.append(asset_id)
                 self._replace_links(conn, asset_id, draft.links)
-                conn.execute("INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
-                             "snapshot_json) VALUES (%s, 1, 'created', %s, %s, %s)",
-                             [asset_id, user, now, snapshot_json(draft, status, None)])
+                conn.execute(
+                    "INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
+                    "snapshot_json) VALUES (%s, 1, 'created', %s, %s, %s)",
+                    [asset_id, user, now, snapshot_json(draft, status, None)],
+                )
         return ids
 
     def _asset_by_id(self, conn: psycopg.Connection[dict[str, Any]], asset_id: int) -> Asset | None:
-        row = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
-                           "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id WHERE a.id = %s",
-                           [asset_id]).fetchone()
+        row = conn.execute(
+            "SELECT " + _ASSET_SELECT + ", g.name AS group_name "
+            "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id WHERE a.id = %s",
+            [asset_id],
+        ).fetchone()
         return None if row is None else _asset(row, self._links(conn, asset_id))
 
     def get_asset(self, asset_id: int) -> Asset | None:
         with self.connect() as conn:
             return self._asset_by_id(conn, asset_id)
 
-    def change_asset(self, asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                     user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
+    def change_asset(
+        self,
+        asset_id: int,
+        values: dict[str, Any],
+        *,
+        expected_version: int | None,
+        action: str,
+        user: int | None,
+        links: tuple[AssetLink, ...] | None = None,
+    ) -> int:
         unknown = set(values) - CHANGEABLE_FIELDS
         if unknown:
             raise ValueError(f"not asset fields: {sorted(unknown)}")
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self.connect() as conn, conn.transaction():
-            current = conn.execute("SELECT version FROM community_assets WHERE id = %s FOR UPDATE",
-                                   [asset_id]).fetchone()
+            current = conn.execute(
+                "SELECT version FROM community_assets WHERE id = %s FOR UPDATE", [asset_id]
+            ).fetchone()
             if current is None:
                 raise BadInputError(f"There is no community asset {asset_id}.")
             version = int(current["version"])
             if expected_version is not None and version != expected_version:
-                raise ConflictError("Someone else changed this asset while you were editing it; "
-                                    "open it again to see their change, then make yours.")
+                raise ConflictError(
+                    "Someone else changed this asset while you were editing it; "
+                    "open it again to see their change, then make yours."
+                )
             new_version = version + 1
             sets: list[sql.Composable] = []
             params: list[Any] = []
@@ -515,27 +617,42 @@ class PostgisStore:
             sets += [sql.SQL("version = %s"), sql.SQL("updated_at = %s"), sql.SQL("updated_by = %s")]
             updated = conn.execute(
                 sql.SQL("UPDATE community_assets SET {} WHERE id = %s AND version = %s").format(
-                    sql.SQL(", ").join(sets)),
-                [*params, new_version, now, user, asset_id, version])
+                    sql.SQL(", ").join(sets)
+                ),
+                [*params, new_version, now, user, asset_id, version],
+            )
             if updated.rowcount != 1:
-                raise ConflictError("Someone else changed this asset while you were editing it; "
-                                    "open it again to see their change, then make yours.")
+                raise ConflictError(
+                    "Someone else changed this asset while you were editing it; "
+                    "open it again to see their change, then make yours."
+                )
             if links is not None:
                 self._replace_links(conn, asset_id, links)
             record = self._asset_by_id(conn, asset_id)
             assert record is not None  # locked above
-            conn.execute("INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
-                         "snapshot_json) VALUES (%s, %s, %s, %s, %s, %s)",
-                         [asset_id, new_version, action, user, now,
-                          snapshot_json(record.draft(), record.status, record.rejection_reason)])
+            conn.execute(
+                "INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, "
+                "snapshot_json) VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    asset_id,
+                    new_version,
+                    action,
+                    user,
+                    now,
+                    snapshot_json(record.draft(), record.status, record.rejection_reason),
+                ],
+            )
         return new_version
 
     def asset_rows(self, *, status: str | None = None, group: int | None = None) -> list[Asset]:
         with self.connect() as conn:
-            rows = conn.execute("SELECT " + _ASSET_SELECT + ", g.name AS group_name "
-                                "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
-                                "WHERE (%s::text IS NULL OR a.status = %s) AND (%s::bigint IS NULL OR a.group_id = %s) "
-                                "ORDER BY a.id", [status, status, group, group]).fetchall()
+            rows = conn.execute(
+                "SELECT " + _ASSET_SELECT + ", g.name AS group_name "
+                "FROM community_assets a LEFT JOIN groups g ON g.id = a.group_id "
+                "WHERE (%s::text IS NULL OR a.status = %s) AND (%s::bigint IS NULL OR a.group_id = %s) "
+                "ORDER BY a.id",
+                [status, status, group, group],
+            ).fetchall()
             links = conn.execute("SELECT asset_id, " + _LINK_SELECT + " FROM asset_links ORDER BY id").fetchall()  # noqa: S608
         by_asset: dict[int, list[AssetLink]] = {}
         for link in links:
@@ -545,10 +662,12 @@ class PostgisStore:
     def assets_within(self, area: BaseGeometry, *, status: str | None = None) -> list[int]:
         """In the database: ST_Intersects on the GiST-indexed geometry column."""
         with self.connect() as conn:
-            rows = conn.execute("SELECT id FROM community_assets "
-                                "WHERE ST_Intersects(geometry, ST_GeomFromWKB(%s, 4326)) "
-                                "AND (%s::text IS NULL OR status = %s) ORDER BY id",
-                                [bytes(shapely.to_wkb(area)), status, status]).fetchall()
+            rows = conn.execute(
+                "SELECT id FROM community_assets "
+                "WHERE ST_Intersects(geometry, ST_GeomFromWKB(%s, 4326)) "
+                "AND (%s::text IS NULL OR status = %s) ORDER BY id",
+                [bytes(shapely.to_wkb(area)), status, status],
+            ).fetchall()
         return [int(r["id"]) for r in rows]
 
     def asset_ids(self) -> list[int]:
@@ -557,11 +676,16 @@ class PostgisStore:
 
     def asset_history(self, asset_id: int) -> list[AssetVersion]:
         with self.connect() as conn:
-            rows = conn.execute("SELECT h.version, h.action, h.changed_at, u.name AS changed_by, h.snapshot_json "
-                                "FROM asset_history h LEFT JOIN users u ON u.id = h.changed_by "
-                                "WHERE h.asset_id = %s ORDER BY h.version, h.id", [asset_id]).fetchall()
-        return [version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"],
-                                  r["snapshot_json"]) for r in rows]
+            rows = conn.execute(
+                "SELECT h.version, h.action, h.changed_at, u.name AS changed_by, h.snapshot_json "
+                "FROM asset_history h LEFT JOIN users u ON u.id = h.changed_by "
+                "WHERE h.asset_id = %s ORDER BY h.version, h.id",
+                [asset_id],
+            ).fetchall()
+        return [
+            version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"], r["snapshot_json"])
+            for r in rows
+        ]
 
     def community_version(self) -> str:
         return str(self.data_version("community"))
@@ -570,50 +694,71 @@ class PostgisStore:
 
     def insert_session(self, user_id: int, code_hash: str, code_expires: str, now: str) -> int:
         with self.connect() as conn, conn.transaction():
-            row = conn.execute("INSERT INTO sign_in_sessions (user_id, code_hash, code_expires, created_at, last_seen) "
-                               "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                               [user_id, code_hash, code_expires, now, now]).fetchone()
+            row = conn.execute(
+                "INSERT INTO sign_in_sessions (user_id, code_hash, code_expires, created_at, last_seen) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                [user_id, code_hash, code_expires, now, now],
+            ).fetchone()
         return int(row["id"]) if row else 0
 
     def claim_session_code(self, code_hash: str, token_hash: str, now: str) -> int | None:
         with self.connect() as conn, conn.transaction():
-            row = conn.execute("UPDATE sign_in_sessions SET token_hash = %s, code_hash = NULL, code_expires = NULL, "
-                               "last_seen = %s WHERE code_hash = %s AND code_expires >= %s AND token_hash IS NULL "
-                               "RETURNING id", [token_hash, now, code_hash, now]).fetchone()
+            row = conn.execute(
+                "UPDATE sign_in_sessions SET token_hash = %s, code_hash = NULL, code_expires = NULL, "
+                "last_seen = %s WHERE code_hash = %s AND code_expires >= %s AND token_hash IS NULL "
+                "RETURNING id",
+                [token_hash, now, code_hash, now],
+            ).fetchone()
         return int(row["id"]) if row else None
 
-    def find_session(self, *, token_hash: str | None = None,
-                     session_id: int | None = None) -> SignInSession | None:
+    def find_session(self, *, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
         with self.connect() as conn:
             if token_hash is not None:
-                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions "
-                                   "WHERE token_hash = %s", [token_hash]).fetchone()
+                row = conn.execute(
+                    "SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE token_hash = %s",
+                    [token_hash],
+                ).fetchone()
             else:
-                row = conn.execute("SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s",
-                                   [session_id]).fetchone()
+                row = conn.execute(
+                    "SELECT id, user_id, created_at, last_seen FROM sign_in_sessions WHERE id = %s", [session_id]
+                ).fetchone()
         return SignInSession(**row) if row else None
 
     def touch_session(self, session_id: int, now: str) -> None:
         with self.connect() as conn, conn.transaction():
             conn.execute("UPDATE sign_in_sessions SET last_seen = %s WHERE id = %s", [now, session_id])
 
-    def delete_sessions(self, *, session_id: int | None = None, user_id: int | None = None,
-                        idle_before: str | None = None, created_before: str | None = None) -> int:
+    def delete_sessions(
+        self,
+        *,
+        session_id: int | None = None,
+        user_id: int | None = None,
+        idle_before: str | None = None,
+        created_before: str | None = None,
+    ) -> int:
         with self.connect() as conn, conn.transaction():
-            cursor = conn.execute("DELETE FROM sign_in_sessions WHERE id = %s::bigint OR user_id = %s::bigint "
-                                  "OR last_seen < %s::text OR created_at < %s::text",
-                                  [session_id, user_id, idle_before, created_before])
+            cursor = conn.execute(
+                "DELETE FROM sign_in_sessions WHERE id = %s::bigint OR user_id = %s::bigint "
+                "OR last_seen < %s::text OR created_at < %s::text",
+                [session_id, user_id, idle_before, created_before],
+            )
             return int(cursor.rowcount)
 
-    def reserve_sign_in_attempt(self, keys: list[str], now: float, window_s: float,
-                                delay_for: Callable[[str, int], float]) -> tuple[float, str | None]:
+    def reserve_sign_in_attempt(
+        self, keys: list[str], now: float, window_s: float, delay_for: Callable[[str, int], float]
+    ) -> tuple[float, str | None]:
         with self.connect() as conn, conn.transaction():
             # one attempt counted at a time across every server: parallel guesses cannot slip past
             conn.execute("LOCK TABLE sign_in_attempts IN SHARE ROW EXCLUSIVE MODE")
-            conn.execute("DELETE FROM sign_in_attempts WHERE last_failure < %s AND next_allowed < %s",
-                         [now - window_s, now])
-            rows = {r["key"]: r for r in conn.execute(
-                "SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts WHERE key = ANY(%s)", [keys])}
+            conn.execute(
+                "DELETE FROM sign_in_attempts WHERE last_failure < %s AND next_allowed < %s", [now - window_s, now]
+            )
+            rows = {
+                r["key"]: r
+                for r in conn.execute(
+                    "SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts WHERE key = ANY(%s)", [keys]
+                )
+            }
             for key in keys:
                 row = rows.get(key)
                 if row is not None and now - row["last_failure"] <= window_s and row["next_allowed"] > now:
@@ -621,10 +766,12 @@ class PostgisStore:
             for key in keys:
                 row = rows.get(key)
                 failures = 1 if row is None or now - row["last_failure"] > window_s else int(row["failures"]) + 1
-                conn.execute("INSERT INTO sign_in_attempts (key, failures, last_failure, next_allowed) "
-                             "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
-                             "last_failure = excluded.last_failure, next_allowed = excluded.next_allowed",
-                             [key, failures, now, now + delay_for(key, failures)])
+                conn.execute(
+                    "INSERT INTO sign_in_attempts (key, failures, last_failure, next_allowed) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
+                    "last_failure = excluded.last_failure, next_allowed = excluded.next_allowed",
+                    [key, failures, now, now + delay_for(key, failures)],
+                )
         return 0.0, None
 
     def forgive_sign_in_attempt(self, key: str) -> None:
@@ -640,22 +787,35 @@ class PostgisStore:
 
     def tables(self) -> list[str]:
         with self.connect() as conn:
-            return [r["table_name"] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-                "AND table_type = 'BASE TABLE' AND table_name NOT IN ('spatial_ref_sys', 'ourpatch_migrations') "
-                "ORDER BY table_name")]
+            return [
+                r["table_name"]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                    "AND table_type = 'BASE TABLE' AND table_name NOT IN ('spatial_ref_sys', 'ourpatch_migrations') "
+                    "ORDER BY table_name"
+                )
+            ]
 
     def columns(self, table: str) -> list[str]:
         with self.connect() as conn:
-            return [r["column_name"] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = %s ORDER BY ordinal_position", [table])]
+            return [
+                r["column_name"]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = %s ORDER BY ordinal_position",
+                    [table],
+                )
+            ]
 
     def snapshot(self) -> dict[str, list[str]]:
         tables = self.tables()
         with self.connect() as conn:
-            return {t: sorted(repr(tuple(r.values())) for r in conn.execute(
-                sql.SQL("SELECT * FROM {}").format(sql.Identifier(t)))) for t in tables}
+            return {
+                t: sorted(
+                    repr(tuple(r.values())) for r in conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(t)))
+                )
+                for t in tables
+            }
 
     def table_rows(self, table: str) -> list[dict[str, Any]]:
         check_test_read(table)
@@ -666,15 +826,21 @@ class PostgisStore:
             for row in rows:
                 raw = row.pop(geometry)
                 row["geometry_wkt" if geometry == "geometry" else "area_wkt"] = (
-                    None if raw is None else str(shapely.from_wkb(raw).wkt))
+                    None if raw is None else str(shapely.from_wkb(raw).wkt)
+                )
         return rows
 
     def set_for_tests(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
         check_test_set(table, values, where)
         sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values)
-        cond = (sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in where) if where
-                else sql.SQL("true"))
+        cond = (
+            sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in where)
+            if where
+            else sql.SQL("true")
+        )
         with self.connect() as conn, conn.transaction():
-            cursor = conn.execute(sql.SQL("UPDATE {} SET {} WHERE {}").format(sql.Identifier(table), sets, cond),
-                                  [*values.values(), *where.values()])
+            cursor = conn.execute(
+                sql.SQL("UPDATE {} SET {} WHERE {}").format(sql.Identifier(table), sets, cond),
+                [*values.values(), *where.values()],
+            )
             return int(cursor.rowcount)

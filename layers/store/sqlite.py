@@ -84,7 +84,8 @@ def _m003_people(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX groups_name ON groups (name COLLATE NOCASE)")
     db.table("users").create(
         {"id": int, "name": str, "role": str, "group_id": int, "password_hash": str, "created_at": str},
-        pk="id", not_null={"name", "role", "password_hash", "created_at"},
+        pk="id",
+        not_null={"name", "role", "password_hash", "created_at"},
         foreign_keys=[("group_id", "groups", "id")],
     )
     db.execute("CREATE UNIQUE INDEX users_name ON users (name COLLATE NOCASE)")
@@ -94,22 +95,48 @@ def _m003_people(db: sqlite_utils.Database) -> None:
 def _m004_community_detail(db: sqlite_utils.Database) -> None:
     """Open Referral UK-shaped detail on community assets, links, and every change kept."""
     assets = db.table("community_assets")
-    for column, kind in [("group_id", int), ("kind", str), ("description", str), ("email", str),
-                         ("online_url", str), ("schedule", str), ("eligibility", str), ("last_verified", str),
-                         ("rejection_reason", str), ("version", int), ("updated_by", int)]:
+    for column, kind in [
+        ("group_id", int),
+        ("kind", str),
+        ("description", str),
+        ("email", str),
+        ("online_url", str),
+        ("schedule", str),
+        ("eligibility", str),
+        ("last_verified", str),
+        ("rejection_reason", str),
+        ("version", int),
+        ("updated_by", int),
+    ]:
         assets.add_column(column, kind)
     db.execute("UPDATE community_assets SET kind = 'place', version = 1 WHERE kind IS NULL")
     db.table("asset_links").create(
-        {"id": int, "asset_id": int, "relation": str, "target_osm_type": str, "target_osm_id": int,
-         "target_asset_id": int},
-        pk="id", not_null={"asset_id", "relation"}, foreign_keys=[("asset_id", "community_assets", "id")],
+        {
+            "id": int,
+            "asset_id": int,
+            "relation": str,
+            "target_osm_type": str,
+            "target_osm_id": int,
+            "target_asset_id": int,
+        },
+        pk="id",
+        not_null={"asset_id", "relation"},
+        foreign_keys=[("asset_id", "community_assets", "id")],
     )
     db.table("asset_links").create_index(["asset_id"])
     db.table("asset_links").create_index(["target_osm_type", "target_osm_id"])
     db.table("asset_history").create(
-        {"id": int, "asset_id": int, "version": int, "action": str, "changed_by": int, "changed_at": str,
-         "snapshot_json": str},
-        pk="id", not_null={"asset_id", "version", "action", "changed_at", "snapshot_json"},
+        {
+            "id": int,
+            "asset_id": int,
+            "version": int,
+            "action": str,
+            "changed_by": int,
+            "changed_at": str,
+            "snapshot_json": str,
+        },
+        pk="id",
+        not_null={"asset_id", "version", "action", "changed_at", "snapshot_json"},
     )
     db.table("asset_history").create_index(["asset_id", "version"])
 
@@ -123,8 +150,10 @@ def _m006_hostile_input(db: sqlite_utils.Database) -> None:
     """Sign-in attempts counted per name and per source (growing delays, not a lock others can
     set), and where an anonymous local came from (so one source counts as one resident)."""
     db.table("sign_in_attempts").create(
-        {"key": str, "failures": int, "last_failure": float, "next_allowed": float}, pk="key",
-        not_null={"failures", "last_failure", "next_allowed"})
+        {"key": str, "failures": int, "last_failure": float, "next_allowed": float},
+        pk="key",
+        not_null={"failures", "last_failure", "next_allowed"},
+    )
     db.table("saved_locals").add_column("source", str)
     db.table("saved_locals").create_index(["source", "created_at"])
 
@@ -134,9 +163,11 @@ def _m007_sign_in_sessions(db: sqlite_utils.Database) -> None:
     stored here), and an e-mail on accounts for council single sign-on."""
     # AUTOINCREMENT: a session's id is never given again (a tab holding an ended session's id
     # must never find someone else's session under it).
-    db.execute("CREATE TABLE sign_in_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-               "user_id INTEGER NOT NULL REFERENCES users(id), token_hash TEXT, code_hash TEXT, code_expires TEXT, "
-               "created_at TEXT NOT NULL, last_seen TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE sign_in_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "user_id INTEGER NOT NULL REFERENCES users(id), token_hash TEXT, code_hash TEXT, code_expires TEXT, "
+        "created_at TEXT NOT NULL, last_seen TEXT NOT NULL)"
+    )
     db.execute("CREATE UNIQUE INDEX sign_in_sessions_token ON sign_in_sessions (token_hash)")
     db.execute("CREATE UNIQUE INDEX sign_in_sessions_code ON sign_in_sessions (code_hash)")
     db.table("sign_in_sessions").create_index(["user_id"])
@@ -144,8 +175,7 @@ def _m007_sign_in_sessions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX users_email ON users (email COLLATE NOCASE)")
     # What a link pointed at when it was made: after a newer extract, a vanished feature can be
     # named, and its likely replacement found (same name and category nearby).
-    for column, kind in [("target_name", str), ("target_category", str), ("target_lon", float),
-                         ("target_lat", float)]:
+    for column, kind in [("target_name", str), ("target_category", str), ("target_lon", float), ("target_lat", float)]:
         db.table("asset_links").add_column(column, kind)
 
 
@@ -169,12 +199,18 @@ def _m008_data_versions(db: sqlite_utils.Database) -> None:
     for name, tables in STAMPED.items():
         for table in tables:
             for event in ("INSERT", "UPDATE", "DELETE"):
-                db.execute(f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "  # noqa: S608
-                           f"BEGIN UPDATE data_versions SET version = version + 1 WHERE name = '{name}'; END")
+                db.execute(
+                    f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "  # noqa: S608
+                    f"BEGIN UPDATE data_versions SET version = version + 1 WHERE name = '{name}'; END"
+                )
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_community_assets, _m002_saved_locals, _m003_people, _m004_community_detail, _m005_sign_in_failures,
+    _m001_community_assets,
+    _m002_saved_locals,
+    _m003_people,
+    _m004_community_detail,
+    _m005_sign_in_failures,
     _m006_hostile_input,
     _m007_sign_in_sessions,
     _m008_data_versions,
@@ -291,33 +327,62 @@ def _from_text(text: object, what: str) -> BaseGeometry | None:
 
 
 def _saved_local(row: dict[str, Any]) -> SavedLocal:
-    return SavedLocal(token=row["token"], name=row["name"], spec_json=row["spec_json"],
-                      area=_from_text(row["area_wkt"], "a saved local"), created_at=row["created_at"])
+    return SavedLocal(
+        token=row["token"],
+        name=row["name"],
+        spec_json=row["spec_json"],
+        area=_from_text(row["area_wkt"], "a saved local"),
+        created_at=row["created_at"],
+    )
 
 
-def insert_local(token: str, name: str, spec_json: str, area: BaseGeometry, *, owner: str | None,
-                 source: str | None, now: str, since: str, per_source_per_day: int) -> None:
+def insert_local(
+    token: str,
+    name: str,
+    spec_json: str,
+    area: BaseGeometry,
+    *,
+    owner: str | None,
+    source: str | None,
+    now: str,
+    since: str,
+    per_source_per_day: int,
+) -> None:
     """Keep a checked local (see layers/analysis/local_spec.py); an anonymous source past its daily
     count is refused inside the same transaction, so parallel saves cannot slip past."""
     with connect() as db:
+
         def insert() -> None:
             if owner is None:
-                recent = db.conn.execute("SELECT count(*) FROM saved_locals WHERE owner IS NULL AND source IS ? "
-                                         "AND created_at >= ?", [source, since]).fetchone()[0]
+                recent = db.conn.execute(
+                    "SELECT count(*) FROM saved_locals WHERE owner IS NULL AND source IS ? AND created_at >= ?",
+                    [source, since],
+                ).fetchone()[0]
                 if recent >= per_source_per_day:
-                    raise LimitError(f"At most {per_source_per_day} locals can be "
-                                     "saved from one connection in a day without an account; try again tomorrow.")
-            db.table("saved_locals").insert({
-                "token": token, "name": name, "spec_json": spec_json, "area_wkt": _to_text(area),
-                "owner": owner, "source": source, "created_at": now,
-            })
+                    raise LimitError(
+                        f"At most {per_source_per_day} locals can be "
+                        "saved from one connection in a day without an account; try again tomorrow."
+                    )
+            db.table("saved_locals").insert(
+                {
+                    "token": token,
+                    "name": name,
+                    "spec_json": spec_json,
+                    "area_wkt": _to_text(area),
+                    "owner": owner,
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+
         _write(db, insert)
 
 
 def get_local(token: str) -> SavedLocal | None:
     with connect() as db:
-        rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
-                             "where token = ?", [token]))
+        rows = list(
+            db.query("select token, name, spec_json, area_wkt, created_at from saved_locals where token = ?", [token])
+        )
     return _saved_local(rows[0]) if rows else None
 
 
@@ -351,9 +416,11 @@ def group_id(name: str, *, create: bool = False) -> int | None:
             return None
 
         def insert() -> int:
-            db.conn.execute("INSERT INTO groups (name, created_at) SELECT ?, ? WHERE NOT EXISTS "
-                            "(SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE)",
-                            [name, datetime.now(UTC).isoformat(timespec="seconds"), name])
+            db.conn.execute(
+                "INSERT INTO groups (name, created_at) SELECT ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE)",
+                [name, datetime.now(UTC).isoformat(timespec="seconds"), name],
+            )
             return int(db.conn.execute("SELECT id FROM groups WHERE name = ? COLLATE NOCASE", [name]).fetchone()[0])
 
         return int(_write(db, insert))
@@ -381,15 +448,24 @@ def insert_user(name: str, role: str, password_hash: str, group: int | None) -> 
 
         def insert() -> int:
             table = db.table("users")
-            table.insert({"name": name, "role": role, "group_id": group, "password_hash": password_hash,
-                          "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+            table.insert(
+                {
+                    "name": name,
+                    "role": role,
+                    "group_id": group,
+                    "password_hash": password_hash,
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
             return int(table.last_pk)  # type: ignore[arg-type]  # sqlite-utils: Any | None; the insert above set it
 
         return int(_write(db, insert))
 
 
-_USER_SELECT = ("select users.id, users.name, users.role, users.group_id, groups.name as group_name, "
-                "users.password_hash from users left join groups on groups.id = users.group_id ")
+_USER_SELECT = (
+    "select users.id, users.name, users.role, users.group_id, groups.name as group_name, "
+    "users.password_hash from users left join groups on groups.id = users.group_id "
+)
 
 
 def find_user(*, name: str | None = None, user_id: int | None = None) -> UserRow | None:
@@ -408,8 +484,13 @@ def set_password_hash(user_id: int, password_hash: str) -> None:
 
 def locals_owned_by(owner: str) -> list[SavedLocal]:
     with connect() as db:
-        rows = list(db.query("select token, name, spec_json, area_wkt, created_at from saved_locals "
-                             "where owner = ? order by created_at desc, name", [owner]))
+        rows = list(
+            db.query(
+                "select token, name, spec_json, area_wkt, created_at from saved_locals "
+                "where owner = ? order by created_at desc, name",
+                [owner],
+            )
+        )
     return [_saved_local(r) for r in rows]
 
 
@@ -419,13 +500,14 @@ def locals_owned_by(owner: str) -> list[SavedLocal]:
 # geometry is kept as WKT text in `geometry_wkt`.
 _ASSET_COLUMNS = ["geometry_wkt" if f == "geometry" else f for f in ASSET_FIELDS]
 _INSERT_ASSET = (
-    "INSERT INTO community_assets (" + ", ".join(_ASSET_COLUMNS)  # noqa: S608
+    "INSERT INTO community_assets ("  # noqa: S608
+    + ", ".join(_ASSET_COLUMNS)
     + ", group_id, status, version, created_at, updated_at, last_verified, updated_by) VALUES ("
-    + ", ".join("?" for _ in _ASSET_COLUMNS) + ", ?, ?, 1, ?, ?, ?, ?)"
+    + ", ".join("?" for _ in _ASSET_COLUMNS)
+    + ", ?, ?, 1, ?, ?, ?, ?)"
 )
 _LINK_COLUMNS = ", ".join(LINK_FIELDS)
-_ASSET_SELECT = ("select a.*, g.name as group_name from community_assets a "
-                 "left join groups g on g.id = a.group_id ")
+_ASSET_SELECT = "select a.*, g.name as group_name from community_assets a left join groups g on g.id = a.group_id "
 _RECORD_FIELDS = {f.name for f in fields(Asset)} - {"geometry", "links"}
 
 
@@ -441,17 +523,27 @@ def _link(row: dict[str, Any]) -> AssetLink:
 
 
 def _links_of(db: sqlite_utils.Database, asset_id: int) -> tuple[AssetLink, ...]:
-    return tuple(_link(r) for r in db.query("select " + _LINK_COLUMNS + " "
-                                            "from asset_links where asset_id = ? order by id", [asset_id]))
+    return tuple(
+        _link(r)
+        for r in db.query("select " + _LINK_COLUMNS + " from asset_links where asset_id = ? order by id", [asset_id])  # noqa: S608
+    )
 
 
 def _draft_values(draft: AssetDraft) -> list[Any]:
-    return [_to_text(draft.geometry) if f == "geometry" and draft.geometry is not None else getattr(draft, f)
-            for f in ASSET_FIELDS]
+    return [
+        _to_text(draft.geometry) if f == "geometry" and draft.geometry is not None else getattr(draft, f)
+        for f in ASSET_FIELDS
+    ]
 
 
-def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, status: str,
-                  check: Callable[[list[Asset]], None] | None = None) -> list[int]:
+def insert_assets(
+    drafts: list[AssetDraft],
+    *,
+    group: int,
+    user: int | None,
+    status: str,
+    check: Callable[[list[Asset]], None] | None = None,
+) -> list[int]:
     """Insert assets with their links and a first history entry, all in one transaction:
     either every one is written or none is (an import is all-or-nothing, even if killed).
     `check` sees the group's assets inside that transaction and may refuse by raising, so two
@@ -459,17 +551,19 @@ def insert_assets(drafts: list[AssetDraft], *, group: int, user: int | None, sta
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids: list[int] = []
     with connect() as db:
+
         def write() -> None:
             if check is not None:
-                check([_asset(r, ()) for r in db.query(_ASSET_SELECT + "where a.group_id = ? order by a.id",
-                                                       [group])])
+                check([_asset(r, ()) for r in db.query(_ASSET_SELECT + "where a.group_id = ? order by a.id", [group])])
             for draft in drafts:
-                cursor = db.conn.execute(_INSERT_ASSET,
-                                         [*_draft_values(draft), group, status, now, now, now[:10], user])
+                cursor = db.conn.execute(
+                    _INSERT_ASSET, [*_draft_values(draft), group, status, now, now, now[:10], user]
+                )
                 asset_id = int(cursor.lastrowid or 0)
                 ids.append(asset_id)
                 _replace_links(db, asset_id, draft.links)
                 _add_history(db, asset_id, 1, "created", user, now, snapshot_json(draft, status, None))
+
         _write(db, write)
     return ids
 
@@ -478,15 +572,19 @@ def _replace_links(db: sqlite_utils.Database, asset_id: int, links: tuple[AssetL
     db.conn.execute("DELETE FROM asset_links WHERE asset_id = ?", [asset_id])
     for link in links:
         db.conn.execute(
-            "INSERT INTO asset_links (asset_id, " + _LINK_COLUMNS + ") "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [asset_id, *(getattr(link, k) for k in LINK_FIELDS)])
+            "INSERT INTO asset_links (asset_id, " + _LINK_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            [asset_id, *(getattr(link, k) for k in LINK_FIELDS)],
+        )
 
 
-def _add_history(db: sqlite_utils.Database, asset_id: int, version: int, action: str, user: int | None,
-                 when: str, snapshot: str) -> None:
+def _add_history(
+    db: sqlite_utils.Database, asset_id: int, version: int, action: str, user: int | None, when: str, snapshot: str
+) -> None:
     db.conn.execute(
         "INSERT INTO asset_history (asset_id, version, action, changed_by, changed_at, snapshot_json) "
-        "VALUES (?, ?, ?, ?, ?, ?)", [asset_id, version, action, user, when, snapshot])
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [asset_id, version, action, user, when, snapshot],
+    )
 
 
 def get_asset(asset_id: int) -> Asset | None:
@@ -497,43 +595,69 @@ def get_asset(asset_id: int) -> Asset | None:
         return _asset(rows[0], _links_of(db, asset_id))
 
 
-def change_asset(asset_id: int, values: dict[str, Any], *, expected_version: int | None, action: str,
-                 user: int | None, links: tuple[AssetLink, ...] | None = None) -> int:
+def change_asset(
+    asset_id: int,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None,
+    action: str,
+    user: int | None,
+    links: tuple[AssetLink, ...] | None = None,
+) -> int:
     """Apply a change in one transaction, only if nobody changed the asset in between
     (optimistic locking on `version`); record it in the history. Returns the new version."""
     unknown = set(values) - CHANGEABLE_FIELDS
     if unknown:
         raise ValueError(f"not asset fields: {sorted(unknown)}")
-    columns = {("geometry_wkt" if k == "geometry" else k): (_to_text(v) if k == "geometry" else v)
-               for k, v in values.items()}
+    columns = {
+        ("geometry_wkt" if k == "geometry" else k): (_to_text(v) if k == "geometry" else v) for k, v in values.items()
+    }
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with connect() as db:
+
         def write() -> int:
             current = db.conn.execute("SELECT version FROM community_assets WHERE id = ?", [asset_id]).fetchone()
             if current is None:
                 raise BadInputError(f"There is no community asset {asset_id}.")
             version = int(current[0])
             if expected_version is not None and version != expected_version:
-                raise ConflictError("Someone else changed this asset while you were editing it; "
-                                    "open it again to see their change, then make yours.")
+                raise ConflictError(
+                    "Someone else changed this asset while you were editing it; "
+                    "open it again to see their change, then make yours."
+                )
             new_version = version + 1
             sets = ", ".join(f"{k} = ?" for k in columns)
-            db.conn.execute(f"UPDATE community_assets SET {sets}, version = ?, updated_at = ?, updated_by = ? "  # noqa: S608
-                            "WHERE id = ?", [*columns.values(), new_version, now, user, asset_id])
+            db.conn.execute(
+                f"UPDATE community_assets SET {sets}, version = ?, updated_at = ?, updated_by = ? "  # noqa: S608
+                "WHERE id = ?",
+                [*columns.values(), new_version, now, user, asset_id],
+            )
             if links is not None:
                 _replace_links(db, asset_id, links)
             [row] = db.query(_ASSET_SELECT + "where a.id = ?", [asset_id])
             record = _asset(row, _links_of(db, asset_id))
-            _add_history(db, asset_id, new_version, action, user, now,
-                         snapshot_json(record.draft(), record.status, record.rejection_reason))
+            _add_history(
+                db,
+                asset_id,
+                new_version,
+                action,
+                user,
+                now,
+                snapshot_json(record.draft(), record.status, record.rejection_reason),
+            )
             return new_version
+
         return int(_write(db, write))
 
 
 def asset_rows(*, status: str | None = None, group: int | None = None) -> list[Asset]:
     with connect() as db:
-        rows = list(db.query(_ASSET_SELECT + "where (? is null or a.status = ?) and (? is null or a.group_id = ?) "
-                             "order by a.id", [status, status, group, group]))
+        rows = list(
+            db.query(
+                _ASSET_SELECT + "where (? is null or a.status = ?) and (? is null or a.group_id = ?) order by a.id",
+                [status, status, group, group],
+            )
+        )
         links = list(db.query("select asset_id, " + _LINK_COLUMNS + " from asset_links order by id"))  # noqa: S608
     by_asset: dict[int, list[AssetLink]] = {}
     for link in links:
@@ -545,8 +669,10 @@ def assets_within(area: BaseGeometry, *, status: str | None = None) -> list[int]
     """Ids of the assets whose geometry meets the area, in id order (a shapely STRtree here; a
     GiST index on PostGIS). A stored row whose geometry cannot be read is skipped and logged."""
     with connect() as db:
-        rows = db.conn.execute("SELECT id, geometry_wkt FROM community_assets WHERE (? IS NULL OR status = ?) "
-                               "ORDER BY id", [status, status]).fetchall()
+        rows = db.conn.execute(
+            "SELECT id, geometry_wkt FROM community_assets WHERE (? IS NULL OR status = ?) ORDER BY id",
+            [status, status],
+        ).fetchall()
     ids, geoms = [], []
     for asset_id, wkt in rows:
         try:
@@ -567,18 +693,29 @@ def asset_ids() -> list[int]:
 
 def asset_history(asset_id: int) -> list[AssetVersion]:
     with connect() as db:
-        rows = list(db.query("select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
-                             "from asset_history h left join users u on u.id = h.changed_by "
-                             "where h.asset_id = ? order by h.version, h.id", [asset_id]))
-    return [version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"], r["snapshot_json"])
-            for r in rows]
+        rows = list(
+            db.query(
+                "select h.version, h.action, h.changed_at, u.name as changed_by, h.snapshot_json "
+                "from asset_history h left join users u on u.id = h.changed_by "
+                "where h.asset_id = ? order by h.version, h.id",
+                [asset_id],
+            )
+        )
+    return [
+        version_from_json(int(r["version"]), r["action"], r["changed_at"], r["changed_by"], r["snapshot_json"])
+        for r in rows
+    ]
 
 
 def list_users() -> list[Person]:
     with connect() as db:
-        rows = list(db.query("select users.id, users.name, users.role, groups.name as group_name, "
-                             "users.created_at, users.email "
-                             "from users left join groups on groups.id = users.group_id order by users.name"))
+        rows = list(
+            db.query(
+                "select users.id, users.name, users.role, groups.name as group_name, "
+                "users.created_at, users.email "
+                "from users left join groups on groups.id = users.group_id order by users.name"
+            )
+        )
     return [Person(**r) for r in rows]
 
 
@@ -617,36 +754,51 @@ def community_version() -> str:
 
 def insert_session(user_id: int, code_hash: str, code_expires: str, now: str) -> int:
     with connect() as db:
+
         def insert() -> int:
             cursor = db.conn.execute(
                 "INSERT INTO sign_in_sessions (user_id, code_hash, code_expires, created_at, last_seen) "
-                "VALUES (?, ?, ?, ?, ?)", [user_id, code_hash, code_expires, now, now])
+                "VALUES (?, ?, ?, ?, ?)",
+                [user_id, code_hash, code_expires, now, now],
+            )
             return int(cursor.lastrowid or 0)
+
         return int(_write(db, insert))
 
 
 def claim_session_code(code_hash: str, token_hash: str, now: str) -> int | None:
     """Swap a one-time code (unexpired, unused) for the session's token hash; the session's id, or None."""
     with connect() as db:
+
         def claim() -> int | None:
-            row = db.conn.execute("SELECT id FROM sign_in_sessions WHERE code_hash = ? AND code_expires >= ? "
-                                  "AND token_hash IS NULL", [code_hash, now]).fetchone()
+            row = db.conn.execute(
+                "SELECT id FROM sign_in_sessions WHERE code_hash = ? AND code_expires >= ? AND token_hash IS NULL",
+                [code_hash, now],
+            ).fetchone()
             if row is None:
                 return None
-            db.conn.execute("UPDATE sign_in_sessions SET token_hash = ?, code_hash = NULL, code_expires = NULL, "
-                            "last_seen = ? WHERE id = ?", [token_hash, now, row[0]])
+            db.conn.execute(
+                "UPDATE sign_in_sessions SET token_hash = ?, code_hash = NULL, code_expires = NULL, "
+                "last_seen = ? WHERE id = ?",
+                [token_hash, now, row[0]],
+            )
             return int(row[0])
+
         return _write(db, claim)
 
 
 def find_session(*, token_hash: str | None = None, session_id: int | None = None) -> SignInSession | None:
     with connect() as db:
         if token_hash is not None:
-            rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
-                                 "where token_hash = ?", [token_hash]))
+            rows = list(
+                db.query(
+                    "select id, user_id, created_at, last_seen from sign_in_sessions where token_hash = ?", [token_hash]
+                )
+            )
         else:
-            rows = list(db.query("select id, user_id, created_at, last_seen from sign_in_sessions "
-                                 "where id = ?", [session_id]))
+            rows = list(
+                db.query("select id, user_id, created_at, last_seen from sign_in_sessions where id = ?", [session_id])
+            )
     return SignInSession(**rows[0]) if rows else None
 
 
@@ -655,15 +807,23 @@ def touch_session(session_id: int, now: str) -> None:
         _write(db, lambda: db.execute("update sign_in_sessions set last_seen = ? where id = ?", [now, session_id]))
 
 
-def delete_sessions(*, session_id: int | None = None, user_id: int | None = None,
-                    idle_before: str | None = None, created_before: str | None = None) -> int:
+def delete_sessions(
+    *,
+    session_id: int | None = None,
+    user_id: int | None = None,
+    idle_before: str | None = None,
+    created_before: str | None = None,
+) -> int:
     """End sessions: one, all of a person's, or those idle or old past the given times."""
     with connect() as db:
+
         def delete() -> int:
             cursor = db.conn.execute(
                 "DELETE FROM sign_in_sessions WHERE id = ? OR user_id = ? OR last_seen < ? OR created_at < ?",
-                [session_id, user_id, idle_before, created_before])
+                [session_id, user_id, idle_before, created_before],
+            )
             return int(cursor.rowcount)
+
         return int(_write(db, delete))
 
 
@@ -684,20 +844,28 @@ def find_user_by_email(email: str) -> UserRow | None:
 # ---------------------------------------------------------------- sign-in attempts (see layers/groups/accounts.py)
 
 
-def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
-                            delay_for: Callable[[str, int], float]) -> tuple[float, str | None]:
+def reserve_sign_in_attempt(
+    keys: list[str], now: float, window_s: float, delay_for: Callable[[str, int], float]
+) -> tuple[float, str | None]:
     """Count one attempt against every key (a name, a source) atomically, before the password is
     checked, so parallel guesses cannot slip past. Returns (0, None) when the attempt may go
     ahead, else (seconds to wait, the key that is waiting). `delay_for(key, failures)` gives
     the delay after so many failures."""
     with connect() as db:
+
         def reserve() -> tuple[float, str | None]:
             # forget what is past the window, so names sprayed by a guesser do not pile up
-            db.conn.execute("DELETE FROM sign_in_attempts WHERE last_failure < ? AND next_allowed < ?",
-                            [now - window_s, now])
-            rows = {r[0]: r for r in db.conn.execute(
-                f"SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts "  # noqa: S608
-                f"WHERE key IN ({', '.join('?' for _ in keys)})", keys)}
+            db.conn.execute(
+                "DELETE FROM sign_in_attempts WHERE last_failure < ? AND next_allowed < ?", [now - window_s, now]
+            )
+            rows = {
+                r[0]: r
+                for r in db.conn.execute(
+                    f"SELECT key, failures, last_failure, next_allowed FROM sign_in_attempts "  # noqa: S608
+                    f"WHERE key IN ({', '.join('?' for _ in keys)})",
+                    keys,
+                )
+            }
             for key in keys:
                 row = rows.get(key)
                 if row is not None and now - row[2] <= window_s and row[3] > now:
@@ -709,17 +877,21 @@ def reserve_sign_in_attempt(keys: list[str], now: float, window_s: float,
                     "INSERT INTO sign_in_attempts (key, failures, last_failure, next_allowed) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, "
                     "last_failure = excluded.last_failure, next_allowed = excluded.next_allowed",
-                    [key, failures, now, now + delay_for(key, failures)])
+                    [key, failures, now, now + delay_for(key, failures)],
+                )
             return 0.0, None
+
         return _write(db, reserve)
 
 
 def forgive_sign_in_attempt(key: str) -> None:
     """Take back one counted attempt (it succeeded); a count back at nothing leaves no row."""
     with connect() as db:
+
         def forgive() -> None:
             db.conn.execute("UPDATE sign_in_attempts SET failures = failures - 1 WHERE key = ? AND failures > 0", [key])
             db.conn.execute("DELETE FROM sign_in_attempts WHERE key = ? AND failures <= 0", [key])
+
         _write(db, forgive)
 
 
@@ -736,8 +908,10 @@ def snapshot() -> dict[str, list[str]]:
     nothing in the store."""
     with connect() as db:
         tables = [t for t in db.table_names() if not t.startswith("sqlite_")]
-        return {t: sorted(repr(tuple(r)) for r in db.conn.execute(f"SELECT * FROM [{t}]"))  # noqa: S608
-                for t in tables}
+        return {
+            t: sorted(repr(tuple(r)) for r in db.conn.execute(f"SELECT * FROM [{t}]"))  # noqa: S608
+            for t in tables
+        }
 
 
 def table_rows(table: str) -> list[dict[str, Any]]:
@@ -753,7 +927,13 @@ def set_for_tests(table: str, values: dict[str, Any], where: dict[str, Any]) -> 
     sets = ", ".join(f"{k} = ?" for k in values)
     cond = " AND ".join(f"{k} = ?" for k in where) or "1"
     with connect() as db:
+
         def update() -> int:
-            return int(db.conn.execute(f"UPDATE [{table}] SET {sets} WHERE {cond}",  # noqa: S608
-                                       [*values.values(), *where.values()]).rowcount)
+            return int(
+                db.conn.execute(
+                    f"UPDATE [{table}] SET {sets} WHERE {cond}",  # noqa: S608
+                    [*values.values(), *where.values()],
+                ).rowcount
+            )
+
         return int(_write(db, update))
