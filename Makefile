@@ -38,6 +38,7 @@ data: $(SETUP)
 
 lint: $(SETUP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(SETUP)
 	$(BIN)/mypy
