@@ -121,9 +121,12 @@ def _way_nodes(pbf: Path, way_id: int) -> tuple[list[str], int]:
         ["osmium", "getid", "-f", "opl", str(pbf), f"w{way_id}"], check=True, capture_output=True, text=True
     ).stdout
     nodes = way.strip().rsplit(" N", 1)[1].split(",")
-    held = subprocess.run(
-        ["osmium", "getid", "-r", "-f", "opl", str(pbf), f"w{way_id}"], check=True, capture_output=True, text=True
-    ).stdout
+    # osmium exits 1 when some of the objects asked for (here the way's nodes) are not in the file
+    found = subprocess.run(
+        ["osmium", "getid", "-r", "-f", "opl", str(pbf), f"w{way_id}"], check=False, capture_output=True, text=True
+    )
+    assert found.returncode in (0, 1), found.stderr
+    held = found.stdout
     return nodes, sum(1 for line in held.splitlines() if line.startswith("n"))
 
 
