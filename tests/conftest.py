@@ -77,19 +77,7 @@ def each_store(request: pytest.FixtureRequest, fresh_data_dir: Path, monkeypatch
         monkeypatch.delenv("OURPATCH_DATABASE_URL", raising=False)
         yield "sqlite"
         return
-    server = request.getfixturevalue("postgis_server")
-    if server is not None:
-        try:
-            with psycopg.connect(server, connect_timeout=10):
-                pass
-        except psycopg.Error as exc:
-            pg.MISSING.append(f"{pg.ENV} cannot be reached ({str(exc).strip().splitlines()[0]})")
-            server = None
-    if server is None:
-        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(pg.MISSING)) or 'unknown reason'}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
-        pytest.skip(reason)
+    server = pg.reachable_or_skip(request.getfixturevalue("postgis_server"))
     with pg.fresh_schema(server) as url:
         monkeypatch.setenv("OURPATCH_DATABASE_URL", url)
         yield "postgis"

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import pytest
 
 ENV = "OURPATCH_TEST_DATABASE_URL"
 MISSING: list[str] = []  # why no throwaway cluster could start
@@ -95,3 +96,21 @@ def fresh_schema(base_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def reachable_or_skip(server: str | None) -> str:
+    """`server` when it answers; else skip the test with the reason (fail it when CI=true: CI has
+    PostGIS, so a missing one is a failure there)."""
+    if server is not None:
+        try:
+            with psycopg.connect(server, connect_timeout=10):
+                pass
+        except psycopg.Error as exc:
+            MISSING.append(f"{ENV} cannot be reached ({str(exc).strip().splitlines()[0]})")
+            server = None
+    if server is None:
+        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(MISSING)) or 'unknown reason'}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
+        pytest.skip(reason)
+    return server

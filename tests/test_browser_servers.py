@@ -8,14 +8,12 @@ resident whose page was already open on B; a local saved on A opens on B by its 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from layers.groups import accounts
@@ -33,19 +31,7 @@ A, B = 0, 1
 @pytest.fixture
 def shared_postgis(postgis_server: str | None) -> Iterator[str]:
     """A fresh schema on the test PostGIS; without one, skip with the reason (fail with CI=true)."""
-    if postgis_server is not None:
-        try:
-            with psycopg.connect(postgis_server, connect_timeout=10):
-                pass
-        except psycopg.Error as exc:
-            pg.MISSING.append(f"{pg.ENV} cannot be reached ({str(exc).strip().splitlines()[0]})")
-            postgis_server = None
-    if postgis_server is None:
-        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(pg.MISSING)) or 'unknown reason'}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
-        pytest.skip(reason)
-    with pg.fresh_schema(postgis_server) as url:
+    with pg.fresh_schema(pg.reachable_or_skip(postgis_server)) as url:
         yield url
 
 

@@ -44,12 +44,7 @@ def _need_osm2pgsql() -> None:
 def db_url(postgis_server: str | None) -> Iterator[str]:
     """A fresh schema on the test PostGIS, named by OURPATCH_DATABASE_URL for this module."""
     _need_osm2pgsql()
-    if postgis_server is None:
-        reason = f"PostGIS is not available: {'; '.join(dict.fromkeys(pg.MISSING)) or 'unknown reason'}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: a missing PostGIS is a failure)")
-        pytest.skip(reason)
-    with pg.fresh_schema(postgis_server) as url, pytest.MonkeyPatch.context() as mp:
+    with pg.fresh_schema(pg.reachable_or_skip(postgis_server)) as url, pytest.MonkeyPatch.context() as mp:
         mp.setenv("OURPATCH_DATABASE_URL", url)
         yield url
 
