@@ -267,15 +267,16 @@ def build_map(
     fmap = vendor.OfflineMap(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=fit,
-        # Zooming out far past the extract shows nothing more, and each zoom level the map allows
-        # is one more level of clusters built for every marker while the map starts.
-        min_zoom=max(0, fit - MIN_ZOOM_BELOW_FIT),
         tiles=None,
         control_scale=True,
         max_zoom=19,
         prefer_canvas=False,
     )
-    fmap.options["maxZoom"] = 19  # marker clustering needs it on the map, also when there are no tiles
+    # folium passes min_zoom/max_zoom to its own tile layer only, never to the map, so they are
+    # set here: clustering needs maxZoom, also without tiles. Zooming out far past the extract
+    # shows nothing more, and each level allowed is one more level of clusters to build.
+    fmap.options["maxZoom"] = 19
+    fmap.options["minZoom"] = max(0, fit - MIN_ZOOM_BELOW_FIT)
     url = settings.tile_url()
     if url:
         folium.TileLayer(

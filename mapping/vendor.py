@@ -1,4 +1,4 @@
-"""Leaflet and its plugins, served by the app itself from static/vendor (no CDN at run time).
+"""Leaflet, its plugins and Supercluster, served by the app itself from static/vendor (no CDN at run time).
 
 The files come from the npm registry at set-up (`make assets`, pinned in package.json) and are
 never committed. Every folium element we put on a map declares its scripts here.
@@ -28,9 +28,6 @@ LEAFLET_CSS = ("leaflet_css", f"{VENDOR_URL}/leaflet/leaflet.css")
 JQUERY_JS = ("jquery", f"{VENDOR_URL}/jquery/jquery.min.js")
 DRAW_JS = ("leaflet_draw_js", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.js")
 DRAW_CSS = ("leaflet_draw_css", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.css")
-CLUSTER_JS = ("markercluster_js", f"{VENDOR_URL}/leaflet.markercluster/leaflet.markercluster.js")
-CLUSTER_CSS = ("markercluster_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.css")
-CLUSTER_DEFAULT_CSS = ("markercluster_default_css", f"{VENDOR_URL}/leaflet.markercluster/MarkerCluster.Default.css")
 # The map's scripts in one file, in the order they need each other: streamlit-folium loads a
 # map's scripts one after another (each waits for the one before), so four files cost four round
 # trips before the map can start. Written from the installed files (see `ensure_bundle`).
@@ -39,7 +36,7 @@ BUNDLE_JS = ("ourpatch_map_js", f"{VENDOR_URL}/{BUNDLE}")
 BUNDLE_PARTS = (
     "leaflet/leaflet.js",
     "jquery/jquery.min.js",
-    "leaflet.markercluster/leaflet.markercluster.js",
+    "supercluster/supercluster.min.js",
     "leaflet-draw/leaflet.draw.js",
 )
 
@@ -52,9 +49,7 @@ VENDOR_FILES: dict[tuple[str, str], str] = {
     ("leaflet-draw", "dist/leaflet.draw.js"): "leaflet-draw/leaflet.draw.js",
     ("leaflet-draw", "dist/leaflet.draw.css"): "leaflet-draw/leaflet.draw.css",
     ("leaflet-draw", "dist/images"): "leaflet-draw/images",
-    ("leaflet.markercluster", "dist/leaflet.markercluster.js"): "leaflet.markercluster/leaflet.markercluster.js",
-    ("leaflet.markercluster", "dist/MarkerCluster.css"): "leaflet.markercluster/MarkerCluster.css",
-    ("leaflet.markercluster", "dist/MarkerCluster.Default.css"): "leaflet.markercluster/MarkerCluster.Default.css",
+    ("supercluster", "dist/supercluster.min.js"): "supercluster/supercluster.min.js",
     # Not loaded by the app: the accessibility tests inject it into every page and the map frame.
     ("axe-core", "axe.min.js"): "axe-core/axe.min.js",
 }

@@ -451,7 +451,7 @@ def test_clustered_markers_open_their_popups(playwright: Any, tmp_path: Path) ->
         frame.wait_for_selector(".op-cluster")
         name = frame.evaluate("""() => new Promise((done) => {
             const place = window.map._opPlaces[7];
-            window.map._opCluster.zoomToShowLayer(place.marker, () => done(place.name)); })""")
+            window.map._opClusters.show(place, () => done(place.name)); })""")
         icon = frame.locator(f".leaflet-marker-icon[title='{name}']")
         icon.wait_for()
         frame.wait_for_timeout(500)  # the zoom's animation

@@ -50,6 +50,6 @@ def test_the_map_asks_for_two_scripts_its_libraries_in_one_file_then_its_data(
     scripts = [u for u in build.script_urls(fmap) if u.endswith(".js")]
     assert scripts == [vendor.BUNDLE_JS[1], url]
     bundle = vendor.ensure_bundle().read_text()
-    for needed in ("L.MarkerClusterGroup", "L.Draw.Polygon", "jQuery"):
+    for needed in ("Supercluster", "L.Draw.Polygon", "jQuery"):
         assert needed in bundle, needed
-    assert bundle.index("window.L") < bundle.index("L.MarkerClusterGroup")  # Leaflet before its plugins
+    assert bundle.index("window.L") < bundle.index("L.Draw.Polygon")  # Leaflet before its plugins
