@@ -1042,6 +1042,46 @@ def test_table_cells_and_headings_are_inert_markdown(text: str) -> None:
     assert frame.iloc[1, 0] == 12 and list(frame["Count"]) == [3, 4]  # numbers are left alone
 
 
+# folium renders an element's script, then reads the result as a Jinja template again: text that
+# reached a map as Jinja would run on the server ("{{ cycler.__init__.__globals__.os … }}").
+# Each: the text, and what it would have become had Jinja read it.
+TEMPLATE_TEXT = [
+    ("{{ 6*7 }} Handmade Template Group", "42 Handmade Template Group"),
+    ("{% if true %}EVALUATED{% endif %} Handmade Template Group", "EVALUATED Handmade Template Group"),
+    ("{# hidden #}Handmade Template Group", '"Handmade Template Group'),
+    ("{{ cycler.__init__.__globals__.os.getcwd() }} Handmade Template Group", f"{Path.cwd()} Handmade"),
+]
+
+
+@pytest.mark.parametrize(("text", "evaluated"), TEMPLATE_TEXT)
+def test_template_syntax_in_a_name_reaches_the_map_as_text(fresh_data_dir: Path, text: str, evaluated: str) -> None:
+    """A group's asset (name, address, note) with Jinja syntax, published, on every map the pages
+    build: with its data inside the map (planners, compare, group, moderate) and served (explore)."""
+    from streamlit_folium import _get_header, _get_html, generate_leaflet_string
+
+    from mapping import build
+    from mapping.safe_json import script_json
+
+    moderator = accounts.add_user("Mika Moderator", "moderator", PASSWORD)
+    community.create_asset(
+        moderator,
+        {"name": text, "geometry": Point(24.95, 60.17), "address": text, "note": text},
+        group=GROUP,
+        publish=True,
+    )
+    extract = sources.current()
+    data = build.prepare(catalogue.all_assets(extract), extract.basemap, extract.bounds)
+    rows = [row for payload in data.categories for row in json.loads(payload.rows_json) if text in row]
+    assert rows and rows[0][2] == text and text in rows[0][4:]  # as typed, for the popup to show
+    served = build.publish(data, folder=fresh_data_dir / "served")
+    for fmap in (build.build_map(data), build.build_map(data, served_url=served)):
+        page = fmap.get_root().render()  # what st_folium does, then the pieces it sends
+        fmap.render()
+        sent = page + _get_html(fmap) + _get_header(fmap) + generate_leaflet_string(fmap)
+        assert evaluated not in sent
+    assert script_json(text) in build.build_map(data).get_root().render()  # the text itself, as JSON
+
+
 FORMULAS = [
     '=HYPERLINK("http://198.51.100.7","click")',
     "@SUM(1+1)*cmd|' /C calc'!A0",
