@@ -19,13 +19,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
 from layers import categories, geodesy, settings
 from mapping import elements, vendor
+from mapping.render_once import RenderOnce
 from mapping.safe_json import script_json
 
 COORD_DECIMALS = 5  # about 1 m: plenty for a map, and it keeps the page small
@@ -205,7 +205,7 @@ def _digest(data: MapData) -> str:
     return hashlib.sha256("\x01".join(parts).encode()).hexdigest()[:20]
 
 
-class _ServedData(JSCSSMixin, MacroElement):
+class _ServedData(JSCSSMixin, RenderOnce):
     """Loads the map's data script (see `publish`) before the map's own script runs."""
 
     def __init__(self, url: str) -> None:
@@ -214,7 +214,7 @@ class _ServedData(JSCSSMixin, MacroElement):
         self.default_js = [("ourpatch_map_data", url)]
 
 
-class _InstantDrawings(MacroElement):
+class _InstantDrawings(RenderOnce):
     """Tells Streamlit about a finished (or deleted) drawing at once. streamlit-folium waits
     250 ms after every map event before it reports; this sends the same value it would (its
     `returned_objects` of all_drawings, last_active_drawing, last_clicked, in its order) straight

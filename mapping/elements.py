@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import html
 
-from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from jinja2 import Template
 
 from mapping import vendor
+from mapping.render_once import RenderOnce
 
 HELPERS_JS = """
 window.ourPatch = window.ourPatch || (function () {
@@ -339,7 +339,7 @@ window.ourPatch = window.ourPatch || (function () {
 """
 
 
-class MapHelpers(JSCSSMixin, MacroElement):
+class MapHelpers(JSCSSMixin, RenderOnce):
     """Shared JS (popups built with textContent, marker icons, styles). Add before the layers."""
 
     _template = Template(
@@ -354,7 +354,7 @@ class MapHelpers(JSCSSMixin, MacroElement):
         self._name = "OurPatchHelpers"
 
 
-class CategoryLayer(Layer):
+class CategoryLayer(Layer, RenderOnce):
     """One category: clustered markers from a JSON array, and its polygons (e.g. parks). Its
     scripts are MapHelpers' (always added first): declaring them again on each of ten layers
     made folium compile thirty more <script>/<link> templates on every rerun."""
@@ -387,7 +387,7 @@ class CategoryLayer(Layer):
         self.clustered = clustered
 
 
-class BasemapLayer(Layer):
+class BasemapLayer(Layer, RenderOnce):
     """Streets, water and green space drawn from the extract, beneath the tiles.
 
     Tiles sit above it, so when tiles load they cover it; when they cannot be fetched (no
@@ -423,7 +423,7 @@ class BasemapLayer(Layer):
         self.attribution_json = attribution_json
 
 
-class HighlightLayer(MacroElement):
+class HighlightLayer(RenderOnce):
     """The current local drawn over the map: its outline, rings around the assets found, its
     start, and dotted lines to the nearest of what is missing. None of it is clickable."""
 
@@ -484,7 +484,7 @@ def legend_label(symbol: str, colour: str, label: str, count: int) -> str:
     )
 
 
-class Legend(MacroElement):
+class Legend(RenderOnce):
     """The map's key: each category's symbol and name, and how many are on the map. Which
     categories show is chosen outside the map (so it can be saved and shared)."""
 
@@ -526,7 +526,7 @@ class Legend(MacroElement):
         self.rows_html_json = script_json("".join(f'<div role="listitem">{row}</div>' for row in rows_html))
 
 
-class PickStart(MacroElement):
+class PickStart(RenderOnce):
     """Marks the map as picking a walk's start: clicks on features count as map clicks."""
 
     _template = Template(

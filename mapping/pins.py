@@ -13,10 +13,10 @@ from typing import Any
 
 import folium
 import shapely
-from branca.element import MacroElement
 from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
+from mapping.render_once import RenderOnce
 from mapping.safe_json import script_json
 
 PIN_JS = """
@@ -47,7 +47,7 @@ PIN_JS = """
 """
 
 
-class Pin(MacroElement):
+class Pin(RenderOnce):
     """A large (32×42 px) pin at a point, draggable when the asset can be moved; and/or an area."""
 
     _template = Template("{% macro script(this, kwargs) %}" + PIN_JS + "{% endmacro %}")

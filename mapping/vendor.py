@@ -14,9 +14,10 @@ from typing import Any, cast
 
 import folium
 import folium.plugins
-from branca.element import Element, Figure
+from branca.element import Figure
 
 from layers.settings import REPO_ROOT
+from mapping.render_once import RenderOnce, Verbatim
 
 STATIC_DIR = REPO_ROOT / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
@@ -58,7 +59,7 @@ VENDOR_FILES: dict[tuple[str, str], str] = {
 VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1" />'
 
 
-class OfflineMap(folium.Map):
+class OfflineMap(folium.Map, RenderOnce):
     """folium.Map that loads only Leaflet (and jQuery, which folium's popups call) from the app,
     and lets people zoom the page: folium's header says `maximum-scale=1.0, user-scalable=no`,
     which fails WCAG 1.4.4 (axe's meta-viewport)."""
@@ -72,11 +73,11 @@ class OfflineMap(folium.Map):
         ours = header._children.get(self.get_name())
         if ours is not None and ours._template_str:
             html = re.sub(r"<meta name=\"viewport\"[^>]*>", VIEWPORT_META, ours._template_str)
-            header.add_child(Element(html), name=self.get_name())
+            header.add_child(Verbatim(html), name=self.get_name())
         return out
 
 
-class OfflineDraw(folium.plugins.Draw):
+class OfflineDraw(folium.plugins.Draw, RenderOnce):
     default_js = [BUNDLE_JS]
     default_css = [DRAW_CSS]
 
