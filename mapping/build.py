@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Element
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
@@ -171,13 +172,17 @@ def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 900, 
 
 
 def publish(data: MapData, folder: Path | None = None) -> str:
-    """Write the map's data (base map, every category's rows and shapes) as one script the app
-    serves, named by its content, and return its URL. A map built with `served_url` loads it once
-    when it first shows, instead of carrying ~0.5 MB for 10,000 assets in every rerun's message."""
+    """Write the map's libraries (vendor.BUNDLE) and its data (base map, every category's rows
+    and shapes) as one script the app serves, named by its content, and return its URL. A map
+    built with `served_url` loads it once when it first shows, instead of carrying ~0.5 MB for
+    10,000 assets in every rerun's message; one file, because streamlit-folium loads a map's
+    scripts one after another (libraries, then data, would be two round trips)."""
     folder = folder or SERVED_DIR
+    libraries = vendor.ensure_bundle().read_text(encoding="utf-8")
     body = "".join(
         [
-            "(window.ourPatchData=window.ourPatchData||{})[",
+            libraries,
+            "\n;\n(window.ourPatchData=window.ourPatchData||{})[",
             script_json(_digest(data)),
             "]={b:",
             data.basemap_json,
@@ -188,7 +193,7 @@ def publish(data: MapData, folder: Path | None = None) -> str:
             "]};\n",
         ]
     )
-    name = f"map-{_digest(data)}.js"
+    name = f"map-{hashlib.sha256(body.encode()).hexdigest()[:20]}.js"
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -203,15 +208,6 @@ def publish(data: MapData, folder: Path | None = None) -> str:
 def _digest(data: MapData) -> str:
     parts = [data.basemap_json, *(c.rows_json + "\x00" + c.shapes_json for c in data.categories)]
     return hashlib.sha256("\x01".join(parts).encode()).hexdigest()[:20]
-
-
-class _ServedData(JSCSSMixin, RenderOnce):
-    """Loads the map's data script (see `publish`) before the map's own script runs."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is unannotated
-        self._name = "OurPatchData"
-        self.default_js = [("ourpatch_map_data", url)]
 
 
 class _InstantDrawings(RenderOnce):
@@ -283,8 +279,6 @@ def build_map(
             tiles=url, attr=settings.tile_attribution(), name="Background map", max_zoom=19, control=False
         ).add_to(fmap)
     served = f"window.ourPatchData[{script_json(_digest(data))}]" if served_url else None
-    if served_url:
-        _ServedData(served_url).add_to(fmap)
     elements.BasemapLayer(
         data_json=f"{served}.b" if served else data.basemap_json,
         styles_json=script_json(BASEMAP_STYLES),
@@ -326,7 +320,23 @@ def build_map(
         ).add_to(fmap)
         if instant_drawings:
             _InstantDrawings().add_to(fmap)
+    if served_url:
+        _load_libraries_from(fmap, served_url)
     return fmap
+
+
+def _load_libraries_from(fmap: folium.Map, url: str) -> None:
+    """Every element that asks for the libraries' script (vendor.BUNDLE_JS) gets the served file
+    instead, which holds them and the data (see `publish`): the map then asks for one script."""
+    name = vendor.BUNDLE_JS[0]
+
+    def walk(element: Element) -> None:
+        if isinstance(element, JSCSSMixin) and any(n == name for n, _ in element.default_js):
+            element.default_js = [(n, url if n == name else u) for n, u in element.default_js]  # this element only
+        for child in getattr(element, "_children", {}).values():
+            walk(child)
+
+    walk(fmap)
 
 
 def highlight_group(
@@ -355,8 +365,6 @@ def highlight_group(
 
 def script_urls(fmap: folium.Map) -> list[str]:
     """Every script and stylesheet URL the map will load (for the no-CDN check)."""
-    from branca.element import Element
-
     urls: list[str] = []
 
     def walk(el: Element) -> None:
