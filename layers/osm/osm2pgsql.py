@@ -256,15 +256,6 @@ def loaded(url: str | None = None) -> bool:
     return bool(url) and osm_tables.load_version(url) is not None  # type: ignore[arg-type]
 
 
-def version(url: str | None = None) -> str:
-    """Changes whenever another region is published into the database ("-" when none)."""
-    url = url or settings.database_url()
-    if not url:
-        return "-"
-    found = osm_tables.load_version(url)
-    return "-" if found is None else f"db{found[0]}:{found[1].get('load_id', '')}"
-
-
 CACHE_DIRNAME = "database-layers"
 
 
