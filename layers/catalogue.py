@@ -26,7 +26,9 @@ def extract_version() -> str:
     PostGIS (layers/osm/osm2pgsql.py) is followed by the store's `osm_load` data version, read
     over the store's kept connection (no new connection per page run)."""
     if settings.database_url():
-        return f"{_files_version()}|{store.osm_load_version()}"
+        from layers.osm import osm2pgsql
+
+        return f"{_files_version()}|{osm2pgsql.version()}"
     return _files_version()
 
 
