@@ -85,13 +85,13 @@ def _store_tables(url: str) -> None:
         PostgisStore(url).migrate(conn)
 
 
-def _move_load_version(conn: psycopg.Connection[dict[str, Any]], schema: str) -> None:
-    """Move the store's data version of the loaded region, in the caller's transaction."""
+def _move_load_version(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Move the store's data version of the loaded region, in the caller's transaction. The table
+    is named as the store names it (found on the search_path), so it is the one the store reads."""
     conn.execute(
-        sql.SQL(
-            "INSERT INTO {} (name, version) VALUES (%s, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) "
-            "ON CONFLICT (name) DO UPDATE SET version = {}.version + 1"
-        ).format(sql.Identifier(schema, "data_versions"), sql.Identifier("data_versions")),
+        "INSERT INTO data_versions (name, version) "
+        "VALUES (%s, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) "
+        "ON CONFLICT (name) DO UPDATE SET version = data_versions.version + 1",
         [OSM_LOAD],
     )
 
@@ -140,7 +140,7 @@ def publish(url: str, meta: dict[str, Any]) -> int:
             ).format(meta_table),
             [version, json.dumps(meta, ensure_ascii=False)],
         )
-        _move_load_version(conn, schema)
+        _move_load_version(conn)
     return version
 
 
@@ -154,7 +154,7 @@ def drop_load(url: str) -> None:
         for name in TABLES:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, LIVE_PREFIX + name)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, META_TABLE)))
-        _move_load_version(conn, schema)
+        _move_load_version(conn)
 
 
 def _schema(conn: psycopg.Connection[dict[str, Any]]) -> str:

@@ -193,7 +193,7 @@ MIGRATIONS: list[list[str]] = [
             for table in ("community_assets", "asset_links")
             for event, transition in _TRANSITIONS.items()
             for statement in (
-                f"DROP TRIGGER {table}_{event.lower()}_moves_community ON {table}",
+                f"DROP TRIGGER IF EXISTS {table}_{event.lower()}_moves_community ON {table}",
                 f"CREATE TRIGGER {table}_{event.lower()}_moves_community AFTER {event} ON {table} "
                 f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION ourpatch_move_on_published('community')",
             )
