@@ -6,6 +6,7 @@ what it shows from the store's new rows."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -244,3 +245,48 @@ def test_the_postgis_stamp_survives_a_dropped_connection(each_store: str) -> Non
     add_published_handmade_asset("Handmade After The Drop", Point(24.95, 60.17))
     assert _stamp(store.community_version()) > before
     assert postgis._STAMPS._conn is not held
+
+
+def test_a_dbas_own_sql_moves_the_community_stamp_only_where_residents_see_it(each_store: str) -> None:
+    """Writes made outside the app (a DBA's SQL, several rows at a time) follow the same rule:
+    the triggers look at the rows each statement touched, as they were and as they are."""
+    import psycopg
+
+    from tests.handmade import add_published_handmade_asset
+
+    shown = add_published_handmade_asset("Handmade DBA Shown", Point(24.95, 60.17))
+    hidden = add_published_handmade_asset("Handmade DBA Pending", Point(24.951, 60.17), status="pending")
+    point = "'POINT (24.952 60.17)'" if each_store == "sqlite" else "ST_GeomFromText('POINT (24.952 60.17)', 4326)"
+    geometry = "geometry_wkt" if each_store == "sqlite" else "geometry"
+
+    def run(statement: str) -> bool:
+        """Run one statement as a DBA would; did the community stamp move?"""
+        before = _stamp(store.community_version())
+        if each_store == "sqlite":
+            with store.connect() as db:
+                db.execute(statement)
+        else:
+            with psycopg.connect(os.environ["OURPATCH_DATABASE_URL"], autocommit=True) as conn:
+                conn.execute(statement.encode())
+        return _stamp(store.community_version()) > before
+
+    new_pending = (
+        f"INSERT INTO community_assets (name, category, {geometry}, status, kind, version) "  # noqa: S608
+        f"VALUES ('Handmade DBA Draft', 'community_groups', {point}, 'pending', 'place', 1)"
+    )
+    link = "INSERT INTO asset_links (asset_id, relation, target_asset_id) VALUES ({}, 'meets_at', {})"
+    assert not run(new_pending)
+    assert not run("UPDATE community_assets SET name = 'Handmade DBA Draft 2' WHERE name = 'Handmade DBA Draft'")
+    assert not run(link.format(hidden, shown))
+    assert not run(f"DELETE FROM asset_links WHERE asset_id = {hidden}")  # noqa: S608
+    assert not run("DELETE FROM community_assets WHERE name = 'Handmade DBA Draft 2'")
+    assert not run("UPDATE community_assets SET name = name WHERE id = -1")  # touches no row
+    assert run("UPDATE community_assets SET description = 'Checked by the DBA'")  # one of the rows is published
+    assert run(link.format(shown, hidden))
+    assert run(f"DELETE FROM asset_links WHERE asset_id = {shown}")  # noqa: S608
+    assert run(f"UPDATE community_assets SET status = 'published' WHERE id = {hidden}")  # noqa: S608
+    assert run(f"UPDATE community_assets SET status = 'pending' WHERE id = {shown}")  # noqa: S608
+    assert run(f"DELETE FROM community_assets WHERE id = {hidden}")  # noqa: S608  (it was published)
+    assert not run(f"DELETE FROM community_assets WHERE id = {shown}")  # noqa: S608  (pending by then)
+    assert run("INSERT INTO groups (name, created_at) VALUES ('Handmade DBA Group', '2026-01-01')")
+    assert [a.name for a in store.asset_rows()] == []
