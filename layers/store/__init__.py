@@ -36,7 +36,16 @@ from layers.store.contract import (
     Store,
     UserRow,
 )
-from layers.store.sqlite import DB_FILENAME, MIGRATIONS, connect, db_path, migrate, schema_version, storage_error
+from layers.store.sqlite import (
+    DB_FILENAME,
+    MIGRATIONS,
+    OSM_LOAD,
+    connect,
+    db_path,
+    migrate,
+    schema_version,
+    storage_error,
+)
 
 __all__ = [
     "ASSET_FIELDS",
@@ -237,10 +246,25 @@ def asset_history(asset_id: int) -> list[AssetVersion]:
 
 
 def community_version() -> str:
-    """A stamp of the community assets: any add, edit, moderation, import or link change, made
-    through any app server, moves it (one indexed row, moved by a trigger in the writing
-    transaction: cheap enough to read on every rerun). Which store it is, is part of it."""
+    """A stamp of what residents can see of the community assets: a publish, a withdrawal or
+    rejection of a published asset, an edit or link change of a published one, an import
+    published at once, a group's rename, made through any app server, moves it; a pending edit
+    does not (one indexed row, moved by a trigger in the writing transaction: cheap enough to
+    read on every rerun). Which store it is, is part of it."""
     return f"{describe()}:{backend().community_version()}"
+
+
+def osm_load_version() -> str:
+    """A stamp of the region loaded into the database (layers/store/osm_tables.py moves it in the
+    transaction that publishes or drops a load), read over the store's kept connection."""
+    return f"{describe()}:{backend().data_version(OSM_LOAD)}"
+
+
+def layers_version() -> str:
+    """The stamps of the loaded region and of the community assets, read in one query (over the
+    connection kept for it on PostGIS): what every page run keys its layers on."""
+    osm_load, community = backend().layers_version()
+    return f"{describe()}:{osm_load}:{community}"
 
 
 # ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)

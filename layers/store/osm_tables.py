@@ -2,10 +2,12 @@
 layers/osm/osm2pgsql.py): the SQL that publishes a finished load and reads it back.
 
 osm2pgsql writes four tables under the staging prefix (`ourpatch_osmload_`); `publish` swaps them
-for the live ones (`ourpatch_osm_`) and records the load's description in `ourpatch_osm_meta`, all
-in one transaction, so an app server never sees half a load. These tables are not part of the
-store's numbered migrations: they exist only where a region was loaded into the database, and
-each load replaces them whole.
+for the live ones (`ourpatch_osm_`), records the load's description in `ourpatch_osm_meta` and
+moves the store's `osm_load` data version, all in one transaction, so an app server never sees
+half a load, nor new tables under the old version (or the reverse). These tables are not part of
+the store's numbered migrations: they exist only where a region was loaded into the database, and
+each load replaces them whole. Publishing or dropping a load makes the store's tables first where
+they are missing, so the version always moves.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from layers.errors import ConflictError, StorageError
-from layers.store.postgis import CONNECT_TIMEOUT_S, redact
+from layers.store.postgis import CONNECT_TIMEOUT_S, OSM_LOAD, PostgisStore, redact
 
 STAGING_PREFIX = "ourpatch_osmload_"
 LIVE_PREFIX = "ourpatch_osm_"
@@ -77,10 +79,29 @@ def _ensure_meta(conn: psycopg.Connection[dict[str, Any]], schema: str) -> None:
     )
 
 
+def _store_tables(url: str) -> None:
+    """The store's tables (data_versions among them), made by its migrations where missing."""
+    with _connect(url) as conn:
+        PostgisStore(url).migrate(conn)
+
+
+def _move_load_version(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Move the store's data version of the loaded region, in the caller's transaction. The table
+    is named as the store names it (found on the search_path), so it is the one the store reads."""
+    conn.execute(
+        "INSERT INTO data_versions (name, version) "
+        "VALUES (%s, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) "
+        "ON CONFLICT (name) DO UPDATE SET version = data_versions.version + 1",
+        [OSM_LOAD],
+    )
+
+
 def publish(url: str, meta: dict[str, Any]) -> int:
-    """Make the staged load the live one (tables and their indexes renamed) and record `meta`, in
-    one transaction. Returns the load's version number (one more than the last)."""
+    """Make the staged load the live one (tables and their indexes renamed), record `meta` and move
+    the store's `osm_load` data version, in one transaction. Returns the load's version number
+    (one more than the last)."""
     schema = current_schema(url)
+    _store_tables(url)
     with _connect(url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_PUBLISH])
         for name in TABLES:
@@ -119,17 +140,21 @@ def publish(url: str, meta: dict[str, Any]) -> int:
             ).format(meta_table),
             [version, json.dumps(meta, ensure_ascii=False)],
         )
+        _move_load_version(conn)
     return version
 
 
 def drop_load(url: str) -> None:
-    """Forget the region loaded into the database (the app goes back to the data folder's layers)."""
+    """Forget the region loaded into the database (the app goes back to the data folder's layers),
+    moving the store's `osm_load` data version in the same transaction."""
+    _store_tables(url)
     with _connect(url) as conn, conn.transaction():
         schema = _schema(conn)
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_PUBLISH])
         for name in TABLES:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, LIVE_PREFIX + name)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, META_TABLE)))
+        _move_load_version(conn)
 
 
 def _schema(conn: psycopg.Connection[dict[str, Any]]) -> str:

@@ -181,12 +181,40 @@ def _m007_sign_in_sessions(db: sqlite_utils.Database) -> None:
 
 # ---------------------------------------------------------------- data versions (several app servers)
 
-# What each stamp follows: a trigger on every insert, update and delete of these tables moves it,
-# in the writing transaction, so every writer (the app, the CLI, an import, a moderator, another
-# server) moves it and a reader never sees new rows under an old stamp. Keep in step with
-# postgis.py's STAMPED. (A later migration that rebuilds one of these tables, e.g. sqlite-utils'
-# `transform`, must create its triggers again: tests/test_servers.py checks every write moves it.)
+# What each stamp follows: triggers on these tables move it, in the writing transaction, so every
+# writer (the app, the CLI, an import, a moderator, another server) moves it and a reader never
+# sees new rows under an old stamp. Since migration 9 the community stamp moves only on writes
+# residents may see (PUBLISHED_ONLY below). Keep in step with postgis.py's STAMPED. (A later
+# migration that rebuilds one of these tables, e.g. sqlite-utils' `transform`, must create its
+# triggers again: tests/test_servers.py checks which writes move it.)
 STAMPED = {"community": ("community_assets", "asset_links", "groups"), "locals": ("saved_locals",)}
+#: The region loaded into the database (layers/store/osm_tables.py moves it in the transaction
+#: that publishes or drops a load; on SQLite nothing is loaded, so it stays where it started).
+OSM_LOAD = "osm_load"
+VERSIONED = (*STAMPED, OSM_LOAD)
+#: The community tables whose writes move the stamp only when they touch what residents see: a
+#: published asset (before or after the write), or a link of one. Every other write (a pending
+#: edit, a rejection of one, its links) leaves the layers as they were. `groups` always moves it
+#: (renames show in "Group: …"; a group is rarely written).
+_PUBLISHED = "SELECT 1 FROM community_assets WHERE status = 'published' AND id"
+PUBLISHED_ONLY = {
+    "community_assets": {
+        "INSERT": "NEW.status = 'published'",
+        "UPDATE": "OLD.status = 'published' OR NEW.status = 'published'",
+        "DELETE": "OLD.status = 'published'",
+    },
+    "asset_links": {
+        "INSERT": f"EXISTS ({_PUBLISHED} = NEW.asset_id)",
+        "UPDATE": f"EXISTS ({_PUBLISHED} = OLD.asset_id) OR EXISTS ({_PUBLISHED} = NEW.asset_id)",
+        "DELETE": f"EXISTS ({_PUBLISHED} = OLD.asset_id)",
+    },
+}
+
+
+def _stamp_start() -> int:
+    """Stamps start at the time in microseconds, so a store made again (or restored) never reuses
+    an older store's stamps."""
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
 def _m008_data_versions(db: sqlite_utils.Database) -> None:
@@ -194,8 +222,8 @@ def _m008_data_versions(db: sqlite_utils.Database) -> None:
     row to read on each rerun instead of scanning the tables. Stamps start at the time in
     microseconds, so a store made again (or restored) never reuses an older store's stamps."""
     db.table("data_versions").create({"name": str, "version": int}, pk="name", not_null={"version"})
-    start = int(datetime.now(UTC).timestamp() * 1_000_000)
-    db.table("data_versions").insert_all([{"name": name, "version": start} for name in STAMPED])
+    start = _stamp_start()
+    db.table("data_versions").insert_all([{"name": name, "version": start} for name in ("community", "locals")])
     for name, tables in STAMPED.items():
         for table in tables:
             for event in ("INSERT", "UPDATE", "DELETE"):
@@ -203,6 +231,22 @@ def _m008_data_versions(db: sqlite_utils.Database) -> None:
                     f"CREATE TRIGGER {table}_{event.lower()}_moves_{name} AFTER {event} ON {table} "  # noqa: S608
                     f"BEGIN UPDATE data_versions SET version = version + 1 WHERE name = '{name}'; END"
                 )
+
+
+def _m009_layers_version(db: sqlite_utils.Database) -> None:
+    """The version of the region loaded into the database (`osm_load`, read with the community
+    stamp in one query); the community stamp narrowed to writes residents can see; the unused
+    sign_in_failures table (replaced by sign_in_attempts in migration 6) dropped."""
+    db.execute("INSERT OR IGNORE INTO data_versions (name, version) VALUES (?, ?)", [OSM_LOAD, _stamp_start()])
+    for table, when in PUBLISHED_ONLY.items():
+        for event, condition in when.items():
+            trigger = f"{table}_{event.lower()}_moves_community"
+            db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            db.execute(
+                f"CREATE TRIGGER {trigger} AFTER {event} ON {table} WHEN {condition} "  # noqa: S608
+                "BEGIN UPDATE data_versions SET version = version + 1 WHERE name = 'community'; END"
+            )
+    db.execute("DROP TABLE IF EXISTS sign_in_failures")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -214,6 +258,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_hostile_input,
     _m007_sign_in_sessions,
     _m008_data_versions,
+    _m009_layers_version,
 ]
 
 
@@ -731,12 +776,23 @@ def saved_local_footprints() -> list[LocalFootprint]:
     return [LocalFootprint(r[0], r[1], g) for r, g in zip(rows, geoms, strict=True)]
 
 
-def data_version(name: str) -> int:
-    """The stamp of one kind of shared data (see STAMPED): any write to its tables moves it up."""
-    if name not in STAMPED:
-        raise ValueError(f"no data version called {name!r}")
+def data_versions(*names: str) -> dict[str, int]:
+    """The stamps of some kinds of shared data (see STAMPED and OSM_LOAD), read in one query."""
+    unknown = [n for n in names if n not in VERSIONED]
+    if unknown:
+        raise ValueError(f"no data version called {unknown[0]!r}")
     with connect() as db:
-        return int(db.execute("SELECT version FROM data_versions WHERE name = ?", [name]).fetchone()[0])
+        rows = db.execute(
+            f"SELECT name, version FROM data_versions WHERE name IN ({', '.join('?' for _ in names)})",  # noqa: S608
+            list(names),
+        ).fetchall()
+    found = {str(name): int(version) for name, version in rows}
+    return {name: found.get(name, 0) for name in names}
+
+
+def data_version(name: str) -> int:
+    """The stamp of one kind of shared data (see STAMPED): a write to its tables moves it up."""
+    return data_versions(name)[name]
 
 
 def locals_version() -> str:
@@ -745,8 +801,14 @@ def locals_version() -> str:
 
 
 def community_version() -> str:
-    """A fingerprint of the community assets: any add, edit, moderation or link change moves it."""
+    """A fingerprint of the published community assets: a write residents may see moves it."""
     return str(data_version("community"))
+
+
+def layers_version() -> tuple[str, str]:
+    """The stamps of the loaded region and of the community assets, read together."""
+    found = data_versions(OSM_LOAD, "community")
+    return str(found[OSM_LOAD]), str(found["community"])
 
 
 # ---------------------------------------------------------------- sign-in sessions (see layers/groups/sessions.py)
