@@ -33,7 +33,7 @@ from tests import browser
 
 # A box in the middle of the generated points, about 1 km across.
 DRAW = [(24.99, 60.205), (25.01, 60.205), (25.01, 60.215), (24.99, 60.215)]
-DRAWINGS = 5  # drawings timed per page (each in a fresh browser), the median reported
+DRAWINGS = 7  # visits timed per app (each in a fresh browser, the apps in turn), the median reported
 
 # Every websocket frame the page receives or sends: when (performance.now()) and how big.
 WS_LOG = """
@@ -64,6 +64,11 @@ TABLE_WATCH = """
     for (const e of l.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
   }).observe({type: 'longtask'});
   look(); return performance.now(); }
+"""
+# The map's own performance marks (mapping/elements.py, mapping/build.py): the first of each name.
+MARKS = """
+() => Object.fromEntries(performance.getEntriesByType('mark').filter(m => m.name.startsWith('ourpatch:'))
+  .reverse().map(m => [m.name, m.startTime]))
 """
 # Scripts the page fetched meanwhile (Streamlit loads an element's code the first time one shows).
 FETCHED_SCRIPTS = """
@@ -101,8 +106,14 @@ def _time_page(pw: Any, url: str) -> dict[str, float]:
     page.add_init_script(WS_LOG)
     start = time.perf_counter()
     page.goto(url)
-    browser.wait_for_map(page, timeout_ms=120_000)
-    interactive_ms = (time.perf_counter() - start) * 1000
+    map_frame = browser.wait_for_map(page, timeout_ms=120_000)
+    polled_ms = (time.perf_counter() - start) * 1000
+    # Playwright finds the markers by polling (after 0, 20, 50, 100, 100, then every 500 ms), so
+    # its own time can be up to half a second late: the map's marks say when they were painted,
+    # in the frame's clock, moved to the page's (from navigation start).
+    offset = map_frame.evaluate("performance.timeOrigin") - page.evaluate("performance.timeOrigin")
+    marks = {name: offset + at for name, at in map_frame.evaluate(MARKS).items()}
+    interactive_ms = marks.get("ourpatch:painted", polled_ms)
     first_load_bytes = page.evaluate("window.__ws.filter(f => f.dir === 'in').reduce((a, f) => a + f.bytes, 0)")
     page.wait_for_timeout(1000)
     frame_el = page.wait_for_selector(browser.MAP_FRAME)
@@ -126,8 +137,13 @@ def _time_page(pw: Any, url: str) -> dict[str, float]:
     after = [f for f in frames if clicked_at <= f["t"] <= table_at]
     asked = next((f["t"] for f in after if f["dir"] == "out"), table_at)
     answered = max((f["t"] for f in after if f["dir"] == "in"), default=asked)
+    nan = float("nan")
     return {
         "interactive_ms": interactive_ms,
+        "polled_ms": polled_ms,
+        "frame_ms": offset,
+        "map_script_ms": marks.get("ourpatch:map-script", nan),
+        "clustered_ms": marks.get("ourpatch:clustered", nan),
         "first_load_kb": first_load_bytes / 1000,
         "list_ms": table_at - clicked_at,
         "wait_ms": asked - clicked_at,
@@ -140,20 +156,30 @@ def _time_page(pw: Any, url: str) -> dict[str, float]:
     }
 
 
-def _median_visits(pw: Any, url: str, visits: int, log: Path) -> dict[str, float]:
-    _time_page(pw, url)  # warm the app's caches, as a second visitor would find them
-    runs = []
-    for _ in range(visits):
-        seen, seen_pages = len(_script_times(log)), len(_page_times(log))
-        run = _time_page(pw, url)
-        after = _script_times(log)[seen:]
-        done = _done_times(log)[seen:]
-        pages = _page_times(log)[seen_pages:]
-        run["page_script_ms"] = pages[0] if pages else float("nan")  # the first load's run
-        run["script_ms"] = after[-1] if after else float("nan")  # the drawing's own rerun
-        run["script_done_ms"] = done[-1] if done else float("nan")
-        runs.append(run)
-    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+def _visit(pw: Any, url: str, log: Path) -> dict[str, float]:
+    """One timed visit, with the server's own figures for it from its log."""
+    seen, seen_pages = len(_script_times(log)), len(_page_times(log))
+    run = _time_page(pw, url)
+    after = _script_times(log)[seen:]
+    done = _done_times(log)[seen:]
+    pages = _page_times(log)[seen_pages:]
+    run["page_script_ms"] = pages[0] if pages else float("nan")  # the first load's run
+    run["script_ms"] = after[-1] if after else float("nan")  # the drawing's own rerun
+    run["script_done_ms"] = done[-1] if done else float("nan")
+    return run
+
+
+def _interleaved_visits(pw: Any, apps: list[tuple[str, Path]], visits: int) -> list[dict[str, float]]:
+    """`visits` timed visits to each app (url, its log), taken in turn (ABBA order), so a change in
+    the machine's load meanwhile falls on all of them alike; the median of each figure per app."""
+    for url, _ in apps:
+        _time_page(pw, url)  # warm the app's caches, as a second visitor would find them
+    runs: list[list[dict[str, float]]] = [[] for _ in apps]
+    for i in range(visits):
+        order = list(enumerate(apps)) if i % 2 == 0 else list(reversed(list(enumerate(apps))))
+        for k, (url, log) in order:
+            runs[k].append(_visit(pw, url, log))
+    return [{key: statistics.median(r[key] for r in app_runs) for key in app_runs[0]} for app_runs in runs]
 
 
 def _script_times(log: Path) -> list[float]:
@@ -223,16 +249,20 @@ def run(n: int, visits: int = DRAWINGS) -> list[dict[str, Any]]:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         _synthetic_extract(n, data_dir)
+        base_dir = Path(tmp) / "data-baseline"  # its own folder: each server writes its own log there
+        shutil.copytree(data_dir, base_dir)
         baseline_script = _baseline_folder(Path(tmp)) / "baseline_app.py"
         path_env = {"PYTHONPATH": os.pathsep.join([str(settings.REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-        with sync_playwright() as pw:
-            log = data_dir / "streamlit.log"
-            with browser.running_app(data_dir, env={"OURPATCH_TILE_URL": "none"}) as url:
-                ours = _median_visits(pw, url, visits, log)
-            with browser.running_app(
-                data_dir, env={"OURPATCH_TILE_URL": "none", **path_env}, script=str(baseline_script)
-            ) as url:
-                base = _median_visits(pw, url, visits, log)
+        with (
+            sync_playwright() as pw,
+            browser.running_app(data_dir, env={"OURPATCH_TILE_URL": "none"}) as ours_url,
+            browser.running_app(
+                base_dir, env={"OURPATCH_TILE_URL": "none", **path_env}, script=str(baseline_script)
+            ) as base_url,
+        ):
+            ours, base = _interleaved_visits(
+                pw, [(ours_url, data_dir / "streamlit.log"), (base_url, base_dir / "streamlit.log")], visits
+            )
             naive_ms = _time_naive(pw, n, Path(tmp) / "naive")
     rows = [
         {
@@ -270,6 +300,10 @@ def run(n: int, visits: int = DRAWINGS) -> list[dict[str, Any]]:
         ("scripts", "browser: scripts it fetched first", ""),
         ("scripts_kb", "browser: their size", "KB"),
         ("rerun_kb", "bytes sent for it", "KB"),
+        ("frame_ms", "interactive: the map's frame made", "ms"),
+        ("map_script_ms", "interactive: its scripts and data loaded, the map's script starts", "ms"),
+        ("clustered_ms", "interactive: every marker clustered", "ms"),
+        ("polled_ms", "interactive: as Playwright's polling saw it", "ms"),
         ("first_load_kb", "interactive: bytes over the websocket", "KB"),
         ("page_script_ms", "interactive: the page's script on the server", "ms"),
     ]

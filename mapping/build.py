@@ -181,8 +181,9 @@ def publish(data: MapData, folder: Path | None = None) -> str:
     libraries = vendor.ensure_bundle().read_text(encoding="utf-8")
     body = "".join(
         [
+            "performance.mark('ourpatch:libraries');\n",
             libraries,
-            "\n;\n(window.ourPatchData=window.ourPatchData||{})[",
+            "\n;\nperformance.mark('ourpatch:data');\n(window.ourPatchData=window.ourPatchData||{})[",
             script_json(_digest(data)),
             "]={b:",
             data.basemap_json,
@@ -190,7 +191,7 @@ def publish(data: MapData, folder: Path | None = None) -> str:
             ",".join(c.rows_json for c in data.categories),
             "],s:[",
             ",".join(c.shapes_json for c in data.categories),
-            "]};\n",
+            "]};\nperformance.mark('ourpatch:data-read');\n",
         ]
     )
     name = f"map-{hashlib.sha256(body.encode()).hexdigest()[:20]}.js"

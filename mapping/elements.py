@@ -16,6 +16,7 @@ from mapping import vendor
 from mapping.render_once import RenderOnce
 
 HELPERS_JS = """
+performance.mark('ourpatch:map-script');
 window.ourPatch = window.ourPatch || (function () {
   var CLUSTER_UNTIL = 16;  // the last zoom with clusters: from 17 on every place is a marker of its own
   var css = document.createElement('style');
@@ -244,6 +245,7 @@ window.ourPatch = window.ourPatch || (function () {
       }
       function rebuild() {
         api.queued = false;
+        performance.mark('ourpatch:clusters');  // benchmarks/browser_bench.py reads these marks
         var features = [];
         api.sources.forEach(function (src) {
           if (!src.state.on) { return; }
@@ -254,9 +256,15 @@ window.ourPatch = window.ourPatch || (function () {
         });
         api.index = new Supercluster({radius: 60, extent: 256, minZoom: map.getMinZoom(),
                                       maxZoom: CLUSTER_UNTIL}).load(features);
+        performance.mark('ourpatch:clustered');
         Object.keys(api.onMap).forEach(function (k) { shown.removeLayer(api.onMap[k]); });
         api.onMap = {};
         render();
+        performance.mark('ourpatch:drawn');
+        if (!api.painted) {  // the first frame painted with them (a task after the next animation frame)
+          api.painted = true;
+          requestAnimationFrame(function () { setTimeout(function () { performance.mark('ourpatch:painted'); }, 0); });
+        }
       }
       // Layers switched on or off while the map's script runs (or in one click) rebuild once.
       api.changed = function () {

@@ -25,7 +25,7 @@ def test_published_data_is_named_by_content_and_not_in_the_map(helsinki: sources
     # the data script defines exactly what the map reads: window.ourPatchData[<digest>]
     digest = re.search(r'window\.ourPatchData\[("[0-9a-f]+")\]', served)
     assert digest and f"[{digest.group(1)}]" in script
-    body = script.split(f"[{digest.group(1)}]=", 1)[1].rstrip().rstrip(";")
+    body = script.split(f"[{digest.group(1)}]=", 1)[1].split(";\n", 1)[0]
     parsed = json.loads(re.sub(r"([{,])([brs]):", r'\1"\2":', body))
     assert len(parsed["r"]) == len(data.categories)
 
