@@ -207,7 +207,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def _time_naive(pw: Any, n: int, folder: Path) -> float:
     fmap = naive_map(synthetic_assets(n, seed=5))
-    fmap.default_js = vendor.OfflineMap.default_js
+    fmap.default_js = [*vendor.OfflineMap.default_js, vendor.JQUERY_JS]  # folium's popups call jQuery
     fmap.default_css = vendor.OfflineMap.default_css
     for child in fmap._children.values():  # the Marker icons' own (CDN) scripts are not needed offline
         child.default_js, child.default_css = [], []  # type: ignore[attr-defined]

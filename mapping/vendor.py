@@ -26,7 +26,7 @@ VENDOR_URL = "/app/static/vendor"
 
 LEAFLET_JS = ("leaflet", f"{VENDOR_URL}/leaflet/leaflet.js")
 LEAFLET_CSS = ("leaflet_css", f"{VENDOR_URL}/leaflet/leaflet.css")
-JQUERY_JS = ("jquery", f"{VENDOR_URL}/jquery/jquery.min.js")
+JQUERY_JS = ("jquery", f"{VENDOR_URL}/jquery/jquery.min.js")  # folium's Popup: the naive benchmark only
 DRAW_JS = ("leaflet_draw_js", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.js")
 DRAW_CSS = ("leaflet_draw_css", f"{VENDOR_URL}/leaflet-draw/leaflet.draw.css")
 # The map's scripts in one file, in the order they need each other: streamlit-folium loads a
@@ -36,7 +36,6 @@ BUNDLE = "ourpatch-map.js"
 BUNDLE_JS = ("ourpatch_map_js", f"{VENDOR_URL}/{BUNDLE}")
 BUNDLE_PARTS = (
     "leaflet/leaflet.js",
-    "jquery/jquery.min.js",
     "supercluster/supercluster.min.js",
     "leaflet-draw/leaflet.draw.js",
 )
@@ -60,11 +59,12 @@ VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scal
 
 
 class OfflineMap(folium.Map, RenderOnce):
-    """folium.Map that loads only Leaflet (and jQuery, which folium's popups call) from the app,
+    """folium.Map that loads only Leaflet and the plugins our elements use, from the app (no jQuery:
+    only folium's own Popup needs it, and our popups are built in the browser),
     and lets people zoom the page: folium's header says `maximum-scale=1.0, user-scalable=no`,
     which fails WCAG 1.4.4 (axe's meta-viewport)."""
 
-    default_js = [BUNDLE_JS]  # Leaflet, jQuery, and the plugins our elements use
+    default_js = [BUNDLE_JS]
     default_css = [LEAFLET_CSS]
 
     def render(self, **kwargs: Any) -> Any:
@@ -98,9 +98,12 @@ def ensure_bundle(vendor_dir: Path = VENDOR_DIR) -> Path:
     """Write the one-file bundle of the map's scripts when it is missing or older than a part."""
     bundle = vendor_dir / BUNDLE
     parts = [vendor_dir / rel for rel in BUNDLE_PARTS]
+    header = f"/* {BUNDLE}: {', '.join(BUNDLE_PARTS)} */\n"  # a changed list of parts writes it again
     if bundle.exists() and bundle.stat().st_mtime >= max(p.stat().st_mtime for p in parts):
-        return bundle
-    body = "\n;\n".join(
+        with bundle.open(encoding="utf-8") as written:
+            if written.readline() == header:
+                return bundle
+    body = header + "\n;\n".join(
         f"/* {rel} */\n" + p.read_text(encoding="utf-8") for rel, p in zip(BUNDLE_PARTS, parts, strict=True)
     )
     staging = bundle.with_name(f".{BUNDLE}.{os.getpid()}.tmp")

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from benchmarks.synthetic import synthetic_assets
 from layers.osm import sources
 from mapping import build
@@ -49,9 +51,26 @@ def test_the_map_asks_for_one_script_its_libraries_and_its_data(helsinki: source
     page = build.build_map(data, served_url=url, instant_drawings=True).get_root().render()
     assert re.findall(r'<script src="([^"]+)"', page) == [url]
     served = (tmp_path / url.rsplit("/", 1)[1]).read_text()
-    for needed in ("Supercluster", "L.Draw.Polygon", "jQuery", "window.ourPatchData"):
+    for needed in ("Supercluster", "L.Draw.Polygon", "window.ourPatchData"):
         assert needed in served, needed
     assert served.index("window.L") < served.index("L.Draw.Polygon") < served.index("window.ourPatchData")
     # a map with its data inside (a moderator's, a planner's) loads the libraries' file alone
     inline = build.build_map(data, draw=False).get_root().render()
     assert re.findall(r'<script src="([^"]+)"', inline) == [vendor.BUNDLE_JS[1]]
+
+
+def test_the_libraries_file_is_written_again_when_its_parts_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install that drops or adds a library (jQuery left the bundle) gets a new bundle, even
+    though every remaining part is older than the bundle written before."""
+    from mapping import vendor
+
+    for name, text in (("a.js", "var a = 1;"), ("b.js", "var b = 2;")):
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(vendor, "BUNDLE_PARTS", ("a.js", "b.js"))
+    assert "var b = 2;" in vendor.ensure_bundle(tmp_path).read_text()
+    monkeypatch.setattr(vendor, "BUNDLE_PARTS", ("a.js",))
+    again = vendor.ensure_bundle(tmp_path).read_text()
+    assert "var a = 1;" in again and "var b = 2;" not in again
+    assert vendor.ensure_bundle(tmp_path).read_text() == again  # unchanged: left as it is
