@@ -28,6 +28,8 @@ window.ourPatch = window.ourPatch || (function () {
     'background:#505a5f;color:#fff;font:bold 13px Arial,sans-serif;display:flex;',
     'align-items:center;justify-content:center;}',
     '.leaflet-container{background:#f2efe9}',
+    // Leaflet's attribution links are told apart by colour alone (2.5:1 against its text): underlined
+    '.leaflet-control-attribution a{color:#1d5f8a;text-decoration:underline}',
     // A visible focus ring on everything in the map that takes focus (3 px near-black, 19:1 on
     // white and 16:1 on the map background, with a yellow halo).
     '.leaflet-container :focus-visible,.leaflet-container a:focus,.leaflet-container button:focus{',
@@ -215,8 +217,9 @@ window.ourPatch = window.ourPatch || (function () {
         var n = item.properties.point_count;
         var size = n < 100 ? 34 : (n < 1000 ? 40 : 46);
         var m = L.marker([item.geometry.coordinates[1], item.geometry.coordinates[0]], {
-          // keyboard: a button named by its title (the count is drawn, and hidden from readers)
-          title: n + ' places here: zoom in to see them',
+          // Out of the Tab order like the markers (and so not a touch target that may sit close to
+          // another): the zoom buttons and "Places on the map" do the same from the keyboard.
+          title: n + ' places here: zoom in to see them', keyboard: false,
           icon: L.divIcon({className: 'op-cluster', iconSize: [size, size],
                            html: '<span aria-hidden="true">' + n + '</span>'})});
         m._opClusterId = item.properties.cluster_id;
@@ -254,7 +257,7 @@ window.ourPatch = window.ourPatch || (function () {
                            geometry: {type: 'Point', coordinates: [p.lon, p.lat]}});
           });
         });
-        api.index = new Supercluster({radius: 60, extent: 256, minZoom: map.getMinZoom(),
+        api.index = new Supercluster({radius: 80, extent: 256, minZoom: map.getMinZoom(),
                                       maxZoom: CLUSTER_UNTIL}).load(features);
         performance.mark('ourpatch:clustered');
         Object.keys(api.onMap).forEach(function (k) { shown.removeLayer(api.onMap[k]); });
@@ -286,7 +289,7 @@ window.ourPatch = window.ourPatch || (function () {
         }
         if (zoom === Math.round(map.getZoom()) && map.getBounds().contains(at)) { render(); done(); return; }
         map.once('moveend', function () { render(); done(); });
-        map.setView(at, zoom);
+        map.setView(at, zoom, {animate: false});  // at once (and 'moveend' with it), whatever was moving
       };
       map.on('moveend', render);
       shown.on('click', function (e) {

@@ -453,15 +453,28 @@ def test_clustered_markers_open_their_popups(playwright: Any, tmp_path: Path) ->
         frame.wait_for_function("() => performance.getEntriesByName('ourpatch:painted').length === 1")
         marks = frame.evaluate("performance.getEntriesByType('mark').map(m => m.name)")
         assert marks.index("ourpatch:clustered") < marks.index("ourpatch:drawn") < marks.index("ourpatch:painted")
+        # axe in a clustered map's frame; clusters are out of the Tab order (like markers) and a
+        # click on one zooms in
+        from tests.test_accessibility import axe_serious
+
+        browser.wait_settled(page)
+        frame.wait_for_function("() => [...document.styleSheets].some(s => (s.href || '').endsWith('leaflet.css'))")
+        problems = axe_serious(frame)
+        assert not problems, "\n".join(problems)
+        assert "places here: zoom in" in (frame.locator(".op-cluster").first.get_attribute("title") or "")
+        assert frame.locator(".op-cluster[tabindex], .leaflet-marker-icon[tabindex]").count() == 0
         name = frame.evaluate("""() => new Promise((done) => {
             const place = window.map._opPlaces[7];
             window.map._opClusters.show(place, () => done(place.name)); })""")
         icon = frame.locator(f".leaflet-marker-icon[title='{name}']")
         icon.wait_for()
-        frame.wait_for_timeout(500)  # the zoom's animation
         icon.click()
         popup = frame.locator(".op-popup")
         popup.wait_for(timeout=10_000)
         assert name in popup.inner_text() and name.startswith("Synthetic place")
+        frame.evaluate("window.map.closePopup(); window.map.setZoom(window.map.getMinZoom() + 1, {animate: false})")
+        zoom = frame.evaluate("window.map.getZoom()")
+        frame.locator(".op-cluster").first.click()  # a cluster: zooms in to its places
+        frame.wait_for_function(f"() => window.map.getZoom() > {zoom}")
         assert not errors, errors
         chromium.close()
