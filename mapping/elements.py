@@ -206,7 +206,7 @@ window.ourPatch = window.ourPatch || (function () {
       this.placesControl(map).addTo(map);
     },
     // Every category's markers in one set of clusters (so clusters of different layers never
-    // pile up), made by Supercluster: a k-d tree per zoom level built in one pass (~30 ms for
+    // pile up), made by Supercluster: a k-d tree per zoom level built in one pass (~50 ms for
     // 10,000 places), and Leaflet markers made only for what is in view, not for every place.
     clusters: function (map) {
       var self = this;
