@@ -181,9 +181,8 @@ def publish(data: MapData, folder: Path | None = None) -> str:
     libraries = vendor.ensure_bundle().read_text(encoding="utf-8")
     body = "".join(
         [
-            "performance.mark('ourpatch:libraries');\n",
             libraries,
-            "\n;\nperformance.mark('ourpatch:data');\n(window.ourPatchData=window.ourPatchData||{})[",
+            "\n;\n(window.ourPatchData=window.ourPatchData||{})[",
             script_json(_digest(data)),
             "]={b:",
             data.basemap_json,
@@ -191,7 +190,7 @@ def publish(data: MapData, folder: Path | None = None) -> str:
             ",".join(c.rows_json for c in data.categories),
             "],s:[",
             ",".join(c.shapes_json for c in data.categories),
-            "]};\nperformance.mark('ourpatch:data-read');\n",
+            "]};\n",
         ]
     )
     name = f"map-{hashlib.sha256(body.encode()).hexdigest()[:20]}.js"

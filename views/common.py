@@ -201,8 +201,15 @@ def category_labels() -> dict[str, str]:
     return {c.id: c.label for c in categories.load_categories()}
 
 
+_assets_found = False  # once found, the installed scripts stay: later runs do not look again
+
+
 def check_front_end_assets() -> None:
+    global _assets_found
+    if _assets_found:
+        return
     missing = vendor.missing_vendor_files()
+    _assets_found = not missing
     if missing:
         st.error(
             "The map's scripts are not installed (missing: "
