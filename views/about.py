@@ -18,7 +18,7 @@ def render() -> None:
     )
     st.subheader("Where the map comes from")
     st.markdown(
-        f"- **Area:** {common.md(meta['name'])}\n"
+        f"- **Area:** {meta['name']}\n"
         f"- **Loaded:** {meta['loaded_at']}\n"
         f"- **Places:** {len(lay.assets)}\n"
         "- **Licence:** map data © OpenStreetMap contributors, available under the "
